@@ -1,0 +1,29 @@
+// The registry of every WEFT_* environment variable. Add new variables here,
+// keep the list sorted, one line of doc each: `weft-info --env` prints this.
+#include "core/env_registry.h"
+
+namespace weft::env {
+
+const std::vector<Variable>& registry_table() {
+  static const std::vector<Variable> table = {
+      {"WEFT_ALGO", "auto", "Force a collective algorithm (auto lets the planner choose)"},
+      {"WEFT_DEBUG", "WARN", "Log level: NONE, WARN, INFO or TRACE"},
+      {"WEFT_DEBUG_FILE", "", "Write logs to this file instead of stderr (%h = host, %p = pid)"},
+      {"WEFT_DEBUG_SUBSYS", "ALL", "Comma list of subsystems to log (ALL, or ^name to exclude)"},
+      {"WEFT_DUMP_ON_ERROR", "0", "Dump the recent-operation ring buffer to the log on any error"},
+      {"WEFT_HOST_ID", "", "Override the host identity (for tests that fake several hosts)"},
+      {"WEFT_NSOCKS", "2", "Parallel TCP streams per peer for large messages"},
+      {"WEFT_P2P_DISABLE", "0", "Disable CUDA peer-to-peer transports"},
+      {"WEFT_PROTO", "auto", "Force a protocol (auto lets the planner choose)"},
+      {"WEFT_SHM_DISABLE", "0", "Disable the shared-memory transport"},
+      {"WEFT_SOCKET_IFNAME", "", "Interfaces to use: prefix list, ^exclude, =exact (NCCL syntax)"},
+      {"WEFT_STORE_CONNECT_TIMEOUT_S", "60", "How long a store client keeps retrying to connect"},
+      {"WEFT_STORE_MAX_VALUE_BYTES", "268435456", "Largest value the store server accepts (bytes)"},
+      {"WEFT_STORE_TIMEOUT_S", "300", "Default timeout of blocking store operations (get, wait)"},
+      {"WEFT_STORE_TOKEN", "", "Shared secret clients must present to the store server"},
+      {"WEFT_TIMEOUT_S", "600", "Default timeout of collective operations"},
+  };
+  return table;
+}
+
+}  // namespace weft::env
