@@ -12,6 +12,7 @@ const std::vector<Variable>& registry_table() {
       {"WEFT_DEBUG_SUBSYS", "ALL", "Comma list of subsystems to log (ALL, or ^name to exclude)"},
       {"WEFT_DUMP_ON_ERROR", "0", "Dump the recent-operation ring buffer to the log on any error"},
       {"WEFT_HOST_ID", "", "Override the host identity (for tests that fake several hosts)"},
+      {"WEFT_IPC_SOCKET_DIR", "", "Directory for IPC unix sockets (unset: Linux abstract namespace)"},
       {"WEFT_NSOCKS", "2", "Parallel TCP streams per peer for large messages"},
       {"WEFT_P2P_DISABLE", "0", "Disable CUDA peer-to-peer transports"},
       {"WEFT_PROTO", "auto", "Force a protocol (auto lets the planner choose)"},
