@@ -7,8 +7,11 @@
 //      and waits for theirs (release/acquire at system scope);
 //   3. consume: the block reads the peers' staged shares straight from their
 //      scratch over NVLink (pull), reduces or copies them, writes the output.
-// Blocks never wait for each other, only for the same block on the peers,
-// because every rank splits a chunk among blocks identically. Reductions read
+// Blocks never wait for each other, only for the same block on the peers.
+// That is sound only because each block owns a FIXED region of every scratch
+// half (block_region): a block's flag then covers exactly the bytes that
+// block writes and reads, whatever share of a chunk it has this step (shares
+// change between steps and operations: partial last chunks, other counts). Reductions read
 // ranks in order 0..n-1, so every rank computes bit-identical results.
 #pragma once
 
@@ -23,6 +26,11 @@
 namespace weft::gpu::device {
 
 __device__ __forceinline__ size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+// Bytes of each scratch half (of `half_bytes`) that one block owns.
+__device__ __forceinline__ size_t block_region(size_t half_bytes) {
+  return (half_bytes / gridDim.x) & ~size_t(15);
+}
 
 // This block's share [lo, hi) of a chunk of `len` elements, in whole 16-byte packs.
 template <typename T>
@@ -141,9 +149,12 @@ __global__ void __launch_bounds__(kThreads) coll_kernel(CollArgs a) {
     block_share<T>(len, &lo, &hi);
     const size_t m = hi - lo;
     const uint64_t e = epoch + 1;
-    const size_t half = kDataOffset + (e & 1) * kHalfBytes;
+    // This block's region of the step's half, split into `slots` slots.
+    const size_t region = block_region(kHalfBytes);
+    const size_t slot_bytes = (region / (kSlotPerRank ? n : 1)) & ~size_t(15);
+    const size_t mine = kDataOffset + (e & 1) * kHalfBytes + blockIdx.x * region;
     auto slot = [&](int rank, int s) {
-      return reinterpret_cast<T*>(a.view.scratch[rank] + half) + size_t(s) * a.chunk + lo;
+      return reinterpret_cast<T*>(a.view.scratch[rank] + mine + size_t(s) * slot_bytes);
     };
 
     // 1. stage this block's share of the chunk in our scratch

@@ -20,12 +20,13 @@ std::string human_bytes(size_t bytes) {
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
-// Elements per slot per step: fits `slots` slots in one scratch half and is a
-// whole number of 16-byte packs per block, so every block share stays aligned.
+// Elements of one step (per slot): each block's share must fit the slot it
+// owns in its fixed region of a scratch half (the kernels' block_region), and
+// be whole 16-byte packs so block shares stay aligned.
 size_t chunk_elems(size_t elem_size, int slots, int blocks) {
-  const size_t unit = 16 * static_cast<size_t>(blocks);  // bytes
-  size_t bytes = kHalfBytes / static_cast<size_t>(slots) / unit * unit;
-  return bytes / elem_size;
+  const size_t region = (kHalfBytes / static_cast<size_t>(blocks)) & ~size_t(15);
+  const size_t slot_bytes = (region / static_cast<size_t>(slots)) & ~size_t(15);
+  return slot_bytes / elem_size * static_cast<size_t>(blocks);
 }
 
 void check_device_pointer(const void* p, int device, const std::string& what, const std::string& ctx) {

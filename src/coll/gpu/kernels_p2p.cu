@@ -1,7 +1,8 @@
 // Point-to-point: the sender stages chunks in its outbox for the receiver and
 // raises a "data" flag; the receiver pulls them and raises a "consumed" flag.
 // Two outbox halves per peer pair, so the sender reuses a half only after the
-// receiver acknowledged the step two back. Send and recv epochs are per peer
+// receiver acknowledged the step two back. As in the collectives, each block
+// owns a fixed region of each half, so its flags cover exactly its bytes. Send and recv epochs are per peer
 // and per block, separate from the collective epochs (only two ranks take
 // part).
 #include "coll/gpu/coll_kernel.cuh"
@@ -9,9 +10,14 @@
 namespace weft::gpu {
 namespace device {
 
+// This block's region of the outbox half that `owner` fills for `receiver` at `step`.
 __device__ __forceinline__ char* outbox(const PeerView& v, int owner, int receiver, uint64_t step) {
-  return v.scratch[owner] + kP2POffset + (size_t(receiver) * 2 + (step & 1)) * kP2PHalfBytes;
+  return v.scratch[owner] + kP2POffset + (size_t(receiver) * 2 + (step & 1)) * kP2PHalfBytes +
+         blockIdx.x * block_region(kP2PHalfBytes);
 }
+
+// Bytes one step moves: every block's region.
+__device__ __forceinline__ size_t p2p_step_bytes() { return block_region(kP2PHalfBytes) * gridDim.x; }
 
 __device__ __forceinline__ uint64_t* flags_of(const PeerView& v, int rank) {
   return reinterpret_cast<uint64_t*>(v.scratch[rank]);
@@ -24,8 +30,9 @@ __global__ void __launch_bounds__(kThreads) send_kernel(P2PArgs a) {
   uint64_t step = *epoch_slot;
   const int me = a.view.rank;
   const char* src = static_cast<const char*>(a.buf);
-  for (size_t base = 0; base < a.bytes; base += kP2PHalfBytes) {
-    const size_t len = min(kP2PHalfBytes, a.bytes - base);
+  const size_t step_bytes = p2p_step_bytes();
+  for (size_t base = 0; base < a.bytes; base += step_bytes) {
+    const size_t len = min(step_bytes, a.bytes - base);
     size_t lo, hi;
     block_share<uint8_t>(len, &lo, &hi);
     const uint64_t e = step + 1;
@@ -36,7 +43,7 @@ __global__ void __launch_bounds__(kThreads) send_kernel(P2PArgs a) {
     }
     __syncthreads();
     if (s_aborted) break;
-    copy_range(reinterpret_cast<uint8_t*>(outbox(a.view, me, a.peer, e)) + lo,
+    copy_range(reinterpret_cast<uint8_t*>(outbox(a.view, me, a.peer, e)),
                reinterpret_cast<const uint8_t*>(src) + base + lo, hi - lo, a.vec != 0);
     __syncthreads();
     if (threadIdx.x == 0) {
@@ -57,8 +64,9 @@ __global__ void __launch_bounds__(kThreads) recv_kernel(P2PArgs a) {
   uint64_t step = *epoch_slot;
   const int me = a.view.rank;
   char* dst = static_cast<char*>(a.buf);
-  for (size_t base = 0; base < a.bytes; base += kP2PHalfBytes) {
-    const size_t len = min(kP2PHalfBytes, a.bytes - base);
+  const size_t step_bytes = p2p_step_bytes();
+  for (size_t base = 0; base < a.bytes; base += step_bytes) {
+    const size_t len = min(step_bytes, a.bytes - base);
     size_t lo, hi;
     block_share<uint8_t>(len, &lo, &hi);
     const uint64_t e = step + 1;
@@ -69,7 +77,7 @@ __global__ void __launch_bounds__(kThreads) recv_kernel(P2PArgs a) {
     __syncthreads();
     if (s_aborted) break;
     copy_range(reinterpret_cast<uint8_t*>(dst) + base + lo,
-               reinterpret_cast<const uint8_t*>(outbox(a.view, a.peer, me, e)) + lo, hi - lo,
+               reinterpret_cast<const uint8_t*>(outbox(a.view, a.peer, me, e)), hi - lo,
                a.vec != 0);
     __syncthreads();
     if (threadIdx.x == 0) {
