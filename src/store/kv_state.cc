@@ -95,6 +95,7 @@ bool KvState::wait(ClientId client, std::span<const std::string> keys) {
   for (const std::string& key : keys) {
     if (present(key)) continue;
     waiters_[key].push_back(client);
+    ++registrations_;
     pending.keys.push_back(key);
     ++pending.remaining;
   }
@@ -111,11 +112,6 @@ bool KvState::cancel_wait(ClientId client) {
   return true;
 }
 
-size_t KvState::waiter_entries() const {
-  size_t n = 0;
-  for (const auto& [key, clients] : waiters_) n += clients.size();
-  return n;
-}
 
 // Every waiter registered on `key` is one step closer; those with nothing
 // left to wait for are released.
@@ -124,6 +120,7 @@ void KvState::key_appeared(const std::string& key, Woken& woken) {
   if (it == waiters_.end()) return;
   std::vector<ClientId> clients = std::move(it->second);
   waiters_.erase(it);
+  registrations_ -= clients.size();
   for (ClientId client : clients) {
     auto p = pending_.find(client);
     if (p == pending_.end()) continue;
@@ -140,6 +137,7 @@ void KvState::release_one(const std::string& key, Woken& woken) {
   if (it == waiters_.end()) return;
   ClientId client = it->second.front();
   it->second.erase(it->second.begin());
+  --registrations_;
   if (it->second.empty()) waiters_.erase(it);
   auto p = pending_.find(client);
   if (p == pending_.end()) return;
@@ -153,7 +151,9 @@ void KvState::unregister(ClientId client, const std::string& key) {
   auto it = waiters_.find(key);
   if (it == waiters_.end()) return;
   auto& clients = it->second;
-  clients.erase(std::remove(clients.begin(), clients.end(), client), clients.end());
+  auto gone = std::remove(clients.begin(), clients.end(), client);
+  registrations_ -= static_cast<size_t>(clients.end() - gone);
+  clients.erase(gone, clients.end());
   if (clients.empty()) waiters_.erase(it);
 }
 

@@ -62,7 +62,7 @@ class KvState {
   // whether there was one.
   bool cancel_wait(ClientId client);
   // Registered (client, key) pairs; 0 once nobody waits (a leak check).
-  size_t waiter_entries() const;
+  size_t waiter_entries() const { return registrations_; }
   size_t waiting_clients() const { return pending_.size(); }
 
  private:
@@ -78,6 +78,7 @@ class KvState {
   std::unordered_map<std::string, std::deque<Bytes>> queues_;
   std::unordered_map<std::string, std::vector<ClientId>> waiters_;  // key -> clients, FIFO
   std::unordered_map<ClientId, Pending> pending_;
+  size_t registrations_ = 0;  // total entries in waiters_
 };
 
 }  // namespace weft::store

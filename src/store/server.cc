@@ -86,6 +86,7 @@ class StoreServer::Impl {
   uint16_t port() const { return listener_.port(); }
   size_t num_clients() const { return num_clients_.load(); }
   size_t num_keys() const { return num_keys_.load(); }
+  size_t num_waiters() const { return num_waiters_.load(); }
 
  private:
   void run() {
@@ -110,6 +111,7 @@ class StoreServer::Impl {
       }
       num_keys_ = state_.size();
       num_clients_ = connections_.size();
+      num_waiters_ = state_.waiter_entries();
     }
   }
 
@@ -345,6 +347,7 @@ class StoreServer::Impl {
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> num_clients_{0};
   std::atomic<size_t> num_keys_{0};
+  std::atomic<size_t> num_waiters_{0};
 
   // Owned by the loop thread.
   store::KvState state_;
@@ -363,5 +366,6 @@ uint16_t StoreServer::port() const { return impl_->port(); }
 void StoreServer::stop() { impl_->stop(); }
 size_t StoreServer::num_clients() const { return impl_->num_clients(); }
 size_t StoreServer::num_keys() const { return impl_->num_keys(); }
+size_t StoreServer::num_waiters() const { return impl_->num_waiters(); }
 
 }  // namespace weft
