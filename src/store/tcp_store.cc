@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <iomanip>
 #include <mutex>
 #include <thread>
 #include <type_traits>
@@ -324,7 +325,7 @@ class TcpStore::Impl final : public TcpStore {
         if (deadline.passed()) {
           auto tried = std::chrono::duration<double>(net::Clock::now() - start).count();
           throw_error(e.code(), str("could not connect to the store at ", address_, " for ",
-                                    tried, " s (", attempts, " attempts); last error: ",
+                                    std::fixed, std::setprecision(2), tried, " s (", attempts, " attempts); last error: ",
                                     e.message()));
         }
         WEFT_TRACE("store", "store at ", address_, " not reachable yet: ", e.message());
