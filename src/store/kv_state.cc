@@ -1,6 +1,7 @@
 #include "store/kv_state.h"
 
 #include <algorithm>
+#include <climits>
 
 #include "weft/error.h"
 
@@ -55,6 +56,35 @@ void KvState::append(const std::string& key, std::span<const uint8_t> value, Wok
 }
 
 bool KvState::erase(const std::string& key) { return values_.erase(key) > 0; }
+
+std::vector<std::string> KvState::keys() const {
+  std::vector<std::string> out;
+  out.reserve(values_.size());
+  for (const auto& [key, value] : values_) out.push_back(key);
+  return out;
+}
+
+bool KvState::barrier(ClientId client, const std::string& key, int64_t world, Woken& woken) {
+  WEFT_ASSERT(!is_waiting(client));
+  int64_t count = 1;
+  if (auto it = values_.find(key); it != values_.end()) {
+    int64_t current = 0;
+    if (!parse_counter(it->second, current) || current == INT64_MAX)
+      throw_error(ErrorCode::InvalidArgument,
+                  str("BARRIER on key '", key, "' whose value is not a counter"));
+    count = current + 1;
+  }
+  std::string text = std::to_string(count);
+  values_[key] = Bytes(text.begin(), text.end());
+  if (count >= world) {
+    key_appeared(key, woken);
+    return true;
+  }
+  waiters_[key].push_back(client);
+  ++registrations_;
+  pending_.emplace(client, Pending{1, {key}});
+  return false;
+}
 
 bool KvState::present(const std::string& key) const {
   if (values_.count(key) > 0) return true;

@@ -42,6 +42,13 @@ class KvState {
   void append(const std::string& key, std::span<const uint8_t> value, Woken& woken);
   bool erase(const std::string& key);
   size_t size() const { return values_.size(); }
+  // Every key with a value (not the queues), in no particular order.
+  std::vector<std::string> keys() const;
+
+  // BARRIER: adds 1 to the decimal counter at key without waking anybody;
+  // when it reaches `world`, releases every client parked on the key and
+  // returns true, otherwise parks `client` on it and returns false.
+  bool barrier(ClientId client, const std::string& key, int64_t world, Woken& woken);
 
   // A key counts as present when it has a value or a non-empty queue.
   bool present(const std::string& key) const;

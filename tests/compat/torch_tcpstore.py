@@ -170,6 +170,14 @@ def run(use_libuv, port):
             expect(out.get("v"), b"late")
         check(f"{flavour}: queue_push / queue_pop / queue_len", queues)
 
+    if hasattr(s, "list_keys"):  # torch 2.11+
+        def list_keys():
+            keys = s.list_keys()
+            for k in (p + "k", p + "n", p + "log"):
+                if k not in keys:
+                    raise AssertionError(f"{k!r} missing from list_keys() = {keys!r}")
+        check(f"{flavour}: list_keys", list_keys)
+
     def interop():
         ep = f"127.0.0.1:{port}"
         r = weft_cli("set", "--endpoint", ep, p + "from-weft", "hello torch")

@@ -38,6 +38,8 @@ std::vector<Bytes> sample_frames() {
   add([](Writer& w) { w.type(QueryType::QUEUE_PUSH).string("/q").bytes(b("item")); });
   add([](Writer& w) { w.type(QueryType::QUEUE_POP).string("/q"); });
   add([](Writer& w) { w.type(QueryType::QUEUE_LEN).string("/q"); });
+  add([](Writer& w) { w.type(QueryType::LIST_KEYS); });
+  add([](Writer& w) { w.type(QueryType::BARRIER).string("/b").i64(4); });
   return frames;
 }
 
@@ -48,6 +50,7 @@ TEST(StoreProtocol, TypeValuesMatchTorch) {
   EXPECT_EQ(static_cast<int>(QueryType::CANCEL_WAIT), 12);
   EXPECT_EQ(static_cast<int>(QueryType::PING), 13);
   EXPECT_EQ(static_cast<int>(QueryType::QUEUE_LEN), 16);
+  EXPECT_EQ(static_cast<int>(QueryType::LIST_KEYS), 17);
   EXPECT_EQ(kValidateMagic, 0x3C85F7CEu);
 }
 
@@ -100,9 +103,9 @@ ParseResult parse(const Bytes& f, const Limits& limits = {}) {
 }
 
 TEST(StoreProtocol, UnknownTypeIsMalformed) {
-  auto r = parse(Bytes{17});
+  auto r = parse(Bytes{19});
   EXPECT_EQ(r.status, ParseResult::Status::Malformed);
-  EXPECT_EQ(r.error, "unknown query type 17");
+  EXPECT_EQ(r.error, "unknown query type 19");
   EXPECT_EQ(parse(Bytes{0xFF}).status, ParseResult::Status::Malformed);
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <algorithm>
 #include <random>
 
 #include "net/address.h"
@@ -233,6 +234,46 @@ TEST(StoreServer, CancelWait) {
   raw.send(wait);
   raw.send(cancel);
   EXPECT_EQ(raw.recv(2), (Bytes{0, 1}));
+}
+
+TEST(StoreServer, ListKeys) {
+  auto server = start_server();
+  auto store = TcpStore::connect(client_options(server->port()));
+  store->set("b", std::string_view("2"));
+  store->set("a", std::string_view("1"));
+  store->queue_push("q", to_bytes("not a key"));
+  RawClient raw(server->port());
+  raw.handshake();
+  raw.send(Bytes{static_cast<uint8_t>(QueryType::LIST_KEYS)});
+  ASSERT_EQ(as_i64(raw.recv(8)), 2);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 2; ++i) {
+    auto size = static_cast<size_t>(as_i64(raw.recv(8)));
+    auto key = raw.recv(size);
+    keys.emplace_back(key.begin(), key.end());
+  }
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(keys, (std::vector<std::string>{"/a", "/b"}));
+}
+
+TEST(StoreServer, Barrier) {
+  auto server = start_server();
+  Bytes barrier;
+  Writer(barrier).type(QueryType::BARRIER).string("/bar").i64(3);
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<RawClient>(server->port()));
+    clients.back()->handshake();
+  }
+  clients[0]->send(barrier);
+  clients[1]->send(barrier);
+  EXPECT_TRUE(clients[0]->silent_for(100ms));
+  EXPECT_TRUE(eventually([&] { return server->num_waiters() == 2; }));
+  clients[2]->send(barrier);
+  for (auto& c : clients) EXPECT_EQ(c->recv(1), Bytes{0});  // STOP_WAITING
+  EXPECT_EQ(server->num_waiters(), 0u);
+  auto store = TcpStore::connect(client_options(server->port()));
+  EXPECT_EQ(store->get_string("bar"), "3");
 }
 
 TEST(StoreServer, SecondWaitWhilePendingIsAProtocolError) {
