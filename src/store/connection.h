@@ -39,6 +39,8 @@ class Connection {
     return std::span<const uint8_t>(in_).subspan(in_start_);
   }
   void consume(size_t n) { in_start_ += n; }
+  // Room for `frame_bytes` of unparsed input.
+  void reserve_input(size_t frame_bytes) { in_.reserve(in_start_ + frame_bytes); }
   // Drops parsed bytes from the front (called once per read burst).
   void compact_input() {
     if (in_start_ == 0) return;

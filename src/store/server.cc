@@ -181,9 +181,10 @@ class StoreServer::Impl {
       }
       if (r.would_block || r.bytes < scratch_.size()) break;
     }
-    const uint64_t id = conn.id();
     if (!process(conn)) return;  // closed for a protocol error
     if (eof) {
+      // A client may half-close after its last request: best-effort replies.
+      if (!write_pending(conn)) return;
       size_t left = conn.unparsed().size();
       if (left > 0)
         close(conn, str("disconnected mid-frame (", left, " bytes of an incomplete ",
@@ -192,7 +193,6 @@ class StoreServer::Impl {
         close(conn, "disconnected", /*warn=*/false);
       return;
     }
-    (void)id;
     write_pending(conn);
   }
 
@@ -208,7 +208,10 @@ class StoreServer::Impl {
       store::Request request;
       store::ParseResult parsed = store::parse_request(input, limits_, request);
       if (parsed.status == store::ParseResult::Status::NeedMore) {
+        // The parser has validated every length so far: room for the whole
+        // frame can be made once instead of by repeated doubling.
         conn.need = parsed.need;
+        conn.reserve_input(parsed.need);
         break;
       }
       if (parsed.status == store::ParseResult::Status::Malformed) {

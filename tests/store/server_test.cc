@@ -271,7 +271,7 @@ TEST(StoreServer, Barrier) {
   EXPECT_TRUE(eventually([&] { return server->num_waiters() == 2; }));
   clients[2]->send(barrier);
   for (auto& c : clients) EXPECT_EQ(c->recv(1), Bytes{0});  // STOP_WAITING
-  EXPECT_EQ(server->num_waiters(), 0u);
+  EXPECT_TRUE(eventually([&] { return server->num_waiters() == 0; }));
   auto store = TcpStore::connect(client_options(server->port()));
   EXPECT_EQ(store->get_string("bar"), "3");
 }
