@@ -59,6 +59,10 @@ class Connection {
     if (out_start_ == out_.size()) {
       out_.clear();
       out_start_ = 0;
+    } else if (out_start_ >= (1u << 20) && out_start_ * 2 >= out_.size()) {
+      // A reader that never fully drains must not make the sent prefix pile up.
+      out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(out_start_));
+      out_start_ = 0;
     }
   }
   // Whether epoll is currently asked for EPOLLOUT / EPOLLIN on this socket.
