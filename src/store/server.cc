@@ -11,6 +11,7 @@
 // waiter list.
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 
 #include <array>
 #include <atomic>
@@ -143,7 +144,15 @@ class StoreServer::Impl {
   // Out of file descriptors: accept with the reserved one and close at once,
   // so the pending connection does not keep the level-triggered loop spinning.
   void shed_one_connection(const Error& e) {
-    WEFT_WARN("store", "store server: ", e.message(), "; refusing a connection");
+    // Once per 1000, so a storm of refusals does not flood the log.
+    if (shed_count_++ % 1000 == 0) {
+      rlimit limit{};
+      getrlimit(RLIMIT_NOFILE, &limit);
+      WEFT_WARN("store", "store server: ", e.message(), "; refusing connections (",
+                shed_count_, " so far) with ", connections_.size(),
+                " clients connected; RLIMIT_NOFILE is ", limit.rlim_cur,
+                ": raise it (ulimit -n) to serve more clients");
+    }
     spare_fd_.reset();
     int fd = ::accept(listener_.fd(), nullptr, nullptr);
     if (fd >= 0) ::close(fd);
@@ -356,6 +365,7 @@ class StoreServer::Impl {
   store::KvState state_;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
   uint64_t next_id_ = kFirstClientToken;
+  uint64_t shed_count_ = 0;
   std::array<uint8_t, 64 * 1024> scratch_{};
 };
 

@@ -321,7 +321,8 @@ class TcpStore::Impl final : public TcpStore {
                       str("store at ", address_, " closed the connection during the handshake ",
                           handshake_closes, " times; ",
                           token_.empty() ? "it probably requires a token (set WEFT_STORE_TOKEN)"
-                                         : "is it a TCPStore server?"));
+                                         : "is it a TCPStore server?",
+                          " (or it is out of file descriptors: see its log)"));
         if (deadline.passed()) {
           auto tried = std::chrono::duration<double>(net::Clock::now() - start).count();
           throw_error(e.code(), str("could not connect to the store at ", address_, " for ",

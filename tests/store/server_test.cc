@@ -4,6 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <random>
 
@@ -413,7 +418,7 @@ TEST(StoreServer, TokenAcceptedAndRefused) {
   EXPECT_EQ(error_of([&] { TcpStore::connect(opts); }, ErrorCode::Mismatch),
             str("store at 127.0.0.1:", server->port(),
                 " closed the connection during the handshake 3 times; it probably requires a "
-                "token (set WEFT_STORE_TOKEN)"));
+                "token (set WEFT_STORE_TOKEN) (or it is out of file descriptors: see its log)"));
   // A torch-style client (VALIDATE first) is refused too.
   RawClient raw(server->port());
   Bytes hello;
@@ -421,6 +426,61 @@ TEST(StoreServer, TokenAcceptedAndRefused) {
   raw.send(hello);
   EXPECT_TRUE(raw.closed_within(2s));
   EXPECT_EQ(store->get_string("t"), "ok");
+}
+
+// A server out of file descriptors refuses new clients at once (no spinning,
+// no hang), keeps its connected clients, and takes new ones once some leave.
+TEST(StoreServer, OutOfDescriptorsShedsAndRecovers) {
+  int pipefd[2];
+  ASSERT_EQ(::pipe(pipefd), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {  // the server, with few descriptors
+    ::close(pipefd[0]);
+    rlimit limit{};
+    getrlimit(RLIMIT_NOFILE, &limit);
+    limit.rlim_cur = 48;
+    setrlimit(RLIMIT_NOFILE, &limit);
+    auto server = start_server();
+    uint16_t port = server->port();
+    if (::write(pipefd[1], &port, sizeof port) != sizeof port) _exit(1);
+    ::sleep(60);
+    _exit(0);
+  }
+  ::close(pipefd[1]);
+  uint16_t port = 0;
+  ASSERT_EQ(::read(pipefd[0], &port, sizeof port), static_cast<ssize_t>(sizeof port));
+  ::close(pipefd[0]);
+  auto opts = client_options(port);
+  opts.connect_timeout = 5s;
+  std::vector<std::unique_ptr<TcpStore>> clients;
+  std::string refused;
+  for (int i = 0; i < 60 && refused.empty(); ++i) {
+    try {
+      clients.push_back(TcpStore::connect(opts));
+    } catch (const Error& e) {
+      refused = e.message();
+    }
+  }
+  EXPECT_NE(refused.find("out of file descriptors"), std::string::npos) << refused;
+  ASSERT_GT(clients.size(), 10u);
+  clients[0]->set("still", std::string_view("here"));
+  EXPECT_EQ(clients.back()->get_string("still"), "here");
+  clients.resize(clients.size() / 2);
+  std::unique_ptr<TcpStore> late;
+  EXPECT_TRUE(eventually([&] {
+    try {
+      late = TcpStore::connect(opts);
+      return true;
+    } catch (const Error&) {
+      return false;
+    }
+  }, 10s));
+  if (late) {
+    EXPECT_EQ(late->get_string("still"), "here");
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
 }
 
 TEST(StoreServer, TokenSentToAServerWithoutOneIsAccepted) {
