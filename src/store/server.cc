@@ -16,6 +16,7 @@
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <thread>
 #include <unordered_map>
@@ -62,6 +63,7 @@ class StoreServer::Impl {
     limits_.max_value_bytes = options.max_value_bytes
                                   ? *options.max_value_bytes
                                   : static_cast<size_t>(env::get_int("WEFT_STORE_MAX_VALUE_BYTES"));
+    handshake_timeout_ = env::get_seconds("WEFT_STORE_HANDSHAKE_TIMEOUT_S");
     poller_.add(listener_.fd(), EPOLLIN, kListenToken);
     poller_.add(waker_.fd(), EPOLLIN, kWakeToken);
     spare_fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
@@ -95,7 +97,9 @@ class StoreServer::Impl {
     while (!stopping_.load()) {
       int n = 0;
       try {
-        n = poller_.wait(events, -1);
+        // Wake up for the oldest handshake deadline, if any.
+        int timeout_ms = handshakes_.empty() ? -1 : handshakes_.front().first.poll_timeout_ms();
+        n = poller_.wait(events, timeout_ms);
       } catch (const Error& e) {
         WEFT_WARN("store", "store server: ", e.message());
         continue;
@@ -110,6 +114,7 @@ class StoreServer::Impl {
           serve(token, events[i].events);
         }
       }
+      expire_handshakes();
       num_keys_ = state_.size();
       num_clients_ = connections_.size();
       num_waiters_ = state_.waiter_entries();
@@ -138,6 +143,21 @@ class StoreServer::Impl {
       }
       WEFT_TRACE("store", "client ", conn->peer(), " connected (id ", id, ")");
       connections_.emplace(id, std::move(conn));
+      handshakes_.emplace_back(net::Deadline::after(handshake_timeout_), id);
+    }
+  }
+
+  // A connection that has not validated in time (a port scanner, a client
+  // stuck before its token, a half-open peer) is closed so it cannot pin a
+  // descriptor forever. Deadlines are queued in accept order, hence sorted.
+  void expire_handshakes() {
+    while (!handshakes_.empty() && handshakes_.front().first.passed()) {
+      uint64_t id = handshakes_.front().second;
+      handshakes_.pop_front();
+      auto it = connections_.find(id);
+      if (it != connections_.end() && it->second->phase != Connection::Phase::Ready)
+        close(*it->second, str("no handshake within ", handshake_timeout_.count(), " ms"),
+              /*warn=*/true);
     }
   }
 
@@ -366,6 +386,8 @@ class StoreServer::Impl {
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
   uint64_t next_id_ = kFirstClientToken;
   uint64_t shed_count_ = 0;
+  std::chrono::milliseconds handshake_timeout_{30000};
+  std::deque<std::pair<net::Deadline, uint64_t>> handshakes_;  // (deadline, id), oldest first
   std::array<uint8_t, 64 * 1024> scratch_{};
 };
 

@@ -483,6 +483,21 @@ TEST(StoreServer, OutOfDescriptorsShedsAndRecovers) {
   ::waitpid(pid, nullptr, 0);
 }
 
+TEST(StoreServer, SilentConnectionsAreClosedAfterTheHandshakeTimeout) {
+  ::setenv("WEFT_STORE_HANDSHAKE_TIMEOUT_S", "0.3", 1);
+  auto server = start_server();
+  ::unsetenv("WEFT_STORE_HANDSHAKE_TIMEOUT_S");
+  RawClient silent(server->port());
+  RawClient half(server->port());
+  half.send(Bytes{static_cast<uint8_t>(QueryType::VALIDATE), 0xCE});  // 2 of 5 bytes
+  auto store = TcpStore::connect(client_options(server->port()));
+  EXPECT_TRUE(silent.closed_within(3s));
+  EXPECT_TRUE(half.closed_within(3s));
+  // A validated client is not subject to it.
+  std::this_thread::sleep_for(400ms);
+  EXPECT_EQ(store->add("alive", 1), 1);
+}
+
 TEST(StoreServer, TokenSentToAServerWithoutOneIsAccepted) {
   auto server = start_server();
   auto opts = client_options(server->port());
