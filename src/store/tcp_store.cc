@@ -28,6 +28,8 @@ using store::Writer;
 
 namespace {
 constexpr const char* kKeyPrefix = "/";
+// torch's server refuses keys over 8 KiB (the "/" included); so does weft's.
+constexpr size_t kMaxKeyBytes = 8192;
 // Replies larger than this are not believed (a corrupted length).
 constexpr uint64_t kMaxReplyBytes = uint64_t(1) << 40;
 // How long the server gets to answer CANCEL_WAIT after a wait timed out.
@@ -190,7 +192,13 @@ class TcpStore::Impl final : public TcpStore {
   }
 
  private:
-  static std::string full(std::string_view key) { return kKeyPrefix + std::string(key); }
+  // The key as sent. A key the server would refuse (and drop the connection
+  // for) is refused here, with a message, instead.
+  std::string full(std::string_view key) const {
+    WEFT_REQUIRE(key.size() + 1 <= kMaxKeyBytes, "store at ", address_, ": key of ", key.size(),
+                 " bytes is longer than the protocol's ", kMaxKeyBytes - 1, "-byte limit");
+    return kKeyPrefix + std::string(key);
+  }
 
   // Runs one operation under the lock; any failure becomes an error naming
   // the store, the operation and its key(s). A broken connection stays broken.
@@ -208,6 +216,8 @@ class TcpStore::Impl final : public TcpStore {
         timed_out_cleanly_ = false;
         throw;  // wait timeouts already carry full context; the connection is fine
       }
+      // Refused by client-side checks before anything was sent.
+      if (e.code() == ErrorCode::InvalidArgument) throw;
       std::string message = e.message();
       if (e.code() == ErrorCode::PeerLost)
         message += " (the store server is gone or restarted)";
@@ -219,7 +229,9 @@ class TcpStore::Impl final : public TcpStore {
   }
 
   static std::string describe(std::string_view what) {
-    return what.empty() ? std::string() : str(" '", what, "'");
+    if (what.empty()) return std::string();
+    if (what.size() > 80) return str(" '", what.substr(0, 77), "...'");
+    return str(" '", what, "'");
   }
 
   void send(std::span<const uint8_t> frame) {

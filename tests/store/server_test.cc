@@ -114,6 +114,18 @@ TEST(StoreServer, ValueOverTheCapClosesOnlyThatClient) {
   EXPECT_EQ(store->get_string("fits"), ok);
 }
 
+TEST(TcpStore, RefusesOverlongKeysBeforeSending) {
+  auto server = start_server();
+  auto store = TcpStore::connect(client_options(server->port()));
+  std::string key(8192, 'k');
+  EXPECT_EQ(error_of([&] { store->set(key, std::string_view("v")); }, ErrorCode::InvalidArgument),
+            str("store at 127.0.0.1:", server->port(),
+                ": key of 8192 bytes is longer than the protocol's 8191-byte limit"));
+  key.pop_back();
+  store->set(key, std::string_view("v"));  // the longest key that fits
+  EXPECT_EQ(store->get_string(key), "v");
+}
+
 TEST(StoreServer, AbsurdCountClosesOnlyThatClient) {
   auto server = start_server();
   Bytes bad;
