@@ -32,7 +32,9 @@ constexpr const char* kKeyPrefix = "/";
 // torch's server refuses keys over 8 KiB (the "/" included); so does weft's.
 constexpr size_t kMaxKeyBytes = 8192;
 // Replies larger than this are not believed (a corrupted length).
-constexpr uint64_t kMaxReplyBytes = uint64_t(1) << 40;
+constexpr uint64_t kMaxReplyBytes = uint64_t(1) << 32;
+// After a wait timed out, how many keys are CHECKed to name the missing ones.
+constexpr size_t kMaxChecked = 64;
 // How long the server gets to answer CANCEL_WAIT after a wait timed out.
 constexpr auto kCancelGrace = std::chrono::seconds(10);
 
@@ -307,14 +309,20 @@ class TcpStore::Impl final : public TcpStore {
       response = recv_value<uint8_t>(grace);
     expect_wait_response(response, store::WaitResponse::WAIT_CANCELED);
 
+    // Name the missing keys (one CHECK each, for at most kMaxChecked keys).
     std::vector<std::string> missing;
-    for (const auto& key : keys)
-      if (!do_check(std::span<const std::string>(&key, 1))) missing.push_back(key);
+    size_t checked = std::min(keys.size(), kMaxChecked);
+    for (size_t i = 0; i < checked; ++i)
+      if (!do_check(keys.subspan(i, 1))) missing.push_back(keys[i]);
+    std::string scope = checked < keys.size() ? str(" (checked ", checked, " of ", keys.size(),
+                                                    " keys)")
+                                              : "";
     timed_out_cleanly_ = true;
     throw_error(ErrorCode::Timeout,
                 str("store at ", address_, ": wait for ", keys.size(), " key",
                     keys.size() == 1 ? "" : "s", " timed out after ", timeout.count(),
-                    " ms; missing: ", missing.empty() ? "(none by now)" : join_keys(missing)));
+                    " ms; missing: ", missing.empty() ? "(none by now)" : join_keys(missing),
+                    scope));
   }
 
   static void expect_wait_response(uint8_t got, store::WaitResponse want) {
