@@ -3,12 +3,11 @@
 // One TCP connection, one request at a time (a mutex serialises callers).
 // Keys travel with a "/" prefix exactly as torch.distributed.TCPStore sends
 // them, so a weft client and a torch client see the same keys on one server.
-// get() and multi_get() block until their keys exist (GET first; WAIT then
-// GET again only when a value comes back empty); a WAIT that times out is
-// cancelled with CANCEL_WAIT and reported with the keys still missing.
+// get() and multi_get() WAIT for their keys before reading them, as torch
+// does; a WAIT that times out is cancelled with CANCEL_WAIT and reported with
+// the keys still missing.
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstring>
 #include <iomanip>
 #include <mutex>
@@ -72,15 +71,9 @@ class TcpStore::Impl final : public TcpStore {
   Bytes get(std::string_view key) override {
     std::string k(key);
     return run("get", key, [&] {
-      // Fast path, one round trip: GET answers a present key with its value.
-      // Only an empty answer is ambiguous (missing, or set to ""): then WAIT
-      // for the key and GET again, which is what torch's client always does.
+      do_wait(std::span<const std::string>(&k, 1), timeout_);
       Bytes frame;
       Writer(frame).type(QueryType::GET).string(full(key));
-      send(frame);
-      Bytes value = recv_bytes();
-      if (!value.empty()) return value;
-      do_wait(std::span<const std::string>(&k, 1), timeout_);
       send(frame);
       return recv_bytes();
     });
@@ -133,23 +126,16 @@ class TcpStore::Impl final : public TcpStore {
 
   std::vector<Bytes> multi_get(std::span<const std::string> keys) override {
     return run("multi_get", join_keys(keys), [&] {
+      do_wait(keys, timeout_);
       Bytes frame;
       Writer w(frame);
       w.type(QueryType::MULTI_GET).u64(keys.size());
       for (const auto& key : keys) w.string(full(key));
-      auto fetch = [&] {
-        send(frame);
-        std::vector<Bytes> out;
-        out.reserve(keys.size());
-        for (size_t i = 0; i < keys.size(); ++i) out.push_back(recv_bytes());
-        return out;
-      };
-      // As get(): one round trip unless some value came back empty.
-      std::vector<Bytes> out = fetch();
-      if (std::none_of(out.begin(), out.end(), [](const Bytes& v) { return v.empty(); }))
-        return out;
-      do_wait(keys, timeout_);
-      return fetch();
+      send(frame);
+      std::vector<Bytes> out;
+      out.reserve(keys.size());
+      for (size_t i = 0; i < keys.size(); ++i) out.push_back(recv_bytes());
+      return out;
     });
   }
 

@@ -265,8 +265,8 @@ int bench(const BenchArgs& args) {
     std::fflush(stdout);
     failures += row.failed;
   }
-  std::printf("\nset = pipelined SET then one round trip; get = GET of a present key (1 round\n"
-              "trip; torch's client does WAIT + GET, 2); add = 1 round trip. 64-byte values.\n");
+  std::printf("\nset = pipelined SET then one round trip; get = WAIT + GET (2 round trips, as\n"
+              "torch's client does); add = 1 round trip. 64-byte values.\n");
   ops_per_second(args, token);
   return failures == 0 ? 0 : 1;
 }
