@@ -4,8 +4,10 @@
 // Keys travel with a "/" prefix exactly as torch.distributed.TCPStore sends
 // them, so a weft client and a torch client see the same keys on one server.
 // get() and multi_get() WAIT for their keys before reading them, as torch
-// does; a WAIT that times out is cancelled with CANCEL_WAIT and reported with
-// the keys still missing.
+// does. (Trying GET first would save a round trip for present keys, but
+// torch's classic, non-libuv server drops a client that GETs a missing key.)
+// A WAIT that times out is cancelled with CANCEL_WAIT and reported with the
+// keys still missing.
 #include <unistd.h>
 
 #include <cstring>
