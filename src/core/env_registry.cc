@@ -20,6 +20,7 @@ const std::vector<Variable>& registry_table() {
       {"WEFT_SHM_DISABLE", "0", "Disable the shared-memory transport"},
       {"WEFT_SOCKET_IFNAME", "", "Interfaces to use: prefix list, ^exclude, =exact (NCCL syntax)"},
       {"WEFT_STORE_CONNECT_TIMEOUT_S", "60", "How long a store client keeps retrying to connect"},
+      {"WEFT_STORE_HANDSHAKE_TIMEOUT_S", "30", "Store server closes clients that have not validated by then"},
       {"WEFT_STORE_MAX_VALUE_BYTES", "268435456", "Largest value the store server accepts (bytes)"},
       {"WEFT_STORE_TIMEOUT_S", "300", "Default timeout of blocking store operations (get, wait)"},
       {"WEFT_STORE_TOKEN", "", "Shared secret clients must present to the store server"},

@@ -39,6 +39,8 @@ class Connection {
     return std::span<const uint8_t>(in_).subspan(in_start_);
   }
   void consume(size_t n) { in_start_ += n; }
+  // Room for `frame_bytes` of unparsed input.
+  void reserve_input(size_t frame_bytes) { in_.reserve(in_start_ + frame_bytes); }
   // Drops parsed bytes from the front (called once per read burst).
   void compact_input() {
     if (in_start_ == 0) return;
@@ -56,6 +58,10 @@ class Connection {
     out_start_ += n;
     if (out_start_ == out_.size()) {
       out_.clear();
+      out_start_ = 0;
+    } else if (out_start_ >= (1u << 20) && out_start_ * 2 >= out_.size()) {
+      // A reader that never fully drains must not make the sent prefix pile up.
+      out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(out_start_));
       out_start_ = 0;
     }
   }
