@@ -18,7 +18,8 @@
 //
 // The kernels are vectorized; the instruction set is chosen once at run time
 // (AVX-512, AVX2 with F16C, or the portable build) and can be forced with
-// WEFT_CPU_ISA=portable|avx2|avx512. Every level gives bit-identical results.
+// WEFT_CPU_ISA=portable|avx2|avx512. Every level gives bit-identical results
+// (NaN payloads aside: any NaN result is some NaN).
 #pragma once
 
 #include <cstddef>

@@ -33,7 +33,7 @@ WEFT_HALF_INLINE uint16_t float_to_bf16(float f) noexcept {
   // exactly when the dropped half is above the tie, or at the tie with an odd lsb.
   uint32_t rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
   uint32_t quiet_nan = (x >> 16) | 0x40u;
-  return static_cast<uint16_t>((x & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
+  return static_cast<uint16_t>(f != f ? quiet_nan : rounded);  // (f != f: one vector compare)
 }
 
 WEFT_HALF_INLINE float f16_to_float(uint16_t h) noexcept {
