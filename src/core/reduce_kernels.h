@@ -12,8 +12,9 @@
 // cost model vectorize it (no scalar epilogue needed inside a block), and ivdep
 // tells it what a runtime alias check could not prove: the output may be the
 // very same array as an input, which is safe because element j of the output
-// depends only on element j of the inputs. Only f16 needs intrinsics, because
-// g++ 12 does not vectorize float <-> _Float16 conversions (F16C does it).
+// depends only on element j of the inputs. f16 needs intrinsics, because g++ 12
+// does not vectorize float <-> _Float16 conversions (F16C does it), and bf16 on
+// AVX2 has a hand-written path that is faster than the compiler's.
 #pragma once
 
 #ifndef WEFT_KERNEL_ISA
@@ -25,7 +26,7 @@
 #include <type_traits>
 #include <utility>
 
-#if defined(__F16C__) || defined(__AVX512F__)
+#if defined(__AVX2__) || defined(__F16C__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
 
@@ -88,6 +89,46 @@ struct F16Vector {
 inline constexpr bool kHasF16Vector = true;
 #else
 inline constexpr bool kHasF16Vector = false;
+#endif
+
+// 16 bf16 at a time on AVX2, by hand: g++'s own vectorization of BF16 widens with
+// vpmovzxwd and narrows with vpackusdw + vpermq (~37 instructions per 16 elements);
+// unpacking against zero puts each bf16 straight into the top half of an f32 lane,
+// and packus undoes that lane order exactly, ~1.8x faster on Zen 1. Same rounding
+// as half::float_to_bf16. (The AVX-512 level keeps the compiler's version.)
+#if defined(__AVX2__) && !defined(__AVX512F__)
+struct BF16VectorLow {  // elements 0-3 and 8-11 of the 16 at p
+  static __m256 load(const uint16_t* p) {
+    __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm256_castsi256_ps(_mm256_unpacklo_epi16(_mm256_setzero_si256(), v));
+  }
+};
+struct BF16VectorHigh {  // elements 4-7 and 12-15
+  static __m256 load(const uint16_t* p) {
+    __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm256_castsi256_ps(_mm256_unpackhi_epi16(_mm256_setzero_si256(), v));
+  }
+};
+struct BF16Vector {
+  static constexpr size_t kWidth = 16;
+  static __m256i round(__m256 v) {
+    __m256i x = _mm256_castps_si256(v);
+    __m256i odd = _mm256_and_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(1));
+    __m256i rounded = _mm256_srli_epi32(
+        _mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7fff)), odd), 16);
+    __m256i quiet_nan = _mm256_or_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(0x40));
+    __m256i is_nan = _mm256_castps_si256(_mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+    return _mm256_blendv_epi8(rounded, quiet_nan, is_nan);
+  }
+  // Every lane holds a value <= 0xffff, so the saturating pack is exact.
+  static void store(uint16_t* p, __m256 low, __m256 high) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p),
+                        _mm256_packus_epi32(round(low), round(high)));
+  }
+};
+inline constexpr bool kHasBF16Vector = true;
+#else
+inline constexpr bool kHasBF16Vector = false;
 #endif
 
 // ---- operators: written so they also apply to GCC vector types (__m256 ...) --
@@ -164,6 +205,14 @@ void reduce_many_fixed(void* out_raw, const void* const* inputs, size_t count) {
 #if defined(__F16C__) || defined(__AVX512F__)
     for (; i + F16Vector::kWidth <= count; i += F16Vector::kWidth)
       F16Vector::store(out + i, fold<F16Vector, Op>(in, i));
+#endif
+  } else if constexpr (std::is_same_v<Tr, BF16> && kHasBF16Vector) {
+#if defined(__AVX2__) && !defined(__AVX512F__)
+    for (; i + BF16Vector::kWidth <= count; i += BF16Vector::kWidth) {
+      __m256 low = fold<BF16VectorLow, Op>(in, i);
+      __m256 high = fold<BF16VectorHigh, Op>(in, i);
+      BF16Vector::store(out + i, low, high);
+    }
 #endif
   } else {
     constexpr size_t kBlock = kBlockBytes / sizeof(S);
