@@ -9,6 +9,7 @@
 #include "control.h"
 #include "ipc/registration_client.h"
 #include "ipc/registration_service.h"
+#include "service_peer.h"
 #include "subprocess.h"
 #include "test_util.h"
 
@@ -16,30 +17,6 @@ namespace weft::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A service worker process and the control channel to it.
-struct ServicePeer {
-  std::string address;
-  Subprocess proc;
-  ipc::UniqueFd control;
-
-  static ServicePeer start(int rank) {
-    std::string address = ipc::socket_address("svc-test", rank, "reg");
-    std::string control = control_address("svc");
-    auto listener = ipc::UnixListener::listen(control);
-    auto proc = Subprocess::spawn(
-        {bin("ipc_test_worker"), "service", address, std::to_string(rank), control});
-    if (!ipc::wait_readable(listener.fd(), 20s)) throw std::runtime_error("worker did not connect");
-    auto conn = listener.accept();
-    ServicePeer p{address, std::move(proc), std::move(*conn)};
-    if (recv_text(p.control.get()) != "ready") throw std::runtime_error("worker not ready");
-    return p;
-  }
-  std::string ask(const std::string& cmd) {
-    send_text(control.get(), cmd);
-    return recv_text(control.get());
-  }
-};
 
 TEST(RegistrationService, ImportWriteReleaseAcrossProcesses) {
   ServicePeer peer = ServicePeer::start(1);
@@ -141,10 +118,11 @@ TEST(RegistrationService, DeadServicePeerIsPeerLostNotAHang) {
   EXPECT_EQ(e.code(), ErrorCode::PeerLost);
   EXPECT_TRUE(e.message().starts_with("rank 0: import #2 at peer rank 1: ")) << e.message();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);  // far below the 30 s timeout
-  // The connection is dead for good: later calls fail at once, same code family.
+  // The connection is dead for good: later calls fail at once with the same code.
   e = catch_error([&] { client.release(1); });
-  EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
-  EXPECT_EQ(e.message(), "rank 0: release #3 at peer rank 1: the connection failed earlier and was closed");
+  EXPECT_EQ(e.code(), ErrorCode::PeerLost);
+  EXPECT_EQ(e.message(), "rank 0: release #3 at peer rank 1: the connection failed earlier (PeerLost) "
+                         "and was closed");
 }
 
 TEST(RegistrationService, DeadClientsMappingsAreUnmapped) {
