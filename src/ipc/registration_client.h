@@ -17,7 +17,7 @@
 #include <string>
 
 #include "ipc/mapper.h"
-#include "ipc/unique_fd.h"
+#include "net/fd.h"
 #include "weft/error.h"
 
 namespace weft::ipc {
@@ -54,7 +54,7 @@ class RegistrationClient {
   [[noreturn]] void fail(ErrorCode code, const std::string& message);
 
   std::mutex mu_;
-  UniqueFd sock_;
+  net::Fd sock_;
   int rank_;
   int peer_rank_;
   std::chrono::milliseconds timeout_;

@@ -29,7 +29,7 @@ struct Mapping {
 };
 
 struct Conn {
-  UniqueFd fd;
+  net::Fd fd;
   int peer_rank = -1;  // learnt from its first request
 };
 
@@ -91,7 +91,7 @@ struct RegistrationService::Loop {
     send_message(c.fd.get(), out, {}, kReplyTimeout);
   }
 
-  wire::Reply serve(uint64_t conn_id, const wire::Request& req, std::vector<UniqueFd>& fds) {
+  wire::Reply serve(uint64_t conn_id, const wire::Request& req, std::vector<net::Fd>& fds) {
     wire::Reply r;
     r.rank = svc.rank_;
     r.request_id = req.request_id;

@@ -55,7 +55,7 @@ class RegistrationService {
   int rank_;
   Mapper& mapper_;
   UnixListener listener_;
-  UniqueFd wake_;  // eventfd: stop() signals it
+  net::Fd wake_;  // eventfd: stop() signals it
   std::atomic<size_t> live_{0};
   std::thread thread_;
 };

@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "ipc/registration_client.h"
-#include "ipc/unique_fd.h"
+#include "net/fd.h"
 
 namespace weft::reg {
 
@@ -22,7 +22,7 @@ struct Extent {
 
 struct ExportedRange {
   ipc::ExportDesc desc;  // desc.fd is borrowed from `fd`
-  ipc::UniqueFd fd;      // keeps the exported descriptor open until the peers have it
+  net::Fd fd;      // keeps the exported descriptor open until the peers have it
   uintptr_t anchor = 0;  // the local address the peer's reply address corresponds to
 };
 

@@ -25,7 +25,7 @@ ExportedRange MemfdExporter::export_range(uintptr_t begin, uintptr_t end) {
   WEFT_REQUIRE(begin >= base_ && end <= base_ + size_ && begin < end, "memfd exporter: range ",
                reinterpret_cast<void*>(begin), "..", reinterpret_cast<void*>(end), " is outside the file");
   // A duplicate, so that the exported descriptor's lifetime is the export's.
-  ipc::UniqueFd dup(::fcntl(fd_, F_DUPFD_CLOEXEC, 0));
+  net::Fd dup(::fcntl(fd_, F_DUPFD_CLOEXEC, 0));
   if (!dup) throw_errno("memfd exporter: dup");
   ExportedRange out;
   out.desc = ipc::ExportDesc{ipc::HandleKind::PosixFd, dup.get(), size_, begin - base_, {}};

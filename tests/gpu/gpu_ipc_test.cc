@@ -28,7 +28,7 @@ using namespace std::chrono_literals;
 struct GpuPeer {
   std::string address;
   Subprocess proc;
-  ipc::UniqueFd control;
+  net::Fd control;
 
   static GpuPeer start(int rank, int device) {
     std::string address = ipc::socket_address("gpu-ipc-test", rank, "reg");

@@ -18,7 +18,7 @@ TEST(IpcLeaks, RegisterDeregisterCyclesLeakNothing) {
   constexpr size_t kSize = 64 * 4096;
   ipc::CpuMapper mapper;
   ipc::RegistrationService svc(ipc::socket_address("leak-test", 1, "reg"), 1, mapper);
-  ipc::UniqueFd memfd = make_memfd(kSize);
+  net::Fd memfd = make_memfd(kSize);
   void* local = ::mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_SHARED, memfd.get(), 0);
   ASSERT_NE(local, MAP_FAILED);
   reg::MemfdExporter exporter(memfd.get(), local, kSize);
@@ -48,7 +48,7 @@ TEST(IpcLeaks, RegisterDeregisterCyclesLeakNothing) {
 TEST(IpcLeaks, ConnectDisconnectCyclesLeakNothing) {
   ipc::CpuMapper mapper;
   ipc::RegistrationService svc(ipc::socket_address("leak-test", 1, "reg-conn"), 1, mapper);
-  ipc::UniqueFd memfd = make_memfd(4096);
+  net::Fd memfd = make_memfd(4096);
   auto cycle = [&] {
     ipc::RegistrationClient client(svc.address(), 0, 1, 10s);
     client.import({ipc::HandleKind::PosixFd, memfd.get(), 4096, 0, {}});

@@ -14,7 +14,7 @@ namespace weft::test {
 struct ServicePeer {
   std::string address;
   Subprocess proc;
-  ipc::UniqueFd control;
+  net::Fd control;
 
   static ServicePeer start(int rank, const std::string& job = "svc-test") {
     using namespace std::chrono_literals;

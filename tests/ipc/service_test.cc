@@ -22,7 +22,7 @@ TEST(RegistrationService, ImportWriteReleaseAcrossProcesses) {
   ServicePeer peer = ServicePeer::start(1);
   constexpr size_t kSize = 16 * 4096;
   constexpr size_t kOffset = 4096;
-  ipc::UniqueFd memfd = make_memfd(kSize);
+  net::Fd memfd = make_memfd(kSize);
   auto* local = static_cast<unsigned char*>(
       ::mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_SHARED, memfd.get(), 0));
   ASSERT_NE(local, MAP_FAILED);
@@ -66,14 +66,14 @@ TEST(RegistrationService, ErrorsComeBackWithThePeerRank) {
   ipc::RegistrationClient client(peer.address, 0, 1, 10s);
   int p[2];
   ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  ipc::UniqueFd r(p[0]), w(p[1]);
+  net::Fd r(p[0]), w(p[1]);
 
   Error e = catch_error([&] { client.import({ipc::HandleKind::PosixFd, r.get(), 4096, 0, {}}); });
   EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
   EXPECT_EQ(e.message(), "rank 0: import #1 at peer rank 1 failed there: cpu mapper: import of "
                          "4096 bytes but the file has only 0");
 
-  ipc::UniqueFd memfd = make_memfd(4096);
+  net::Fd memfd = make_memfd(4096);
   e = catch_error([&] { client.import({ipc::HandleKind::PosixFd, memfd.get(), 4096, 4096, {}}); });
   EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
   EXPECT_EQ(e.message(), "rank 0: import #2 at peer rank 1 failed there: import of 4096 bytes at "
@@ -99,7 +99,7 @@ TEST(RegistrationService, ErrorsComeBackWithThePeerRank) {
 TEST(RegistrationService, WrongPeerRankIsMismatch) {
   ServicePeer peer = ServicePeer::start(2);
   ipc::RegistrationClient client(peer.address, 0, 1, 10s);  // we think it is rank 1
-  ipc::UniqueFd memfd = make_memfd(4096);
+  net::Fd memfd = make_memfd(4096);
   Error e = catch_error([&] { client.import({ipc::HandleKind::PosixFd, memfd.get(), 4096, 0, {}}); });
   EXPECT_EQ(e.code(), ErrorCode::Mismatch);
   EXPECT_NE(e.message().find("unexpected reply (request #1 from rank 2"), std::string::npos)
@@ -109,7 +109,7 @@ TEST(RegistrationService, WrongPeerRankIsMismatch) {
 TEST(RegistrationService, DeadServicePeerIsPeerLostNotAHang) {
   ServicePeer peer = ServicePeer::start(1);
   ipc::RegistrationClient client(peer.address, 0, 1, 30s);
-  ipc::UniqueFd memfd = make_memfd(4096);
+  net::Fd memfd = make_memfd(4096);
   client.import({ipc::HandleKind::PosixFd, memfd.get(), 4096, 0, {}});
   peer.proc.kill(SIGKILL);
   ASSERT_TRUE(peer.proc.wait_for(10s).has_value());
@@ -152,7 +152,7 @@ TEST(RegistrationService, StopUnmapsAndClientsSeePeerLost) {
   auto svc = std::make_unique<ipc::RegistrationService>(
       ipc::socket_address("svc-test", 1, "reg-stop"), 1, mapper);
   ipc::RegistrationClient client(svc->address(), 0, 1, 10s);
-  ipc::UniqueFd memfd = make_memfd(8192);
+  net::Fd memfd = make_memfd(8192);
   auto m = client.import({ipc::HandleKind::PosixFd, memfd.get(), 8192, 0, {}});
   EXPECT_TRUE(is_mapped(m.address));
   svc->stop();
@@ -178,12 +178,12 @@ TEST(RegistrationService, GarbageConnectionIsDroppedServiceSurvives) {
   ipc::CpuMapper mapper;
   ipc::RegistrationService svc(ipc::socket_address("svc-test", 1, "reg-garbage"), 1, mapper);
   {
-    ipc::UniqueFd raw = ipc::connect_unix(svc.address(), 1s);
+    net::Fd raw = ipc::connect_unix(svc.address(), 1s);
     send_text(raw.get(), "this is not a request");
     EXPECT_EQ(recv_text(raw.get(), 5s), "<eof>");  // the service hung up on it
   }
   ipc::RegistrationClient client(svc.address(), 0, 1, 5s);
-  ipc::UniqueFd memfd = make_memfd(4096);
+  net::Fd memfd = make_memfd(4096);
   auto m = client.import({ipc::HandleKind::PosixFd, memfd.get(), 4096, 0, {}});
   client.release(m.id);
   EXPECT_EQ(svc.live_mappings(), 0u);

@@ -42,7 +42,7 @@ class RegistrarTest : public ::testing::Test {
     return s;
   }
 
-  ipc::UniqueFd memfd_;
+  net::Fd memfd_;
   unsigned char* arena_ = nullptr;
   std::unique_ptr<reg::MemfdExporter> exporter_;
   std::vector<ServicePeer> peers_;
