@@ -136,6 +136,7 @@ struct RegistrationService::Loop {
     try {
       msg = recv_message(c.fd.get(), sizeof(wire::Request), milliseconds(0));
     } catch (const Error& e) {
+      if (e.code() == ErrorCode::Timeout) return true;  // readiness without data: poll again
       WEFT_WARN("ipc", "registration service: bad message from peer rank ", c.peer_rank, ": ",
                 e.message(), "; closing the connection");
       return false;
