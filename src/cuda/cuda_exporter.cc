@@ -13,8 +13,10 @@ reg::Extent CudaExporter::extent(const void* ptr, size_t bytes) {
   auto p = reinterpret_cast<uintptr_t>(ptr);
   WEFT_REQUIRE(bytes <= size - (p - base), context(), ": runs past the end of its allocation (",
                reinterpret_cast<void*>(base), " + ", size, " bytes)");
+  // Tag 0 (unknown identity) when the driver cannot name the buffer: the
+  // cache then reuses by address alone, as caches without tags do.
   unsigned long long id = 0;
-  WEFT_CU(context(), cuPointerGetAttribute, &id, CU_POINTER_ATTRIBUTE_BUFFER_ID, base);
+  if (driver().cuPointerGetAttribute(&id, CU_POINTER_ATTRIBUTE_BUFFER_ID, base) != CUDA_SUCCESS) id = 0;
   return reg::Extent{static_cast<uintptr_t>(base), static_cast<uintptr_t>(base) + size, id};
 }
 

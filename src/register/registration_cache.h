@@ -27,7 +27,7 @@
 // hit or an overlap with a different tag is stale: it leaves the index (and
 // lives on until deregistered) and does not widen the new registration.
 //
-// Not internally synchronized: the owner (the communicator) must serialize
+// Not internally synchronized: the owner (the Registrar) must serialize
 // calls, because a registration also involves exporting and talking to peers,
 // which has to be atomic with the cache update anyway.
 #pragma once
