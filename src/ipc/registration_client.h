@@ -47,6 +47,9 @@ class RegistrationClient {
   void release(uint64_t mapping_id);
 
   int peer_rank() const { return peer_rank_; }
+  // The connection, for liveness watching only (poll for POLLRDHUP/POLLHUP:
+  // the peer's service closes it when the peer process exits). Never read it.
+  int liveness_fd() const { return sock_.get(); }
 
  private:
   struct Outcome;

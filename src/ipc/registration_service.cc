@@ -64,12 +64,20 @@ struct RegistrationService::Loop {
     svc.mapper_.unmap(m.base, m.size, m.kind);
   }
 
-  // A peer left: unmap what it still held here.
-  void close_conn(uint64_t conn_id, const char* why) {
+  // A peer left: unmap what it still held here (or orphan it, see OnPeerExit).
+  void close_conn(uint64_t conn_id, const char* why, bool at_shutdown = false) {
     Conn& c = conns.at(conn_id);
     std::vector<uint64_t> owned;
     for (const auto& [id, m] : mappings)
       if (m.conn == conn_id) owned.push_back(id);
+    if (!at_shutdown && svc.on_peer_exit_ == OnPeerExit::keep_until_stop) {
+      if (!owned.empty())
+        WEFT_INFO("ipc", "registration service: peer rank ", c.peer_rank, " ", why, "; keeping its ",
+                  owned.size(), " mapping(s) until shutdown");
+      for (uint64_t id : owned) mappings.at(id).conn = 0;  // orphaned: unmapped by shutdown()
+      conns.erase(conn_id);
+      return;
+    }
     if (!owned.empty())
       WEFT_WARN("ipc", "registration service: peer rank ", c.peer_rank, " ", why, " holding ",
                 owned.size(), " mapping(s); unmapping them");
@@ -210,14 +218,24 @@ struct RegistrationService::Loop {
   }
 
   void shutdown() {
-    while (!conns.empty()) close_conn(conns.begin()->first, "was still connected at shutdown,");
+    while (!conns.empty())
+      close_conn(conns.begin()->first, "was still connected at shutdown,", /*at_shutdown=*/true);
+    while (!mappings.empty()) {  // orphans of peers that left (OnPeerExit::keep_until_stop)
+      try {
+        unmap(mappings.begin()->first);
+      } catch (const std::exception& e) {
+        WEFT_WARN("ipc", "registration service: unmapping at shutdown failed: ", e.what());
+      }
+    }
   }
 };
 
-RegistrationService::RegistrationService(std::string address, int rank, Mapper& mapper)
+RegistrationService::RegistrationService(std::string address, int rank, Mapper& mapper,
+                                         OnPeerExit on_peer_exit)
     : address_(std::move(address)),
       rank_(rank),
       mapper_(mapper),
+      on_peer_exit_(on_peer_exit),
       listener_(UnixListener::listen(address_)),
       wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   if (!wake_) throw_errno("registration service: eventfd");

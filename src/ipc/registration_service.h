@@ -29,11 +29,21 @@
 
 namespace weft::ipc {
 
+// What happens to a peer's mappings when its connection closes.
+//   unmap:           unmap at once (the default: nothing can be using them).
+//   keep_until_stop: keep them until stop(). For memory that this process's
+//                    kernels may be reading while the peer dies: unmapping it
+//                    under a running kernel would turn a clean PeerLost into
+//                    an illegal-address fault that poisons the CUDA context.
+//                    The imported handle keeps the physical memory alive.
+enum class OnPeerExit { unmap, keep_until_stop };
+
 class RegistrationService {
  public:
   // Listens on `address` (see socket_address()) and starts the thread.
   // `mapper` must outlive the service.
-  RegistrationService(std::string address, int rank, Mapper& mapper);
+  RegistrationService(std::string address, int rank, Mapper& mapper,
+                      OnPeerExit on_peer_exit = OnPeerExit::unmap);
   ~RegistrationService();
   RegistrationService(const RegistrationService&) = delete;
   RegistrationService& operator=(const RegistrationService&) = delete;
@@ -54,6 +64,7 @@ class RegistrationService {
   std::string address_;
   int rank_;
   Mapper& mapper_;
+  OnPeerExit on_peer_exit_;
   UnixListener listener_;
   net::Fd wake_;  // eventfd: stop() signals it
   std::atomic<size_t> live_{0};
