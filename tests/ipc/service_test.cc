@@ -147,6 +147,34 @@ TEST(RegistrationService, DeadClientsMappingsAreUnmapped) {
   ::rmdir(dir.c_str());
 }
 
+// keep_until_stop: a dead peer's mappings stay (this process's kernels may be
+// reading them) until the service stops.
+TEST(RegistrationService, KeepUntilStopKeepsDeadPeersMappings) {
+  ipc::CpuMapper mapper;
+  ipc::RegistrationService svc(ipc::socket_address("svc-test", 0, "reg-keep"), 0, mapper,
+                               ipc::OnPeerExit::keep_until_stop);
+  std::string dir = make_temp_dir("ipc-keep");
+  Subprocess::Options opts;
+  opts.stdout_path = dir + "/out";
+  auto child = Subprocess::spawn({bin("ipc_test_worker"), "client", svc.address(), "5", "0"}, opts);
+  ASSERT_TRUE(eventually([&] { return read_file(dir + "/out").find('\n') != std::string::npos; }));
+  std::istringstream out(read_file(dir + "/out"));
+  std::string word, id, addr;
+  out >> word >> id >> addr;
+  ASSERT_EQ(word, "imported");
+  child.kill(SIGKILL);
+  ASSERT_TRUE(child.wait_for(10s).has_value());
+  // Give the service time to notice the closed connection; the mapping stays.
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(svc.live_mappings(), 1u);
+  EXPECT_TRUE(is_mapped(parse_hex(addr)));
+  svc.stop();
+  EXPECT_EQ(svc.live_mappings(), 0u);
+  EXPECT_FALSE(is_mapped(parse_hex(addr)));
+  std::remove((dir + "/out").c_str());
+  ::rmdir(dir.c_str());
+}
+
 TEST(RegistrationService, StopUnmapsAndClientsSeePeerLost) {
   ipc::CpuMapper mapper;
   auto svc = std::make_unique<ipc::RegistrationService>(
