@@ -18,6 +18,7 @@
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -75,15 +76,17 @@ class StoreServer::Impl {
 
   ~Impl() { stop(); }
 
+  // Idempotent and safe from several threads (an explicit stop() racing the
+  // destructor): the first caller joins the loop, the others wait for it.
   void stop() {
-    if (stopping_.exchange(true)) {
-      if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
-      return;
-    }
+    std::lock_guard<std::mutex> lock(stop_mutex_);
+    if (!thread_.joinable()) return;
+    stopping_ = true;
     waker_.wake();
-    if (thread_.joinable()) thread_.join();
-    connections_.clear();
+    thread_.join();
+    connections_.clear();  // closes every client socket
     num_clients_ = 0;
+    num_waiters_ = 0;
   }
 
   uint16_t port() const { return listener_.port(); }
@@ -378,6 +381,7 @@ class StoreServer::Impl {
   net::Waker waker_;
   net::Fd spare_fd_;
   std::thread thread_;
+  std::mutex stop_mutex_;
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> num_clients_{0};
   std::atomic<size_t> num_keys_{0};
