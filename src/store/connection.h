@@ -10,6 +10,7 @@
 #include <string>
 
 #include "net/socket.h"
+#include "store/output_queue.h"
 #include "store/protocol.h"
 
 namespace weft::store {
@@ -49,22 +50,9 @@ class Connection {
   }
 
   // --- output ---
-  Bytes& output() { return out_; }
-  size_t pending_output() const { return out_.size() - out_start_; }
-  std::span<const uint8_t> unsent() const {
-    return std::span<const uint8_t>(out_).subspan(out_start_);
-  }
-  void sent(size_t n) {
-    out_start_ += n;
-    if (out_start_ == out_.size()) {
-      out_.clear();
-      out_start_ = 0;
-    } else if (out_start_ >= (1u << 20) && out_start_ * 2 >= out_.size()) {
-      // A reader that never fully drains must not make the sent prefix pile up.
-      out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(out_start_));
-      out_start_ = 0;
-    }
-  }
+  OutputQueue& output() { return out_; }
+  size_t pending_output() const { return out_.pending(); }
+
   // Whether epoll is currently asked for EPOLLOUT / EPOLLIN on this socket.
   uint32_t interest = 0;
 
@@ -73,8 +61,7 @@ class Connection {
   net::Socket socket_;
   Bytes in_;
   size_t in_start_ = 0;
-  Bytes out_;
-  size_t out_start_ = 0;
+  OutputQueue out_;
 };
 
 }  // namespace weft::store

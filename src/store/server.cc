@@ -18,6 +18,7 @@
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -75,15 +76,17 @@ class StoreServer::Impl {
 
   ~Impl() { stop(); }
 
+  // Idempotent and safe from several threads (an explicit stop() racing the
+  // destructor): the first caller joins the loop, the others wait for it.
   void stop() {
-    if (stopping_.exchange(true)) {
-      if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
-      return;
-    }
+    std::lock_guard<std::mutex> lock(stop_mutex_);
+    if (!thread_.joinable()) return;
+    stopping_ = true;
     waker_.wake();
-    if (thread_.joinable()) thread_.join();
-    connections_.clear();
+    thread_.join();
+    connections_.clear();  // closes every client socket
     num_clients_ = 0;
+    num_waiters_ = 0;
   }
 
   uint16_t port() const { return listener_.port(); }
@@ -266,11 +269,11 @@ class StoreServer::Impl {
           if (!token_.empty() && !same_token(request.token, token_)) {
             WEFT_WARN("store", "store server: client ", conn.peer(),
                       " refused: wrong token");
-            conn.output().push_back(store::kAuthRefused);
+            conn.output().push_byte(store::kAuthRefused);
             conn.close_after_flush = true;
             return true;
           }
-          conn.output().push_back(store::kAuthAccepted);
+          conn.output().push_byte(store::kAuthAccepted);
           conn.phase = Connection::Phase::Validate;
           return true;
         }
@@ -300,7 +303,9 @@ class StoreServer::Impl {
     store::KvState::Woken woken;
     bool ok = true;
     try {
-      store::dispatch(state_, id, request, conn.output(), woken);
+      Bytes reply;
+      store::dispatch(state_, id, request, reply, woken);
+      conn.output().push(std::move(reply));
     } catch (const Error& e) {
       close(conn, str("bad request: ", e.message()), /*warn=*/true);
       ok = false;
@@ -317,7 +322,7 @@ class StoreServer::Impl {
     for (store::ClientId id : woken) {
       auto it = connections_.find(id);
       if (it == connections_.end()) continue;
-      it->second->output().push_back(static_cast<uint8_t>(store::WaitResponse::STOP_WAITING));
+      it->second->output().push_byte(static_cast<uint8_t>(store::WaitResponse::STOP_WAITING));
       write_pending(*it->second);
     }
   }
@@ -326,8 +331,8 @@ class StoreServer::Impl {
   // connection was closed.
   bool write_pending(Connection& conn) {
     while (conn.pending_output() > 0) {
-      net::IoResult r = conn.socket().write_some(conn.unsent());
-      conn.sent(r.bytes);
+      net::IoResult r = conn.socket().write_some(conn.output().front());
+      if (r.bytes > 0) conn.output().consume(r.bytes);
       if (r.closed) {
         close(conn, "disconnected before reading its reply", /*warn=*/false);
         return false;
@@ -376,6 +381,7 @@ class StoreServer::Impl {
   net::Waker waker_;
   net::Fd spare_fd_;
   std::thread thread_;
+  std::mutex stop_mutex_;
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> num_clients_{0};
   std::atomic<size_t> num_keys_{0};

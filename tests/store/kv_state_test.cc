@@ -1,8 +1,12 @@
 // KvState's waiter bookkeeping on its own: who is released when, and that
-// every registration is gone after release, cancel or a satisfied wait.
+// every registration is gone after release, cancel or a satisfied wait. And
+// the server's OutputQueue: bytes leave in order whatever the write sizes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "store/kv_state.h"
+#include "store/output_queue.h"
 #include "weft/error.h"
 
 namespace weft::store {
@@ -125,6 +129,49 @@ TEST(KvState, AddRejectsNonCountersAndOverflow) {
   EXPECT_EQ(message_of("big", 1), "ADD on key 'big' overflows int64");
   EXPECT_EQ(*kv.find("big"), b("9223372036854775807"));  // unchanged
   EXPECT_EQ(kv.add("big", -7, woken), INT64_MAX - 7);
+}
+
+}  // namespace
+}  // namespace weft::store
+
+namespace weft::store {
+namespace {
+
+// Drains the queue in writes of at most `step` bytes.
+Bytes drain(OutputQueue& q, size_t step) {
+  Bytes out;
+  while (!q.empty()) {
+    auto front = q.front();
+    size_t n = std::min(step, front.size());
+    out.insert(out.end(), front.begin(), front.begin() + static_cast<std::ptrdiff_t>(n));
+    q.consume(n);
+  }
+  return out;
+}
+
+TEST(OutputQueue, KeepsOrderAcrossPartialWrites) {
+  OutputQueue q;
+  Bytes want;
+  for (int i = 0; i < 300; ++i) {
+    Bytes reply(static_cast<size_t>(i % 7 == 0 ? 100000 : i % 50 + 1), static_cast<uint8_t>(i));
+    want.insert(want.end(), reply.begin(), reply.end());
+    q.push(std::move(reply));
+    if (i % 3 == 0) {
+      q.push_byte(0xEE);
+      want.push_back(0xEE);
+    }
+  }
+  EXPECT_EQ(q.pending(), want.size());
+  EXPECT_EQ(drain(q, 777), want);
+  EXPECT_EQ(q.pending(), 0u);
+}
+
+TEST(OutputQueue, AppendsWhileTheFrontIsHalfSent) {
+  OutputQueue q;
+  q.push(Bytes{1, 2, 3, 4});
+  q.consume(2);
+  q.push(Bytes{5, 6});
+  EXPECT_EQ(drain(q, 1), (Bytes{3, 4, 5, 6}));
 }
 
 }  // namespace
