@@ -64,6 +64,13 @@ int main(int argc, char** argv) {
   app.add_option("--keep-dir", json_dir, "keep each run's JSON and rank output here");
   app.add_option("--gloo-iface", spec.gloo_iface, "interface for Gloo's TCP device");
   app.add_option("--mpirun-args", mpi_args, "extra mpirun arguments, space-separated");
+  std::string netns, bridge, subnet;
+  app.add_option("--netns", netns,
+                 "comma-separated network namespaces; rank r runs in the (r mod k)-th");
+  app.add_option("--bridge", bridge,
+                 "root-namespace bridge joining the namespaces: MPI then runs over TCP on "
+                 "--subnet, its PMIx and OOB traffic over the bridge");
+  app.add_option("--subnet", subnet, "the namespaces' subnet for MPI's TCP btl (a.b.c.d/n)");
   app.add_flag("--mpi-malloc-default", spec.mpi_malloc_default,
                "run Open MPI with glibc's default malloc thresholds");
   int timeout_s = 600;
@@ -89,6 +96,22 @@ int main(int argc, char** argv) {
     WEFT_REQUIRE(rop.has_value(), "unknown op ", op);
     spec.op = *rop;
     spec.mpirun_args = split(mpi_args, ' ');
+    if (!netns.empty()) {
+      auto names = split(netns, ',');
+      spec.rank_prefix = [names](int r) {
+        return std::vector<std::string>{"ip", "netns", "exec", names[r % names.size()]};
+      };
+    }
+    if (!bridge.empty()) {
+      WEFT_REQUIRE(!subnet.empty(), "--bridge needs --subnet");
+      for (const char* a : {"--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include"}) {
+        spec.mpirun_args.push_back(a);
+      }
+      spec.mpirun_args.push_back(subnet);
+      spec.mpirun_args.insert(spec.mpirun_args.end(), {"--mca", "oob_tcp_if_include", bridge});
+      spec.mpirun_env = {{"PMIX_MCA_ptl_tcp_if_include", bridge},
+                         {"PMIX_MCA_ptl_tcp_remote_connections", "1"}};
+    }
     spec.keep_dir = json_dir;
     spec.echo = true;
 

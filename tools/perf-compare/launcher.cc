@@ -173,14 +173,26 @@ std::vector<Result> run_mpi(const CompareSpec& s) {
   std::vector<Result> results;
   for (Collective c : s.collectives) {
     std::string json = dir.file(str("mpi-", to_string(c), ".json"));
-    std::vector<std::string> argv = {mpirun, "--allow-run-as-root", "--oversubscribe", "-np",
-                                     std::to_string(s.nranks)};
+    std::vector<std::string> argv = {mpirun, "--allow-run-as-root", "--oversubscribe"};
     argv.insert(argv.end(), s.mpirun_args.begin(), s.mpirun_args.end());
-    argv.push_back(exe);
-    for (auto& a : sweep_args(s, c)) argv.push_back(a);
-    argv.insert(argv.end(), {"--json", json});
-    if (s.mpi_malloc_default) argv.push_back("--malloc-default");
+    if (!s.rank_prefix) argv.insert(argv.end(), {"-np", std::to_string(s.nranks)});
+    std::vector<std::string> app = {exe};
+    for (auto& a : sweep_args(s, c)) app.push_back(a);
+    app.insert(app.end(), {"--json", json});
+    if (s.mpi_malloc_default) app.push_back("--malloc-default");
+    if (!s.rank_prefix) {
+      argv.insert(argv.end(), app.begin(), app.end());
+    } else {
+      // One app context per rank (MPMD), each under its own prefix.
+      for (int r = 0; r < s.nranks; ++r) {
+        if (r > 0) argv.push_back(":");
+        argv.insert(argv.end(), {"-np", "1"});
+        for (auto& p : s.rank_prefix(r)) argv.push_back(p);
+        argv.insert(argv.end(), app.begin(), app.end());
+      }
+    }
     ChildProcess::Options o;
+    o.env = s.mpirun_env;
     // mpirun forwards every rank's stdout; only rank 0 prints.
     const std::string tag = str("mpi-", to_string(c));
     o.stdout_path = out_file(dir, tag, 0, ".out");

@@ -44,16 +44,23 @@ struct CompareSpec {
   // a temporary directory that is removed.
   std::string keep_dir;
 
-  // Gloo: interface or address to bind (see weft-perf-gloo --iface/--hostname),
-  // and an optional command prefix per rank (e.g. {"ip","netns","exec","ns1"}).
-  std::string gloo_iface;
-  std::string gloo_hostname;
+  // An optional command prefix per rank (e.g. {"ip","netns","exec","ns1"}):
+  // Gloo ranks are started under it; MPI ranks get one mpirun app context
+  // each ("-np 1 <prefix> weft-perf-mpi ... : -np 1 ...").
   std::function<std::vector<std::string>(int rank)> rank_prefix;
 
-  // MPI: the mpirun to use and extra arguments for it
-  // (e.g. {"--mca","btl","tcp,self","--mca","btl_tcp_if_include","veth0"}).
+  // Gloo: interface or address to bind (see weft-perf-gloo --iface/--hostname).
+  std::string gloo_iface;
+  std::string gloo_hostname;
+
+  // MPI: the mpirun to use, extra arguments and environment for it, e.g. for
+  // ranks in network namespaces joined by bridge br0 (see README.md):
+  //   args {"--mca","btl","tcp,self","--mca","btl_tcp_if_include","10.231.1.0/24",
+  //         "--mca","oob_tcp_if_include","br0"}
+  //   env  {{"PMIX_MCA_ptl_tcp_if_include","br0"},{"PMIX_MCA_ptl_tcp_remote_connections","1"}}
   std::string mpirun = "mpirun";
   std::vector<std::string> mpirun_args;
+  std::vector<std::pair<std::string, std::string>> mpirun_env;
   bool mpi_malloc_default = false;  // see weft-perf-mpi --malloc-default
 };
 

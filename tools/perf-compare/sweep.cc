@@ -224,10 +224,10 @@ void print_header(Backend& b, const SweepOptions& o, const char* op_name) {
               b.library().c_str(), to_string(o.collective), b.nranks(), to_string(o.dtype),
               op_name, o.iters, o.warmup, o.check ? 1 : 0);
   std::printf("# %s\n", b.describe().c_str());
-  std::printf("# algorithms: out-of-place %s; in-place %s%s\n",
-              join(chosen_algorithms(b, o, false)).c_str(),
-              join(chosen_algorithms(b, o, true)).c_str(),
-              o.algo == "best" ? " (each row: the fastest)" : "");
+  auto out_algos = chosen_algorithms(b, o, false), in_algos = chosen_algorithms(b, o, true);
+  bool several = out_algos.size() > 1 || in_algos.size() > 1;
+  std::printf("# algorithms: out-of-place %s; in-place %s%s\n", join(out_algos).c_str(),
+              join(in_algos).c_str(), several ? " (each row: the fastest)" : "");
   std::printf("#\n");
   std::printf("# %10s  %12s  %6s  %6s  %5s  %-51s  %-51s\n", "", "", "", "", "",
               "                     out-of-place", "                     in-place");
