@@ -12,9 +12,13 @@
 #include <gloo/rendezvous/context.h>
 #include <gloo/rendezvous/file_store.h>
 #include <gloo/rendezvous/prefix_store.h>
+#include <gloo/transport/buffer.h>
+#include <gloo/transport/pair.h>
 #include <gloo/transport/tcp/device.h>
 
+#include <algorithm>
 #include <functional>
+#include <vector>
 
 #include "typed.h"
 #include "weft/error.h"
@@ -182,6 +186,34 @@ std::vector<std::string> GlooBackend::algorithms(Collective c, bool in_place) {
 
 Prepared GlooBackend::prepare(const OpSpec& spec) {
   return visit_dtype(spec.dtype, [&](auto t) { return prepare_typed<decltype(t)>(context_, spec); });
+}
+
+// Gloo's TCP pair sets SO_SNDBUF (which also turns off the kernel's send
+// buffer autotuning) from the size of the messages that go through its sized
+// send path: classic-algorithm buffers and the 48-byte notifications of the
+// new API, but not the new API's data. A pair whose first sized message was a
+// notification is stuck at the kernel minimum (4.5 KiB): every 64 KiB segment
+// then waits for the peer's delayed ACK (~40 ms), ~1.5 MB/s. Observed here on
+// 4 ranks: the two pairs no classic algorithm used in the sender's direction
+// (0->3, 2->1) had 4.5 KiB send buffers, the others 8 MiB, and the sweep
+// crawled. So each rank sends one large classic-buffer message to every peer
+// (pairwise rounds: to rank+s, from rank-s), which sizes every pair in both
+// directions before anything is timed.
+void GlooBackend::warm_up(std::size_t max_bytes) {
+  if (nranks_ < 2) return;
+  // Gloo caps its request at 32 MiB; the kernel then caps at net.core.wmem_max.
+  const std::size_t bytes = std::clamp<std::size_t>(max_bytes, 1 << 20, 32 << 20);
+  std::vector<char> out(bytes, 1), in(bytes, 0);
+  for (int step = 1; step < nranks_; ++step) {
+    const int to = (rank_ + step) % nranks_;
+    const int from = (rank_ - step + nranks_) % nranks_;
+    const int slot = context_->nextSlot();  // same sequence on every rank
+    auto recv = context_->getPair(from)->createRecvBuffer(slot, in.data(), bytes);
+    auto send = context_->getPair(to)->createSendBuffer(slot, out.data(), bytes);
+    send->send(0, bytes);
+    recv->waitRecv();
+    send->waitSend();
+  }
 }
 
 std::string GlooBackend::describe() const {

@@ -36,6 +36,7 @@ class GlooBackend final : public Backend {
   double sum_all(double value) override;
   std::vector<std::string> algorithms(Collective c, bool in_place) override;
   Prepared prepare(const OpSpec& spec) override;
+  void warm_up(std::size_t max_bytes) override;
   std::string describe() const override;
 
  private:

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <memory>
 
 #include "weft/error.h"
@@ -38,29 +39,44 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+struct Timing {
+  double seconds = 0;    // median wall time of one run
+  double cpu_share = 0;  // this thread's CPU time / wall time over all timed runs
+};
+
 template <typename F>
-double median_seconds(int runs, F&& f) {
+Timing median_seconds(int runs, F&& f) {
   f();  // one untimed run: first touch of the cache hierarchy / TLB
   std::vector<double> t;
+  double cpu0 = thread_cpu_seconds();
+  auto w0 = Clock::now();
   for (int i = 0; i < runs; ++i) {
     auto t0 = Clock::now();
     f();
     t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
   }
-  return median(std::move(t));
+  double wall = std::chrono::duration<double>(Clock::now() - w0).count();
+  return {median(std::move(t)), wall > 0 ? (thread_cpu_seconds() - cpu0) / wall : 0};
 }
 
 // Keeps the compiler from dropping a loop whose result is otherwise unused.
 void escape(void* p) { asm volatile("" : : "g"(p) : "memory"); }
 
-LimitFigure figure(std::string name, std::size_t bytes, int runs, double s, double traffic_factor,
-                   std::string note) {
+LimitFigure figure(std::string name, std::size_t bytes, int runs, Timing t,
+                   double traffic_factor, std::string note) {
   LimitFigure f;
   f.name = std::move(name);
   f.bytes = bytes;
   f.runs = runs;
-  f.seconds = s;
-  f.payload_gbs = bytes / s / 1e9;
+  f.seconds = t.seconds;
+  f.cpu_share = t.cpu_share;
+  f.payload_gbs = bytes / t.seconds / 1e9;
   f.traffic_gbs = f.payload_gbs * traffic_factor;
   f.note = std::move(note);
   return f;
@@ -105,7 +121,7 @@ std::vector<LimitFigure> measure_memory_bandwidth(std::size_t bytes, int runs) {
   auto b = make_buffer(bytes, 2);
   std::vector<LimitFigure> out;
 
-  double copy_s = median_seconds(runs, [&] {
+  Timing copy_s = median_seconds(runs, [&] {
     std::memcpy(a.get(), b.get(), bytes);
     escape(a.get());
   });
@@ -117,7 +133,7 @@ std::vector<LimitFigure> measure_memory_bandwidth(std::size_t bytes, int runs) {
   const std::size_t n = bytes / sizeof(float);
   std::fill(fa, fa + n, 0.0f);
   std::fill(fb, fb + n, 1.0f);
-  double add_s = median_seconds(runs, [&] {
+  Timing add_s = median_seconds(runs, [&] {
     for (std::size_t i = 0; i < n; ++i) fa[i] += fb[i];
     escape(fa);
   });
@@ -183,7 +199,7 @@ LimitFigure measure_tcp_loopback(std::size_t bytes, int runs) {
     } while (k < 0 && errno == EINTR);
     if (k != 1) throw_error(ErrorCode::PeerLost, "tcp loopback: the receiver went away");
   };
-  double s = median_seconds(runs, one_run);
+  Timing s = median_seconds(runs, one_run);
   int status = 0;
   ::waitpid(pid, &status, 0);
   reaper.done = true;
@@ -203,13 +219,13 @@ void print_limits(std::ostream& out, const std::vector<LimitFigure>& figures) {
   out << "# limits of this machine (single core / single stream; medians)\n";
   out << "# traffic = bytes read + bytes written by the program; payload = buffer bytes\n";
   char line[256];
-  std::snprintf(line, sizeof(line), "# %-14s %10s %5s %10s %12s %12s  %s\n", "what", "bytes",
-                "runs", "time (ms)", "payload GB/s", "traffic GB/s", "counts");
+  std::snprintf(line, sizeof(line), "# %-14s %10s %5s %10s %12s %12s %5s  %s\n", "what", "bytes",
+                "runs", "time (ms)", "payload GB/s", "traffic GB/s", "cpu", "counts");
   out << line;
   for (const auto& f : figures) {
-    std::snprintf(line, sizeof(line), "  %-14s %10zu %5d %10.2f %12.2f %12.2f  %s\n",
+    std::snprintf(line, sizeof(line), "  %-14s %10zu %5d %10.2f %12.2f %12.2f %4.0f%%  %s\n",
                   f.name.c_str(), f.bytes, f.runs, f.seconds * 1e3, f.payload_gbs, f.traffic_gbs,
-                  f.note.c_str());
+                  f.cpu_share * 100, f.note.c_str());
     out << line;
   }
 }

@@ -12,6 +12,9 @@
 // TCP: one sender process and one receiver process over loopback, one
 // stream, default socket buffers, 1 GiB per run, median of several runs:
 // the "TCP limit" for one connection on this host.
+//
+// The "cpu" column (CPU time of the measuring thread over wall time) tells a
+// busy machine from a slow one.
 #pragma once
 
 #include <cstddef>
@@ -28,6 +31,9 @@ struct LimitFigure {
   double seconds = 0;      // median time of one run
   double payload_gbs = 0;  // bytes / seconds
   double traffic_gbs = 0;  // (bytes read + bytes written) / seconds; for TCP = payload
+  // CPU time of the measuring thread / wall time: below ~95 % the figure is
+  // limited by other processes on a shared machine, not by the hardware.
+  double cpu_share = 0;
   std::string note;
 };
 

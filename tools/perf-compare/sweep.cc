@@ -342,9 +342,9 @@ Result run_sweep(Backend& b, const SweepOptions& o) {
 
   if (rank == 0) print_header(b, o, op_name);
 
-  // Warm every connection each algorithm uses with the largest message first:
-  // Gloo's TCP pairs size their socket send buffer from the first message, and
-  // a small first message would cap every later one (100x slower).
+  // Warm every connection with the largest message first (see
+  // GlooBackend::warm_up), then every algorithm once at the largest size.
+  b.warm_up(std::max(max_extent.send, max_extent.recv) * elt);
   for (bool in_place : {false, true}) {
     for (const auto& algo : chosen_algorithms(b, o, in_place)) {
       Prepared p = b.prepare(spec_for(max_count, in_place, algo));

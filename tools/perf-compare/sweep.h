@@ -89,6 +89,9 @@ class Backend {
   // cannot do that placement (e.g. MPI_Bcast has no out-of-place form).
   virtual std::vector<std::string> algorithms(Collective c, bool in_place) = 0;
   virtual Prepared prepare(const OpSpec& spec) = 0;
+  // Called once before anything is timed, with the largest buffer size the
+  // sweep will use: the place to bring every connection to its best state.
+  virtual void warm_up(std::size_t /*max_bytes*/) {}
   // One line describing the library build / transport, for the table header.
   virtual std::string describe() const = 0;
 };
