@@ -90,3 +90,24 @@ TEST(PerfResult, CollectiveNames) {
 
 }  // namespace
 }  // namespace weft::perf
+
+namespace weft::perf {
+namespace {
+
+TEST(PerfResult, ParseBytesLikeNcclTests) {
+  EXPECT_EQ(parse_bytes("4096"), 4096u);
+  EXPECT_EQ(parse_bytes("1K"), 1024u);
+  EXPECT_EQ(parse_bytes("64M"), 64u << 20);
+  EXPECT_EQ(parse_bytes("2g"), 2ull << 30);
+  try {
+    parse_bytes("12Q");
+    FAIL() << "expected InvalidArgument";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+    EXPECT_EQ(e.message(), "bad size \"12Q\" (use a number with K, M or G)");
+  }
+  EXPECT_THROW(parse_bytes("M"), Error);
+}
+
+}  // namespace
+}  // namespace weft::perf

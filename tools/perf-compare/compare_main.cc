@@ -26,17 +26,6 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return out;
 }
 
-std::uint64_t parse_bytes(const std::string& s) {
-  std::size_t used = 0;
-  std::uint64_t v = std::stoull(s, &used);
-  std::string suf = s.substr(used);
-  if (suf == "K" || suf == "k") return v << 10;
-  if (suf == "M" || suf == "m") return v << 20;
-  if (suf == "G" || suf == "g") return v << 30;
-  WEFT_REQUIRE(suf.empty(), "bad size \"", s, "\"");
-  return v;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -87,8 +76,8 @@ int main(int argc, char** argv) {
     auto coll = weft::perf::parse_collective(collective);
     WEFT_REQUIRE(coll.has_value(), "unknown collective ", collective);
     spec.collectives = {*coll};
-    spec.min_bytes = parse_bytes(min_b);
-    spec.max_bytes = parse_bytes(max_b);
+    spec.min_bytes = weft::perf::parse_bytes(min_b);
+    spec.max_bytes = weft::perf::parse_bytes(max_b);
     auto dt = weft::parse_data_type(dtype);
     WEFT_REQUIRE(dt.has_value(), "unknown datatype ", dtype);
     spec.dtype = *dt;

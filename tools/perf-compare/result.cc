@@ -24,6 +24,24 @@ std::optional<Collective> parse_collective(std::string_view text) noexcept {
   return std::nullopt;
 }
 
+std::uint64_t parse_bytes(const std::string& text) {
+  std::size_t used = 0;
+  unsigned long long value = 0;
+  try {
+    value = std::stoull(text, &used);
+  } catch (const std::exception&) {
+    throw_error(ErrorCode::InvalidArgument, str("bad size \"", text, "\""));
+  }
+  const std::string suffix = text.substr(used);
+  int shift = 0;
+  if (suffix == "K" || suffix == "k") shift = 10;
+  else if (suffix == "M" || suffix == "m") shift = 20;
+  else if (suffix == "G" || suffix == "g") shift = 30;
+  else WEFT_REQUIRE(suffix.empty(), "bad size \"", text, "\" (use a number with K, M or G)");
+  WEFT_REQUIRE(value <= (~0ull >> shift), "size \"", text, "\" is too large");
+  return static_cast<std::uint64_t>(value) << shift;
+}
+
 double busbw_factor(Collective c, int nranks) noexcept {
   if (nranks <= 0) return 0;
   const double n = nranks;

@@ -39,6 +39,10 @@ enum class Collective { allreduce, allgather, reduce_scatter, broadcast };
 const char* to_string(Collective c) noexcept;
 std::optional<Collective> parse_collective(std::string_view text) noexcept;
 
+// "64M", "1K", "4096", "1G" -> bytes (binary multiples, as nccl-tests' -b/-e).
+// Throws InvalidArgument naming the text.
+std::uint64_t parse_bytes(const std::string& text);
+
 // nccl-tests' bus-bandwidth factor for `nranks` ranks.
 double busbw_factor(Collective c, int nranks) noexcept;
 

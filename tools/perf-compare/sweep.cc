@@ -16,25 +16,6 @@
 namespace weft::perf {
 namespace {
 
-// "64M", "1K", "4096", "1G" -> bytes (binary multiples, like nccl-tests).
-std::uint64_t parse_size(const std::string& text) {
-  WEFT_REQUIRE(!text.empty(), "empty size");
-  std::size_t used = 0;
-  unsigned long long value = 0;
-  try {
-    value = std::stoull(text, &used);
-  } catch (const std::exception&) {
-    throw_error(ErrorCode::InvalidArgument, str("bad size \"", text, "\""));
-  }
-  std::string suffix = text.substr(used);
-  std::uint64_t mult = 1;
-  if (suffix == "K" || suffix == "k") mult = 1ull << 10;
-  else if (suffix == "M" || suffix == "m") mult = 1ull << 20;
-  else if (suffix == "G" || suffix == "g") mult = 1ull << 30;
-  else WEFT_REQUIRE(suffix.empty(), "bad size \"", text, "\" (use a number with K, M or G)");
-  return value * mult;
-}
-
 bool is_reduction(Collective c) {
   return c == Collective::allreduce || c == Collective::reduce_scatter;
 }
@@ -265,10 +246,10 @@ void add_sweep_options(CLI::App& app, SweepOptions& o) {
          "allreduce | allgather | reduce_scatter | broadcast")
       ->required();
   app.add_option_function<std::string>(
-      "-b,--minbytes", [&o](const std::string& s) { o.min_bytes = parse_size(s); },
+      "-b,--minbytes", [&o](const std::string& s) { o.min_bytes = parse_bytes(s); },
       "smallest size (bytes; K/M/G suffixes)");
   app.add_option_function<std::string>(
-      "-e,--maxbytes", [&o](const std::string& s) { o.max_bytes = parse_size(s); },
+      "-e,--maxbytes", [&o](const std::string& s) { o.max_bytes = parse_bytes(s); },
       "largest size");
   app.add_option("-f,--stepfactor", o.factor, "size multiplier between rows");
   app.add_option_function<std::string>(
