@@ -6,7 +6,7 @@
 # table and writes a PNG; the JSON of every run is kept under OUTDIR.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${WEFT_BIN_DIR:-$root/build/bin}
+bin=${COMPARE_BIN_DIR:-$root/build/bin}
 out=${1:-/tmp/weft-cpu-compare}
 shift || true
 nps=("$@")
@@ -16,11 +16,11 @@ mkdir -p "$out"
 # This 2-core machine is shared; the kernel schedules session autogroups
 # fairly against each other, so a plain `nice` does nothing against other
 # sessions' builds. As root, run the benchmark in its own session with an
-# autogroup nice of -15 (WEFT_BENCH_NO_PRIO=1 to skip): it then gets the
+# autogroup nice of -15 (COMPARE_NO_PRIO=1 to skip): it then gets the
 # CPUs; memory bandwidth stays shared. The limits' "cpu" column shows
 # whether that worked.
 prio=()
-if [ "$(id -u)" -eq 0 ] && [ -w /proc/self/autogroup ] && [ -z "${WEFT_BENCH_NO_PRIO:-}" ]; then
+if [ "$(id -u)" -eq 0 ] && [ -w /proc/self/autogroup ] && [ -z "${COMPARE_NO_PRIO:-}" ]; then
   wrapper="$out/prio-run.sh"
   printf '#!/bin/bash\necho -15 > /proc/$$/autogroup\nexec nice -n -15 "$@"\n' > "$wrapper"
   chmod +x "$wrapper"
