@@ -1,0 +1,149 @@
+#include "group.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "weft/error.h"
+
+namespace weftrun {
+namespace {
+
+constexpr size_t kTailLines = 20;
+
+// Reads a non-blocking pipe until it would block; false at end of stream.
+bool read_available(int fd, StreamSink& sink) {
+  char buffer[16384];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n > 0) {
+      sink.write(std::string_view(buffer, static_cast<size_t>(n)));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    return false;  // EOF or error
+  }
+}
+
+}  // namespace
+
+WorkerGroup::WorkerGroup(const Options& options, const std::string& host, const std::vector<WorkerPlace>& places,
+                         const RunInfo& run, const std::string& log_dir)
+    : host_(host) {
+  Environment base = current_environment();
+  for (const WorkerPlace& place : places) {
+    std::string out_log, err_log;
+    if (!log_dir.empty()) {
+      std::string dir = weft::str(log_dir, "/rank_", place.rank);
+      std::filesystem::create_directories(dir);
+      out_log = dir + "/stdout.log";
+      err_log = dir + "/stderr.log";
+    }
+    std::string prefix = weft::str("[", place.rank, "]:");
+    int out_console = options.redirects.out(place.local_rank) ? -1 : STDOUT_FILENO;
+    int err_console = options.redirects.err(place.local_rank) ? -1 : STDERR_FILENO;
+    auto out = std::make_unique<StreamSink>(prefix, out_console, out_log, 0);
+    auto err = std::make_unique<StreamSink>(prefix, err_console, err_log, kTailLines);
+    std::optional<Process> started;
+    try {
+      started.emplace(Process::spawn(options.command, worker_environment(base, place, run)));
+    } catch (const weft::Error& e) {
+      launch_error_ = weft::str("rank ", place.rank, " (host ", host, ", local rank ", place.local_rank,
+                                ") could not start: ", e.message());
+      return;
+    }
+    Process process = std::move(*started);
+    workers_.push_back(std::make_unique<LocalWorker>(
+        LocalWorker{place, std::move(process), std::move(out), std::move(err)}));
+    reported_.push_back(false);
+  }
+}
+
+WorkerGroup::~WorkerGroup() {
+  for (auto& w : workers_)
+    if (w->process.running()) w->process.signal_group(SIGKILL);
+}
+
+void WorkerGroup::add_poll_fds(std::vector<pollfd>& fds) const {
+  for (const auto& w : workers_) {
+    if (w->process.stdout_fd() >= 0) fds.push_back({w->process.stdout_fd(), POLLIN, 0});
+    if (w->process.stderr_fd() >= 0) fds.push_back({w->process.stderr_fd(), POLLIN, 0});
+  }
+}
+
+void WorkerGroup::pump(LocalWorker& w) {
+  if (w.process.stdout_fd() >= 0 && !read_available(w.process.stdout_fd(), *w.out)) {
+    w.out->finish();
+    w.process.close_stdout();
+  }
+  if (w.process.stderr_fd() >= 0 && !read_available(w.process.stderr_fd(), *w.err)) {
+    w.err->finish();
+    w.process.close_stderr();
+  }
+}
+
+void WorkerGroup::pump() {
+  for (auto& w : workers_) pump(*w);
+}
+
+std::optional<size_t> WorkerGroup::reap_failure() {
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    LocalWorker& w = *workers_[i];
+    auto status = w.process.poll();
+    if (!status || status->success() || reported_[i]) continue;
+    reported_[i] = true;
+    // Its last words may still sit in the pipe: read them before quoting.
+    pump(w);
+    w.err->finish();
+    return i;
+  }
+  return std::nullopt;
+}
+
+bool WorkerGroup::all_succeeded() const {
+  for (const auto& w : workers_)
+    if (!w->process.status() || !w->process.status()->success()) return false;
+  return true;
+}
+
+void WorkerGroup::stop(std::chrono::milliseconds grace) {
+  using Clock = std::chrono::steady_clock;
+  for (auto& w : workers_)
+    if (w->process.running()) w->process.signal_group(SIGTERM);
+  const auto kill_at = Clock::now() + grace;
+  bool killed = false;
+  for (;;) {
+    bool any_running = false;
+    for (auto& w : workers_) {
+      pump(*w);
+      w->process.poll();
+      any_running = any_running || w->process.running();
+    }
+    if (!any_running) break;
+    if (!killed && Clock::now() >= kill_at) {
+      for (auto& w : workers_)
+        if (w->process.running()) w->process.signal_group(SIGKILL);
+      killed = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  // Descendants that outlived their worker (and hold its pipes) go too.
+  for (auto& w : workers_) {
+    w->process.signal_group(SIGKILL);
+    pump(*w);
+    w->out->finish();
+    w->err->finish();
+  }
+}
+
+std::string WorkerGroup::describe_exit(size_t i) const {
+  const LocalWorker& w = *workers_[i];
+  std::string status = w.process.status() ? w.process.status()->describe() : "is still running";
+  return weft::str("rank ", w.place.rank, " (host ", host_, ", local rank ", w.place.local_rank, ", pid ",
+                   w.process.pid(), ") ", status);
+}
+
+}  // namespace weftrun
