@@ -12,8 +12,11 @@
 //   --stderr-lines N   the failing rank first prints N lines to stderr
 //   --sleep S          every other rank sleeps S seconds before exiting 0
 //   --ignore-term      ... ignoring SIGTERM (so only SIGKILL stops it)
+//   --record-signal    ... or, on SIGINT/SIGTERM, writes the signal's number to
+//                      DIR/rank_<RANK>.signal and exits 0
 //   --chatter          print lines, a line written in two pieces, stderr
 //                      lines and an unterminated last line (prefix tests)
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -28,6 +31,19 @@
 
 namespace {
 
+int g_signal_fd = -1;  // where the handler records the signal (async-signal-safe write)
+
+void record_signal(int sig) {
+  char text[4];
+  size_t n = 0;
+  if (sig >= 10) text[n++] = static_cast<char>('0' + sig / 10);
+  text[n++] = static_cast<char>('0' + sig % 10);
+  text[n++] = '\n';
+  ssize_t ignored = ::write(g_signal_fd, text, n);
+  (void)ignored;
+  ::_exit(0);
+}
+
 std::string env(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "<unset>";
@@ -39,7 +55,7 @@ int env_int(const char* name) { return std::atoi(env(name).c_str()); }
 
 int main(int argc, char** argv) {
   std::string out_dir;
-  bool barrier = false, crash = false, ignore_term = false, chatter = false;
+  bool barrier = false, crash = false, ignore_term = false, chatter = false, record = false;
   int fail_rank = -1, exit_code = 1, fail_restart = -1, stderr_lines = 0;
   double sleep_s = 0;
   for (int i = 1; i < argc; ++i) {
@@ -55,6 +71,7 @@ int main(int argc, char** argv) {
     else if (a == "--sleep") sleep_s = std::stod(next());
     else if (a == "--ignore-term") ignore_term = true;
     else if (a == "--chatter") chatter = true;
+    else if (a == "--record-signal") record = true;
     else {
       std::fprintf(stderr, "test_worker: unknown argument %s\n", a.c_str());
       return 64;
@@ -64,6 +81,12 @@ int main(int argc, char** argv) {
   const int world = env_int("WORLD_SIZE");
   const int restart = env_int("WEFT_RESTART_COUNT");
 
+  if (record && !out_dir.empty()) {
+    std::string path = out_dir + "/rank_" + env("RANK") + ".signal";
+    g_signal_fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::signal(SIGINT, record_signal);
+    ::signal(SIGTERM, record_signal);
+  }
   std::string store_result = "not tried";
   if (barrier) {
     try {

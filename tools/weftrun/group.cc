@@ -109,10 +109,10 @@ bool WorkerGroup::all_succeeded() const {
   return true;
 }
 
-void WorkerGroup::stop(std::chrono::milliseconds grace) {
+void WorkerGroup::stop(std::chrono::milliseconds grace, int signal) {
   using Clock = std::chrono::steady_clock;
   for (auto& w : workers_)
-    if (w->process.running()) w->process.signal_group(SIGTERM);
+    if (w->process.running()) w->process.signal_group(signal);
   const auto kill_at = Clock::now() + grace;
   bool killed = false;
   for (;;) {

@@ -45,9 +45,10 @@ class WorkerGroup {
   size_t size() const { return workers_.size(); }
   const LocalWorker& worker(size_t i) const { return *workers_[i]; }
 
-  // SIGTERM to every worker's process group, SIGKILL to what is left after
-  // `grace`; returns when every worker is reaped. Output is drained meanwhile.
-  void stop(std::chrono::milliseconds grace);
+  // `signal` (SIGTERM, or the SIGINT/SIGHUP/... weftrun itself received) to
+  // every worker's process group, SIGKILL to what is left after `grace`;
+  // returns when every worker is reaped. Output is drained meanwhile.
+  void stop(std::chrono::milliseconds grace, int signal);
 
   // "rank R (host H, local rank L, pid P) exited with code C"
   std::string describe_exit(size_t i) const;

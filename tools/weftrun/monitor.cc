@@ -1,6 +1,7 @@
 #include "monitor.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -92,6 +93,7 @@ Outcome RoundMonitor::run() {
                             str("agent on host ", host_, " (node rank ", round_.node_rank, ") received ",
                                 signal_name(sig))};
         say(interrupted.message + ": stopping every worker");
+        stop_signal_ = sig;  // workers get what weftrun got (SIGINT: KeyboardInterrupt in Python)
         return fail(interrupted);
       }
       if (auto failed = group_.reap_failure()) {
@@ -126,7 +128,7 @@ Outcome RoundMonitor::run() {
     Outcome lost{Outcome::Kind::StoreLost, 1,
                  str("lost the rendezvous store (", rendezvous_.store_description(), "): ", e.message())};
     say(lost.message);
-    group_.stop(options_.kill_grace);
+    group_.stop(options_.kill_grace, stop_signal_);
     return lost;
   }
 }
@@ -146,7 +148,7 @@ Outcome RoundMonitor::fail(Outcome local) {
   } catch (const weft::Error& e) {
     say(str("could not record the failure in the store (", rendezvous_.store_description(), "): ", e.message()));
   }
-  group_.stop(options_.kill_grace);
+  group_.stop(options_.kill_grace, stop_signal_);
   return decided;
 }
 
@@ -158,7 +160,7 @@ std::optional<Outcome> RoundMonitor::check_store() {
     if (remote.lost_node >= 0) lost_.push_back(remote.lost_node);
     say(remote.message);
     WEFT_INFO("run", "stopping the ", group_.size(), " workers on host ", host_);
-    group_.stop(options_.kill_grace);
+    group_.stop(options_.kill_grace, stop_signal_);
     return remote;
   }
   if (finished_reported_ && store.add("finished", 0) >= round_.nnodes) {

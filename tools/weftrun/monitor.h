@@ -15,6 +15,7 @@
 //                it while reading the outcome
 #pragma once
 
+#include <csignal>
 #include <string>
 
 #include "group.h"
@@ -61,6 +62,7 @@ class RoundMonitor {
   bool finished_reported_ = false;
   bool all_finished_ = false;
   int64_t beat_ = 0;
+  int stop_signal_ = SIGTERM;
   struct Seen {
     std::string value;
     std::chrono::steady_clock::time_point since;
