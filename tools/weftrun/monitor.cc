@@ -143,7 +143,9 @@ Outcome RoundMonitor::fail(Outcome local) {
     if (winner != record) {
       decided = decode_failure(winner);
       if (decided.lost_node >= 0) lost_.push_back(decided.lost_node);
-      say(str("(an earlier failure decides the outcome) ", decided.message));
+      // Another agent noticed the same lost agent first: nothing new to say.
+      bool same = decided.kind == local.kind && decided.lost_node >= 0 && decided.lost_node == local.lost_node;
+      if (!same) say(str("(an earlier failure decides the outcome) ", decided.message));
     }
   } catch (const weft::Error& e) {
     say(str("could not record the failure in the store (", rendezvous_.store_description(), "): ", e.message()));
