@@ -301,5 +301,53 @@ TEST_F(Weftrun, RendezvousTimeoutSaysHowManyArrived) {
       << f.err;
 }
 
+TEST_F(Weftrun, TwoAgentsOnOneHostShareTheStore) {
+  // Both agents see the endpoint as local: the first to bind hosts the store,
+  // the other finds the port taken and joins it as a client (torchrun's rule).
+  std::string endpoint = "127.0.0.1:" + std::to_string(free_port());
+  std::vector<Started> agents;
+  for (int i = 0; i < 2; ++i) {
+    auto args = std::vector<std::string>{"--nnodes", "2", "--nproc-per-node", "2", "--rdzv-backend", "c10d",
+                                         "--rdzv-endpoint", endpoint, "--rdzv-id", "two-agents"};
+    auto worker = worker_argv({"--out", dir_, "--barrier"});
+    args.insert(args.end(), worker.begin(), worker.end());
+    agents.push_back(start_logged(weftrun_argv(args), dir_, "agent" + std::to_string(i)));
+  }
+  int hosting = 0;
+  for (auto& a : agents) {
+    Finished f = finish(a, 30s);
+    EXPECT_EQ(f.status.code, 0) << f.err;
+    hosting += f.err.find("hosted by this agent") != std::string::npos ? 1 : 0;
+  }
+  EXPECT_EQ(hosting, 1);
+  std::set<std::string> groups;
+  for (int r = 0; r < 4; ++r) {
+    EnvFile e = read_env_file(dir_, r);
+    EXPECT_EQ(e["WORLD_SIZE"], "4");
+    EXPECT_EQ(e["STORE"], "arrived=4");
+    groups.insert(e["GROUP_RANK"]);
+  }
+  EXPECT_EQ(groups, (std::set<std::string>{"0", "1"}));
+}
+
+TEST_F(Weftrun, RefusesADuplicateNodeRank) {
+  std::string endpoint = "127.0.0.1:" + std::to_string(free_port());
+  std::vector<Started> agents;
+  for (int i = 0; i < 2; ++i)
+    agents.push_back(start_logged(weftrun_argv({"--nnodes", "2", "--node-rank", "1", "--rdzv-backend", "c10d",
+                                                "--rdzv-endpoint", endpoint, "--rdzv-conf", "join_timeout=10",
+                                                "--", "/bin/true"}),
+                                  dir_, "agent" + std::to_string(i)));
+  std::string all;
+  for (auto& a : agents) {
+    Finished f = finish(a, 30s);
+    EXPECT_NE(f.status.code, 0) << f.err;
+    all += f.err;
+  }
+  std::regex duplicate(R"(weftrun: node rank 1 is claimed both by host \S+ \(pid \d+\) and by this agent on )"
+                       R"(host \S+ \(pid \d+\); give every node a distinct --node-rank)");
+  EXPECT_TRUE(std::regex_search(all, duplicate)) << all;
+}
+
 }  // namespace
 }  // namespace weft::test

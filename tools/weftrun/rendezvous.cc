@@ -106,7 +106,11 @@ Rendezvous::Rendezvous(const Options& options, std::string label)
       store_owner_ = host_label_;
     } catch (const weft::Error& e) {
       // Another agent of this machine hosts it already: join it instead.
-      if (forced || options.host_by_node_rank) throw;
+      if (forced || options.host_by_node_rank)
+        weft::throw_error(e.code(), str("this agent must host the rendezvous store (",
+                                        forced ? "--rdzv-conf is_host" : "node rank 0 of the static backend",
+                                        ") but cannot: ", e.message(),
+                                        " (another job on this port, or two agents with node rank 0?)"));
       WEFT_INFO("run", "not hosting the store (", e.message(), "); joining ", store_host_, ":", store_port_);
     }
   }
