@@ -335,7 +335,7 @@ TEST_F(Weftrun, RefusesADuplicateNodeRank) {
   std::vector<Started> agents;
   for (int i = 0; i < 2; ++i)
     agents.push_back(start_logged(weftrun_argv({"--nnodes", "2", "--node-rank", "1", "--rdzv-backend", "c10d",
-                                                "--rdzv-endpoint", endpoint, "--rdzv-conf", "join_timeout=10",
+                                                "--rdzv-endpoint", endpoint, "--rdzv-conf", "join_timeout=3",
                                                 "--", "/bin/true"}),
                                   dir_, "agent" + std::to_string(i)));
   std::string all;
