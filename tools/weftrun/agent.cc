@@ -64,6 +64,9 @@ int run_agent(const Options& o) {
       say(e.message());
       int sig = signals.termination_signal();
       return sig != 0 ? 128 + sig : 1;
+    } catch (const std::exception& e) {  // e.g. a foreign, unparsable node entry in the store
+      say(str("rendezvous '", o.rdzv_id, "' round ", index, " failed: ", e.what()));
+      return 1;
     }
     say(str("rendezvous '", o.rdzv_id, "' round ", index, ": node rank ", round.node_rank, " of ", round.nnodes,
             " (host ", host, "), ", rank_range(round.rank_offset, o.nproc), " of world size ", round.world_size,

@@ -35,30 +35,31 @@ WorkerGroup::WorkerGroup(const Options& options, const std::string& host, const 
     : host_(host) {
   Environment base = current_environment();
   for (const WorkerPlace& place : places) {
-    std::string out_log, err_log;
-    if (!log_dir.empty()) {
-      std::string dir = weft::str(log_dir, "/rank_", place.rank);
-      std::filesystem::create_directories(dir);
-      out_log = dir + "/stdout.log";
-      err_log = dir + "/stderr.log";
-    }
-    std::string prefix = weft::str("[", place.rank, "]:");
-    int out_console = options.redirects.out(place.local_rank) ? -1 : STDOUT_FILENO;
-    int err_console = options.redirects.err(place.local_rank) ? -1 : STDERR_FILENO;
-    auto out = std::make_unique<StreamSink>(prefix, out_console, out_log, 0);
-    auto err = std::make_unique<StreamSink>(prefix, err_console, err_log, kTailLines);
-    std::optional<Process> started;
     try {
-      started.emplace(Process::spawn(options.command, worker_environment(base, place, run)));
-    } catch (const weft::Error& e) {
+      std::string out_log, err_log;
+      if (!log_dir.empty()) {
+        std::string dir = weft::str(log_dir, "/rank_", place.rank);
+        std::filesystem::create_directories(dir);
+        out_log = dir + "/stdout.log";
+        err_log = dir + "/stderr.log";
+      }
+      std::string prefix = weft::str("[", place.rank, "]:");
+      int out_console = options.redirects.out(place.local_rank) ? -1 : STDOUT_FILENO;
+      int err_console = options.redirects.err(place.local_rank) ? -1 : STDERR_FILENO;
+      auto out = std::make_unique<StreamSink>(prefix, out_console, out_log, 0);
+      auto err = std::make_unique<StreamSink>(prefix, err_console, err_log, kTailLines);
+      Process process = Process::spawn(options.command, worker_environment(base, place, run));
+      workers_.push_back(std::make_unique<LocalWorker>(
+          LocalWorker{place, std::move(process), std::move(out), std::move(err)}));
+      reported_.push_back(false);
+    } catch (const std::exception& e) {
+      // Reported like a failed worker, so every node stops (the workers
+      // started so far are running and get stopped with the rest).
+      const weft::Error* we = dynamic_cast<const weft::Error*>(&e);
       launch_error_ = weft::str("rank ", place.rank, " (host ", host, ", local rank ", place.local_rank,
-                                ") could not start: ", e.message());
+                                ") could not start: ", we ? we->message() : std::string(e.what()));
       return;
     }
-    Process process = std::move(*started);
-    workers_.push_back(std::make_unique<LocalWorker>(
-        LocalWorker{place, std::move(process), std::move(out), std::move(err)}));
-    reported_.push_back(false);
   }
 }
 

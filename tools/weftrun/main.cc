@@ -19,5 +19,8 @@ int main(int argc, char** argv) {
   } catch (const weft::Error& e) {
     std::fprintf(stderr, "weftrun: %s\n", e.message().c_str());
     return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "weftrun: %s\n", e.what());
+    return 1;
   }
 }
