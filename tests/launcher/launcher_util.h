@@ -45,7 +45,8 @@ EnvFile read_env_file(const std::string& dir, int rank);
 // Waits until DIR/rank_<r>.env exists for every r < count.
 bool wait_env_files(const std::string& dir, int count, std::chrono::milliseconds timeout);
 bool process_alive(int pid);
-// A TCP port that was free a moment ago (bound to port 0 and released).
+// A TCP port that was free a moment ago, below the kernel's ephemeral range
+// (32768+) so that no client connection can take it before weftrun binds it.
 int free_port();
 size_t count_occurrences(const std::string& text, const std::string& what);
 

@@ -90,6 +90,22 @@ void WorkerGroup::pump() {
   for (auto& w : workers_) pump(*w);
 }
 
+void WorkerGroup::drain(std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    pump();
+    std::vector<pollfd> fds;
+    add_poll_fds(fds);
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (fds.empty() || left.count() <= 0) break;
+    ::poll(fds.data(), fds.size(), static_cast<int>(left.count()));
+  }
+  for (auto& w : workers_) {
+    w->out->finish();
+    w->err->finish();
+  }
+}
+
 std::optional<size_t> WorkerGroup::reap_failure() {
   for (size_t i = 0; i < workers_.size(); ++i) {
     LocalWorker& w = *workers_[i];
@@ -132,12 +148,8 @@ void WorkerGroup::stop(std::chrono::milliseconds grace, int signal) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   // Descendants that outlived their worker (and hold its pipes) go too.
-  for (auto& w : workers_) {
-    w->process.signal_group(SIGKILL);
-    pump(*w);
-    w->out->finish();
-    w->err->finish();
-  }
+  for (auto& w : workers_) w->process.signal_group(SIGKILL);
+  drain(std::chrono::milliseconds(500));
 }
 
 std::string WorkerGroup::describe_exit(size_t i) const {

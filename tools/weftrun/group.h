@@ -36,6 +36,10 @@ class WorkerGroup {
   void add_poll_fds(std::vector<pollfd>& fds) const;
   // Reads whatever the pipes hold now (never blocks).
   void pump();
+  // Reads the pipes until every one reached end of stream, or `limit`
+  // passed (a descendant of an exited worker may hold them open), then ends
+  // every stream (an unterminated last line is printed).
+  void drain(std::chrono::milliseconds limit);
   // Reaps exited workers; returns the first worker seen failing (once).
   std::optional<size_t> reap_failure();
   bool all_succeeded() const;

@@ -111,6 +111,9 @@ Outcome RoundMonitor::run() {
         return fail(local);
       }
       if (!finished_reported_ && group_.all_succeeded()) {
+        // Their last output may still sit in the pipes: print it all before
+        // the round can end.
+        group_.drain(std::chrono::seconds(2));
         round_.store->add("finished", 1);
         finished_reported_ = true;
       }
