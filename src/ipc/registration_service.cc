@@ -78,7 +78,10 @@ struct RegistrationService::Loop {
       conns.erase(conn_id);
       return;
     }
-    if (!owned.empty())
+    if (!owned.empty() && at_shutdown)  // the normal end of a communicator
+      WEFT_INFO("ipc", "registration service: peer rank ", c.peer_rank, " ", why, " holding ",
+                owned.size(), " mapping(s); unmapping them");
+    else if (!owned.empty())
       WEFT_WARN("ipc", "registration service: peer rank ", c.peer_rank, " ", why, " holding ",
                 owned.size(), " mapping(s); unmapping them");
     for (uint64_t id : owned) {

@@ -175,7 +175,7 @@ struct Runner {
     CHECK_CUDA(cudaMemcpy(got.data(), read_from, got.size(), cudaMemcpyDeviceToHost));
 
     const std::string what = work.describe() + (in_place ? " in place" : "") +
-                             (misalign ? " unaligned" : "") + (cumem ? "" : "");
+                             (misalign ? " unaligned" : "") + (cumem ? " (out: cudaMalloc)" : " (out: cuMem)");
     switch (kind) {
       case gpu::CollKind::allreduce:
         for (size_t i = 0; i < count; ++i) expect(what, t, op, got, i, reference(t, op, n, i));
@@ -367,6 +367,7 @@ int main(int argc, char** argv) {
   const int n = std::atoi(std::getenv("WORLD_SIZE"));
   const uint16_t port = static_cast<uint16_t>(std::atoi(std::getenv("WEFT_TEST_STORE_PORT")));
   try {
+    if (cudaSetDevice(rank) != cudaSuccess) throw std::runtime_error("cudaSetDevice failed");
     auto tcp = TcpStore::connect({.host = "127.0.0.1", .port = port});
     PrefixStore store(mode, std::shared_ptr<Store>(std::move(tcp)));
     gpu::GpuCommConfig config;

@@ -70,10 +70,19 @@ void GpuComm::Impl::watchdog_loop() {
         break;
       }
     }
-    if (const int gone = departed_peer_.load(); gone >= 0 && oldest && now - departed_at > kDepartureGrace) {
-      fail(Error(ErrorCode::PeerLost,
-                 str("rank ", rank, ": ", oldest->description, ": peer rank ", gone,
-                     " is gone (its process exited: its IPC connection closed)")));
+    if (const int gone = departed_peer_.load(); gone >= 0 && now - departed_at > kDepartureGrace) {
+      const std::string why = str(" peer rank ", gone, " is gone (its process exited: its IPC connection closed)");
+      if (oldest) {
+        fail(Error(ErrorCode::PeerLost, str("rank ", rank, ": ", oldest->description, ":", why)));
+      } else if (!failure->get()) {
+        // Nothing tracked is pending, but kernels of a replayed CUDA graph
+        // (untracked) may be spinning on the departed peer: abort them too.
+        // This is also the normal end of a job whose ranks finish at
+        // different times, so it is not worth a warning.
+        WEFT_INFO("gpu", "rank ", rank, ":", why, "; the communicator can no longer be used");
+        failure->set(Error(ErrorCode::PeerLost, str("rank ", rank, ":", why)));
+        __atomic_store_n(&host_words_[0], 1, __ATOMIC_RELEASE);
+      }
     }
     if (oldest && now > oldest->deadline) {
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(config.timeout).count();
