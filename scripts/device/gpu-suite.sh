@@ -57,5 +57,12 @@ if [ -f "$root/tests/compat/torch_tcpstore.py" ]; then
   timeout 120 python3 "$root/tests/compat/torch_tcpstore.py" "$build/bin/weft-store" > "$out/torch-compat.txt" 2>&1
   tail -30 "$out/torch-compat.txt" | tee -a "$out/summary.txt"
 fi
+if [ -x "$build/bin/weftrun" ] && [ -f "$root/tests/launcher/torch_env_check.py" ]; then
+  log "weftrun + torch env:// (gloo allreduce through the agent's store)"
+  timeout 120 "$build/bin/weftrun" --standalone --nproc-per-node 4 "$root/tests/launcher/torch_env_check.py" \
+    > "$out/weftrun-torch.txt" 2>&1
+  echo "weftrun exit code $?" >> "$out/weftrun-torch.txt"
+  tail -12 "$out/weftrun-torch.txt" | tee -a "$out/summary.txt"
+fi
 log "gpu ctest rc=$rc"
 exit $rc
