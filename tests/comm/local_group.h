@@ -1,0 +1,35 @@
+// N communicators of one process over the in-process transport, for tests of
+// algorithms and of the communicator's failure handling without sockets.
+#pragma once
+
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "coll/op_desc.h"
+#include "comm/comm_impl.h"
+#include "transport/local/local_transport.h"
+#include "weft/communicator.h"
+
+namespace weft::test {
+
+inline std::vector<Communicator> make_local_group(int n, CommConfig config = {}) {
+  auto hub = transport::LocalHub::create(n);
+  std::vector<Communicator> comms;
+  for (int r = 0; r < n; ++r) {
+    auto t = hub->make(r, [](const transport::OpHeader& h) {
+      return coll::OpDesc::from_header(h).describe();
+    });
+    comms.emplace_back(std::make_shared<Communicator::Impl>(std::move(t), config));
+  }
+  return comms;
+}
+
+// Runs body(rank) on one thread per rank and joins them.
+inline void run_ranks(int n, const std::function<void(int)>& body) {
+  std::vector<std::thread> threads;
+  for (int r = 0; r < n; ++r) threads.emplace_back([&, r] { body(r); });
+  for (auto& t : threads) t.join();
+}
+
+}  // namespace weft::test
