@@ -90,6 +90,13 @@ void Matcher::post(const RequestPtr& request, const OpHeader* expect) {
   if (done) done->complete();
 }
 
+bool Matcher::has_pending(int peer) {
+  std::lock_guard lock(mutex_);
+  for (auto& [tag, slot] : slots_[peer])
+    if (slot->request) return true;
+  return false;
+}
+
 void Matcher::fail_all(std::exception_ptr error) {
   std::vector<RequestPtr> pending;
   {

@@ -54,6 +54,9 @@ class Matcher {
   // Throws Mismatch like on_fragment.
   void post(const RequestPtr& request, const OpHeader* expect);
 
+  // True when a receive from `peer` is posted and not complete.
+  bool has_pending(int peer);
+
   // Fails every posted receive and rejects every later one.
   void fail_all(std::exception_ptr error);
 

@@ -9,6 +9,7 @@
 #include "coll/op_desc.h"
 #include "comm/comm_impl.h"
 #include "transport/local/local_transport.h"
+#include "transport/socket/socket_transport.h"
 #include "weft/communicator.h"
 
 namespace weft::test {
@@ -20,6 +21,24 @@ inline std::vector<Communicator> make_local_group(int n, CommConfig config = {})
     auto t = hub->make(r, [](const transport::OpHeader& h) {
       return coll::OpDesc::from_header(h).describe();
     });
+    comms.emplace_back(std::make_shared<Communicator::Impl>(std::move(t), config));
+  }
+  return comms;
+}
+
+// N communicators of one process over real loopback sockets (no store: the
+// listeners are made first and their addresses handed to every transport).
+inline std::vector<Communicator> make_socket_group(int n, CommConfig config = {},
+                                                   transport::SocketOptions options = {}) {
+  std::vector<transport::tcp::Fd> listeners;
+  std::vector<transport::tcp::Endpoint> endpoints(n);
+  for (int r = 0; r < n; ++r) listeners.push_back(transport::tcp::listen_on("127.0.0.1", &endpoints[r]));
+  std::vector<Communicator> comms;
+  for (int r = 0; r < n; ++r) {
+    auto t = std::make_unique<transport::SocketTransport>(
+        r, n,
+        [](const transport::OpHeader& h) { return coll::OpDesc::from_header(h).describe(); },
+        0x1234, std::move(listeners[r]), endpoints, options);
     comms.emplace_back(std::make_shared<Communicator::Impl>(std::move(t), config));
   }
   return comms;
