@@ -122,7 +122,7 @@ class Communicator {
   // Collective over this communicator: ranks with the same color form a new
   // communicator, ordered by (key, rank). color < 0 joins none (returns an
   // empty communicator: valid() == false).
-  Communicator split(int color, int key) const;
+  Communicator split(int color, int key);
   // Fails every pending and later operation with Aborted, here and (through
   // the connections) on every other rank of the communicator. Does not block.
   void abort();

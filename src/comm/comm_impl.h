@@ -62,6 +62,14 @@ class Communicator::Impl {
            const OpOptions& options);
   void abort();
 
+  // Set by the bootstrap: the communicator's id (shared by its ranks), the
+  // options it was created with, and this rank's published entry.
+  uint64_t comm_id = 0;
+  CommOptions options;
+  std::string self_entry;
+  int nsocks = 1;
+  uint64_t splits = 0;  // how many split() calls so far (all ranks agree)
+
   // Objects the communicator keeps alive (an embedded store server, the
   // store of init_from_env).
   void keep_alive(std::shared_ptr<void> object) { keep_alive_.push_back(std::move(object)); }
