@@ -58,7 +58,10 @@ class Store {
   virtual int64_t queue_len(std::string_view key) = 0;
 
   // Conveniences built on the primitives above.
-  void set(std::string_view key, std::string_view value) { set(key, std::span(to_bytes(value))); }
+  void set(std::string_view key, std::string_view value) {
+    const Bytes bytes = to_bytes(value);
+    set(key, std::span<const uint8_t>(bytes));
+  }
   std::string get_string(std::string_view key) { return to_string(get(key)); }
   void wait(std::span<const std::string> keys) { wait(keys, timeout()); }
 
