@@ -109,7 +109,16 @@ Communicator build(int rank, std::vector<bootstrap::PeerInfo> book, Listening li
   }
   // The ring neighbour is needed by nearly every algorithm, and a connection
   // to it makes every rank watched by two others from the start.
-  if (size > 1) impl->transport().connect((rank + 1) % size);
+  // Best effort: a neighbour that is already gone is reported by the first
+  // operation that needs it.
+  if (size > 1) {
+    try {
+      impl->transport().connect((rank + 1) % size);
+    } catch (const Error& e) {
+      WEFT_INFO("bootstrap", "rank ", rank, ": early connection to rank ", (rank + 1) % size,
+                " failed: ", e.message());
+    }
+  }
   WEFT_INFO("bootstrap", "rank ", rank, "/", size, ": communicator ", comm_id, " ready in ",
             std::chrono::duration<double, std::milli>(Clock::now() - t0).count(),
             " ms; interfaces ", listening.interfaces, "; transport socket (", socket_options.nsocks,

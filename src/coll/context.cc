@@ -54,21 +54,27 @@ void Context::wait_all(std::vector<transport::RequestPtr>& requests) {
   requests.clear();
 }
 
-void Context::timed_out(const transport::RequestPtr& waiting_for) {
+std::string Context::awaited() const {
   std::vector<int> peers;
-  for (auto& r : recvs_)
-    if (!r->done()) peers.push_back(r->peer);
+  for (auto& r : recvs_)  // not received: pending, or failed with the communicator
+    if (!r->done() || r->error()) peers.push_back(r->peer);
   std::sort(peers.begin(), peers.end());
   peers.erase(std::unique(peers.begin(), peers.end()), peers.end());
   std::string who;
   for (int p : peers) who += str(who.empty() ? "" : ", ", p);
+  if (peers.empty()) return who;
+  return str(peers.size() == 1 ? "peer rank " : "peer ranks ", who);
+}
+
+void Context::timed_out(const transport::RequestPtr& waiting_for) {
+  const std::string who = awaited();
   std::string what =
       waiting_for->kind == transport::Request::Kind::recv
           ? str("waiting for data from peer rank ", waiting_for->peer)
           : str("waiting for peer rank ", waiting_for->peer, " to take data");
   throw_error(ErrorCode::Timeout,
-              str("timed out ", what, " (still awaited: peer rank(s) ",
-                  who.empty() ? std::to_string(waiting_for->peer) : who, ")"));
+              str("timed out ", what,
+                  who.empty() ? std::string() : str(" (still awaited: ", who, ")")));
 }
 
 Blocks Blocks::even(size_t total, int n, size_t base) {

@@ -54,6 +54,10 @@ class Context {
   void wait(const transport::RequestPtr& request);
   void wait_all(std::vector<transport::RequestPtr>& requests);
 
+  // The peers whose posted receives have not completed, as
+  // "peer rank 2" / "peer ranks 2, 5"; "" if none.
+  std::string awaited() const;
+
   static constexpr uint32_t kMaxSub = 1u << 24;
 
  private:

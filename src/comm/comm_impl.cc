@@ -122,8 +122,18 @@ void Communicator::Impl::run(Op& op) {
   try {
     op.body(ctx, planner_);
   } catch (const Error& e) {
-    if (transport_->failure()) {
-      failure = std::make_exception_ptr(in_context(what, transport_->failure()));
+    if (auto root = transport_->failure()) {
+      Error err = in_context(what, root);
+      // A failure relayed from elsewhere: say whom this rank was waiting for,
+      // which leads from rank to rank to the one that is stuck or gone.
+      const std::string awaited = ctx.awaited();
+      const std::string self = str("rank ", rank_, ": ", what, ": ");
+      if (!awaited.empty() && err.message().rfind(self, 0) == 0 &&
+          err.message().find(str("rank ", rank_, ": "), self.size()) == std::string::npos)
+        err = Error(err.code(), str(self, "waiting for data from ", awaited,
+                                    " when the communicator failed: ",
+                                    err.message().substr(self.size())));
+      failure = std::make_exception_ptr(err);
     } else {
       // Detected here (a deadline, a bad argument found mid-way): it becomes
       // the communicator's root cause and the peers are told.

@@ -126,8 +126,17 @@ void SocketTransport::start_send(const RequestPtr& request, const OpHeader* head
   try {
     connect(peer);
   } catch (const Error& e) {
-    fail(e.code(), str(e.message(), " during ", context()));
-    request->fail(failure());
+    // Refused: the peer is gone. Others may know why (it failed and told
+    // them), so wait out the grace period for their Abort before blaming it.
+    {
+      std::lock_guard lock(mutex_);
+      orphans_.push_back(request);
+    }
+    if (e.code() == ErrorCode::PeerLost)
+      suspect(peer, str(e.message(), " during ", context()));
+    else
+      fail(e.code(), str(e.message(), " during ", context()));
+    if (auto f = failure()) request->fail(f);
     return;
   }
   const size_t bytes = request->bytes;
@@ -209,45 +218,52 @@ void SocketTransport::on_writable(Stream& s) {
 }
 
 // --- failure --------------------------------------------------------------------------
-void SocketTransport::broadcast_failure(ErrorCode code, const std::string& message) {
+bool SocketTransport::send_abort(Stream& s, ErrorCode code, const std::string& message) {
   auto error = std::make_exception_ptr(Error(code, message));
+  std::vector<RequestPtr> dropped, finished;
+  {
+    std::lock_guard lock(s.send_mutex);
+    if (s.dead || s.poisoned) return false;
+    // A frame cut in the middle cannot be followed by another: such a stream
+    // falls silent instead (the peer hears from another stream or another
+    // rank, or notices our exit).
+    if (!s.queue.empty() && s.queue.front().written > 0) return false;
+    for (auto& item : s.queue)
+      if (item.group) dropped.push_back(item.group->request);
+    s.queue.clear();
+    SendItem abort;
+    wire::FrameHeader frame;
+    frame.kind = wire::Kind::kAbort;
+    frame.aux = static_cast<uint32_t>(code);
+    frame.length = message.size();
+    std::memcpy(abort.head, &frame, sizeof frame);
+    abort.head_len = sizeof frame;
+    abort.control = message;
+    s.queue.push_back(std::move(abort));
+    s.queue.back().payload = s.queue.back().control.data();
+    s.queue.back().payload_len = message.size();
+    int err = 0;
+    if (s.flush(finished, &err) == Stream::Flush::blocked) arm(s, true);
+  }
+  for (auto& r : dropped) r->fail(error);
+  return true;
+}
+
+void SocketTransport::broadcast_failure(ErrorCode code, const std::string& message) {
   for (int p = 0; p < size(); ++p) {
     if (p == rank()) continue;
-    for (Stream* s : streams_of(p)) {
-      std::vector<RequestPtr> dropped, finished;
-      bool sent = false;
-      {
-        std::lock_guard lock(s->send_mutex);
-        if (s->dead || s->poisoned) continue;
-        // A frame cut in the middle cannot be followed by another: such a
-        // stream falls silent instead (the peer hears from another stream or
-        // another rank, or notices our exit).
-        if (!s->queue.empty() && s->queue.front().written > 0) continue;
-        for (auto& item : s->queue)
-          if (item.group) dropped.push_back(item.group->request);
-        s->queue.clear();
-        SendItem abort;
-        wire::FrameHeader frame;
-        frame.kind = wire::Kind::kAbort;
-        frame.aux = static_cast<uint32_t>(code);
-        frame.length = message.size();
-        std::memcpy(abort.head, &frame, sizeof frame);
-        abort.head_len = sizeof frame;
-        abort.control = message;
-        s->queue.push_back(std::move(abort));
-        s->queue.back().payload = s->queue.back().control.data();
-        s->queue.back().payload_len = message.size();
-        int err = 0;
-        if (s->flush(finished, &err) == Stream::Flush::blocked) arm(*s, true);
-        sent = true;
-      }
-      for (auto& r : dropped) r->fail(error);
-      if (sent) break;  // one stream per peer carries the news
-    }
+    for (Stream* s : streams_of(p))
+      if (send_abort(*s, code, message)) break;  // one stream per peer carries the news
   }
 }
 
 void SocketTransport::fail_sends(std::exception_ptr error) {
+  std::vector<RequestPtr> orphans;
+  {
+    std::lock_guard lock(mutex_);
+    orphans.swap(orphans_);
+  }
+  for (auto& r : orphans) r->fail(error);
   for (int p = 0; p < size(); ++p) {
     if (p == rank()) continue;
     for (Stream* s : streams_of(p)) {
@@ -281,14 +297,18 @@ void SocketTransport::stream_lost(Stream& s, const std::string& why) {
   if (s.peer < 0 || failure()) return;
   Peer& p = *peers_[s.peer];
   if (p.closed) return;  // it said goodbye; its Close handler judged already
-  std::string message =
-      str("rank ", rank(), ": peer rank ", s.peer, " ", why, " during ", context());
-  std::lock_guard lock(mutex_);
-  if (lost_peer_ == -1) {
-    lost_peer_ = s.peer;
+  suspect(s.peer, str("rank ", rank(), ": peer rank ", s.peer, " ", why, " during ", context()));
+}
+
+void SocketTransport::suspect(int peer, const std::string& message) {
+  {
+    std::lock_guard lock(mutex_);
+    if (lost_peer_ != -1) return;
+    lost_peer_ = peer;
     lost_why_ = message;
     lost_deadline_ = Clock::now() + options_.lost_grace;
   }
+  wake();  // the progress loop shortens its wait to the deadline
 }
 
 void SocketTransport::check_lost() {
@@ -376,6 +396,14 @@ void SocketTransport::on_hello(Stream& s) {
   accepted_.erase(it);
   WEFT_TRACE("transport", "rank ", rank(), " <- peer rank ", h.rank, ": stream ", h.index, "/",
              h.nsocks);
+  // A peer that connects after we failed learns why at once.
+  if (auto f = failure()) {
+    try {
+      std::rethrow_exception(f);
+    } catch (const Error& e) {
+      send_abort(s, e.code(), e.message());
+    }
+  }
 }
 
 void SocketTransport::on_frame(Stream& s) {

@@ -75,7 +75,12 @@ class SocketTransport : public Transport {
   void on_writable(Stream& s);
   void post(Stream& s, SendItem item);
   void arm(Stream& s, bool want_out);  // under s.send_mutex
+  // Queues an Abort on `s` unless it is mid-frame; false when it could not.
+  bool send_abort(Stream& s, ErrorCode code, const std::string& message);
   void stream_lost(Stream& s, const std::string& why);
+  // Starts the grace period after which `peer` is declared lost (unless a
+  // peer's Abort explains the failure first).
+  void suspect(int peer, const std::string& message);
   void check_lost();
   void wake();
   std::vector<Stream*> streams_of(int peer);
@@ -90,6 +95,7 @@ class SocketTransport : public Transport {
 
   std::mutex mutex_;  // accepted_, the peers' `in` vectors, lost_*
   std::vector<std::unique_ptr<Stream>> accepted_;  // waiting for their Hello
+  std::vector<RequestPtr> orphans_;  // sends to a peer we could not reach, failed with the transport
   int lost_peer_ = -1;
   std::string lost_why_;
   std::chrono::steady_clock::time_point lost_deadline_;
