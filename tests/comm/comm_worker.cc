@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "checks.h"
+#include "collcheck.h"
 #include "weft/communicator.h"
 #include "weft/error.h"
 
@@ -49,18 +49,18 @@ int run(Communicator& comm, int argc, char** argv) {
   if (mode == "matrix") {
     std::vector<size_t> counts;
     for (int i = 2; i < argc; ++i) counts.push_back(std::stoul(argv[i]));
-    std::string failures = test::run_matrix(comm, counts);
+    std::string failures = check::run_matrix(comm, counts);
     return report(r, "OK", failures.empty() ? "all passed" : failures, failures.empty());
   }
   if (mode == "big") {
     std::string failures;
-    auto res = test::run_check(comm, {test::Coll::allreduce, DataType::f32, ReduceOp::sum,
+    auto res = check::run_check(comm, {check::Coll::allreduce, DataType::f32, ReduceOp::sum,
                                       size_t{16} << 20, false, 0});
     if (res.wrong) failures += res.detail + "; ";
-    for (test::Coll c : test::kAllColls) {
+    for (check::Coll c : check::kAllColls) {
       for (DataType t : {DataType::f32, DataType::bf16, DataType::i64}) {
-        auto rr = test::run_check(comm, {c, t, ReduceOp::sum, (size_t{1} << 20) / size_of(t) + 3,
-                                         c == test::Coll::allreduce, n - 1});
+        auto rr = check::run_check(comm, {c, t, ReduceOp::sum, (size_t{1} << 20) / size_of(t) + 3,
+                                         c == check::Coll::allreduce, n - 1});
         if (rr.wrong) failures += rr.detail + "; ";
       }
     }

@@ -5,11 +5,13 @@
 #include <chrono>
 #include <thread>
 
-#include "checks.h"
+#include "collcheck.h"
 #include "local_group.h"
 
 namespace weft::test {
 namespace {
+
+using namespace weft::check;
 
 using namespace std::chrono_literals;
 

@@ -1,4 +1,5 @@
-// Runs one collective on a communicator with deterministic, integer-valued
+// Correctness checks shared by weft-perf (-c 1) and the tests: runs one
+// collective on a communicator with deterministic, integer-valued
 // inputs and checks this rank's result against an independent reference
 // computed in int64 / float64 here (not with weft's kernels).
 //
@@ -15,7 +16,7 @@
 
 #include "weft/communicator.h"
 
-namespace weft::test {
+namespace weft::check {
 
 enum class Coll {
   allreduce, reduce, broadcast, allgather, allgatherv, reduce_scatter,
@@ -51,4 +52,4 @@ CheckResult run_check(Communicator& comm, const CheckCase& c);
 // all; returns the failures, one line each ("" when all passed).
 std::string run_matrix(Communicator& comm, const std::vector<size_t>& counts);
 
-}  // namespace weft::test
+}  // namespace weft::check

@@ -1,4 +1,4 @@
-#include "checks.h"
+#include "collcheck.h"
 
 #include <cmath>
 #include <cstring>
@@ -6,7 +6,7 @@
 
 #include "weft/error.h"
 
-namespace weft::test {
+namespace weft::check {
 namespace {
 
 // --- element access (independent of weft's kernels) ------------------------------
@@ -342,4 +342,4 @@ std::string run_matrix(Communicator& comm, const std::vector<size_t>& counts) {
   return failures;
 }
 
-}  // namespace weft::test
+}  // namespace weft::check
