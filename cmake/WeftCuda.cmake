@@ -14,7 +14,7 @@ if(NOT WEFT_CUDA STREQUAL "OFF")
     endif()
     enable_language(CUDA)
     find_package(CUDAToolkit REQUIRED)
-    set(CMAKE_CUDA_STANDARD 20)
+    set(CMAKE_CUDA_STANDARD 17)  # CMake 3.25 cannot ask nvcc for C++20; kernels need only 17
     set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     set(WEFT_HAVE_CUDA ON)
   elseif(WEFT_CUDA STREQUAL "ON")

@@ -17,6 +17,7 @@
 #include "comm/comm_impl.h"
 #include "topo/host_identity.h"
 #include "topo/interfaces.h"
+#include "net/address.h"
 #include "transport/socket/socket_transport.h"
 #include "weft/env.h"
 #include "weft/log.h"
@@ -28,7 +29,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Listening {
-  transport::tcp::Fd fd;
+  net::Listener listener;
   bootstrap::PeerInfo self;
   std::string interfaces;  // for the log
 };
@@ -38,7 +39,6 @@ Listening listen_for_peers(int rank) {
   auto all = topo::list_interfaces();
   auto chosen = topo::choose_interfaces(all, spec);
   Listening l;
-  transport::tcp::Endpoint bound;
   std::string bind_host;
   if (!spec.empty()) {
     bind_host = chosen.front().address;  // listen where the user said, only there
@@ -46,12 +46,12 @@ Listening listen_for_peers(int rank) {
     bool any_v4 = std::any_of(all.begin(), all.end(), [](auto& i) { return !i.ipv6; });
     bind_host = any_v4 ? "0.0.0.0" : "::";
   }
-  l.fd = transport::tcp::listen_on(bind_host, &bound);
+  l.listener = net::Listener::listen(bind_host, 0, 4096);
   l.self.rank = rank;
   l.self.host_id = topo::host_identity();
   l.self.hostname = topo::hostname();
   l.self.pid = ::getpid();
-  l.self.port = bound.port();
+  l.self.port = l.listener.port();
   l.self.nsocks = static_cast<int>(std::clamp<int64_t>(env::get_int("WEFT_NSOCKS"), 1, 16));
   l.self.version = WEFT_VERSION;
   if (!spec.empty()) {
@@ -79,20 +79,21 @@ uint64_t random_id() {
 Communicator build(int rank, std::vector<bootstrap::PeerInfo> book, Listening listening,
                    uint64_t comm_id, const CommOptions& options, Clock::time_point t0) {
   const int size = static_cast<int>(book.size());
-  std::vector<transport::tcp::Endpoint> endpoints(static_cast<size_t>(size));
+  std::vector<transport::PeerAddress> endpoints(static_cast<size_t>(size));
   for (int q = 0; q < size; ++q) {
     if (q == rank) continue;
     auto [ifname, addr] = bootstrap::choose_address(book[rank], book[q]);
-    endpoints[q] = transport::tcp::Endpoint::parse(addr, book[q].port);
-    WEFT_TRACE("bootstrap", "rank ", rank, ": peer rank ", q, " (", book[q].hostname, " pid ",
-               book[q].pid, ") via ", ifname, " ", endpoints[q].to_string(), ", transport socket");
+    endpoints[q] = {addr, book[q].port};
+    WEFT_INFO("bootstrap", "rank ", rank, ": peer rank ", q, " (", book[q].hostname, " pid ",
+              book[q].pid, ") via ", ifname, " ", net::format_endpoint(addr, book[q].port),
+              ", transport socket");
   }
   transport::SocketOptions socket_options;
   socket_options.nsocks = listening.self.nsocks;
   auto t = std::make_unique<transport::SocketTransport>(
       rank, size,
       [](const transport::OpHeader& h) { return coll::OpDesc::from_header(h).describe(); },
-      comm_id, std::move(listening.fd), endpoints, socket_options);
+      comm_id, std::move(listening.listener), endpoints, socket_options);
   auto impl = std::make_shared<Communicator::Impl>(std::move(t), CommConfig::from_env(options));
   impl->comm_id = comm_id;
   impl->options = options;

@@ -82,9 +82,17 @@ void Communicator::Impl::worker_loop() {
     queue_.pop_front();
     running_ = true;
     lock.unlock();
-    run(op);
+    std::exception_ptr failure = run(op);
     lock.lock();
+    // Idle before the caller hears of completion, so that a communicator
+    // destroyed right after its last wait() is not taken as busy.
     running_ = false;
+    lock.unlock();
+    if (failure)
+      op.state->fail(failure);
+    else
+      op.state->complete();
+    lock.lock();
   }
 }
 
@@ -101,15 +109,14 @@ Error Communicator::Impl::in_context(const std::string& what, std::exception_ptr
   }
 }
 
-void Communicator::Impl::run(Op& op) {
+std::exception_ptr Communicator::Impl::run(Op& op) {
   const std::string what = op.desc.describe();
   if (auto root = transport_->failure()) {
     Error e = in_context(what, root);
-    op.state->fail(std::make_exception_ptr(
-        Error(e.code(), str("rank ", rank_, ": ", what, ": communicator failed earlier: ",
-                            Error(e).message()))));
     log_.set_state(op.log_id, OpLog::State::failed);
-    return;
+    return std::make_exception_ptr(
+        Error(e.code(), str("rank ", rank_, ": ", what, ": communicator failed earlier: ",
+                            e.message())));
   }
   {
     std::lock_guard lock(mutex_);
@@ -153,12 +160,11 @@ void Communicator::Impl::run(Op& op) {
   }
   if (failure) {
     log_.set_state(op.log_id, OpLog::State::failed);
-    op.state->fail(failure);
   } else {
     log_.set_state(op.log_id, OpLog::State::done);
     WEFT_TRACE("comm", "done ", what);
-    op.state->complete();
   }
+  return failure;
 }
 
 Work Communicator::Impl::p2p(bool is_send, void* buf, size_t count, DataType type, int peer,

@@ -90,7 +90,8 @@ class Communicator::Impl {
   };
 
   void worker_loop();
-  void run(Op& op);
+  // Runs one collective; returns its error (the caller completes the Work).
+  std::exception_ptr run(Op& op);
   void check_p2p_deadlines();
   void on_transport_failure(const Error& error);
   // The error an operation reports for the communicator's root cause.

@@ -30,9 +30,12 @@ inline std::vector<Communicator> make_local_group(int n, CommConfig config = {})
 // listeners are made first and their addresses handed to every transport).
 inline std::vector<Communicator> make_socket_group(int n, CommConfig config = {},
                                                    transport::SocketOptions options = {}) {
-  std::vector<transport::tcp::Fd> listeners;
-  std::vector<transport::tcp::Endpoint> endpoints(n);
-  for (int r = 0; r < n; ++r) listeners.push_back(transport::tcp::listen_on("127.0.0.1", &endpoints[r]));
+  std::vector<net::Listener> listeners;
+  std::vector<transport::PeerAddress> endpoints(n);
+  for (int r = 0; r < n; ++r) {
+    listeners.push_back(net::Listener::listen("127.0.0.1", 0, 64));
+    endpoints[r] = {"127.0.0.1", listeners.back().port()};
+  }
   std::vector<Communicator> comms;
   for (int r = 0; r < n; ++r) {
     auto t = std::make_unique<transport::SocketTransport>(

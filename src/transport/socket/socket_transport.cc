@@ -1,9 +1,9 @@
 #include "transport/socket/socket_transport.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -14,25 +14,37 @@ namespace weft::transport {
 
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+// Poller tokens: streams use their address, which is never 1 or 2.
+constexpr uint64_t kListenerToken = 1;
+constexpr uint64_t kWakerToken = 2;
+uint64_t token_of(Stream* s) { return reinterpret_cast<uintptr_t>(s); }
+
+// Every stream: non-blocking, NODELAY (frames are latency-bound), keepalive
+// and a user timeout so that a vanished host is noticed even while idle.
+void configure(net::Socket& socket) {
+  socket.set_nonblocking(true);
+  socket.set_nodelay(true);
+  socket.set_keepalive(true, 10, 2, 3);
+  unsigned user_timeout_ms = 30000;
+  ::setsockopt(socket.fd(), IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms,
+               sizeof user_timeout_ms);
+}
+
+}  // namespace
+
 SocketTransport::SocketTransport(int rank, int size, HeaderFormatter formatter, uint64_t comm_id,
-                                 tcp::Fd listener, std::vector<tcp::Endpoint> peers,
+                                 net::Listener listener, std::vector<PeerAddress> peers,
                                  SocketOptions options)
     : Transport(rank, size, std::move(formatter)),
       comm_id_(comm_id),
       options_(options),
       listener_(std::move(listener)),
-      endpoints_(std::move(peers)) {
+      addresses_(std::move(peers)) {
   for (int r = 0; r < size; ++r) peers_.push_back(std::make_unique<Peer>());
-  epoll_ = tcp::Fd(::epoll_create1(EPOLL_CLOEXEC));
-  if (!epoll_) throw_errno("epoll_create1");
-  wake_fd_ = tcp::Fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (!wake_fd_) throw_errno("eventfd");
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.ptr = &listener_;
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, listener_.get(), &ev);
-  ev.data.ptr = &wake_fd_;
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_fd_.get(), &ev);
+  poller_.add(listener_.fd(), EPOLLIN, kListenerToken);
+  poller_.add(waker_.fd(), EPOLLIN, kWakerToken);
   progress_ = std::thread([this] { progress_loop(); });
 }
 
@@ -46,8 +58,14 @@ SocketTransport::~SocketTransport() {
       if (p == rank()) continue;
       for (Stream* s : streams_of(p)) {
         std::lock_guard lock(s->send_mutex);
-        if (!s->dead && !s->poisoned && s->queue.empty())
-          tcp::write_all(s->fd.get(), &close, sizeof close, std::chrono::milliseconds(200));
+        if (!s->dead && !s->poisoned && s->queue.empty()) {
+          try {
+            s->socket.send_all({reinterpret_cast<const uint8_t*>(&close), sizeof close},
+                               net::Deadline::after(std::chrono::milliseconds(200)), "close");
+          } catch (const Error&) {
+            // The peer is gone already; nothing to tell it.
+          }
+        }
       }
     }
   }
@@ -56,10 +74,7 @@ SocketTransport::~SocketTransport() {
   progress_.join();
 }
 
-void SocketTransport::wake() {
-  uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = ::write(wake_fd_.get(), &one, sizeof one);
-}
+void SocketTransport::wake() { waker_.wake(); }
 
 std::vector<Stream*> SocketTransport::streams_of(int peer) {
   std::vector<Stream*> out;
@@ -80,35 +95,33 @@ void SocketTransport::connect(int peer) {
   if (p.connected.load(std::memory_order_relaxed)) return;
   const auto t0 = Clock::now();
   std::vector<std::unique_ptr<Stream>> streams;
+  const PeerAddress& where = addresses_[peer];
+  const std::string endpoint = net::format_endpoint(where.host, where.port);
   for (int i = 0; i < options_.nsocks; ++i) {
-    tcp::Fd fd;
+    net::Socket socket;
     try {
-      fd = tcp::connect_to(endpoints_[peer], options_.connect_timeout);
+      socket = net::connect_tcp(where.host, where.port, net::Deadline::after(options_.connect_timeout));
+      configure(socket);
+      wire::Hello hello;
+      hello.comm_id = comm_id_;
+      hello.rank = rank();
+      hello.index = i;
+      hello.nsocks = options_.nsocks;
+      socket.send_all({reinterpret_cast<const uint8_t*>(&hello), sizeof hello},
+                      net::Deadline::after(options_.connect_timeout), "handshake");
     } catch (const Error& e) {
-      throw_error(e.code(), str("rank ", rank(), ": cannot connect to peer rank ", peer, ": ",
-                                e.message()));
+      // Refused or reset: the peer's process is gone (its listener with it).
+      ErrorCode code = e.code() == ErrorCode::Timeout ? ErrorCode::Timeout : ErrorCode::PeerLost;
+      throw_error(code, str("rank ", rank(), ": cannot connect to peer rank ", peer, " at ",
+                            endpoint, ": ", e.message()));
     }
-    wire::Hello hello;
-    hello.comm_id = comm_id_;
-    hello.rank = rank();
-    hello.index = i;
-    hello.nsocks = options_.nsocks;
-    if (!tcp::write_all(fd.get(), &hello, sizeof hello, options_.connect_timeout))
-      throw_error(ErrorCode::PeerLost, str("rank ", rank(), ": peer rank ", peer, " at ",
-                                           endpoints_[peer].to_string(),
-                                           " dropped the connection during the handshake"));
-    streams.push_back(std::make_unique<Stream>(std::move(fd), peer, Stream::Direction::out));
+    streams.push_back(std::make_unique<Stream>(std::move(socket), peer, Stream::Direction::out));
   }
-  for (auto& s : streams) {
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP;
-    ev.data.ptr = s.get();
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, s->fd.get(), &ev);
-  }
+  for (auto& s : streams) poller_.add(s->fd(), EPOLLIN | EPOLLRDHUP, token_of(s.get()));
   p.out = std::move(streams);
   p.connected.store(true, std::memory_order_release);
   WEFT_INFO("transport", "rank ", rank(), " -> peer rank ", peer, ": socket, ", options_.nsocks,
-            " stream(s) to ", endpoints_[peer].to_string(), " in ",
+            " stream(s) to ", endpoint, " in ",
             std::chrono::duration<double, std::milli>(Clock::now() - t0).count(), " ms");
 }
 
@@ -171,10 +184,7 @@ void SocketTransport::start_send(const RequestPtr& request, const OpHeader* head
 void SocketTransport::arm(Stream& s, bool want_out) {
   if (s.want_out == want_out || s.dead) return;
   s.want_out = want_out;
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLRDHUP | (want_out ? EPOLLOUT : 0u);
-  ev.data.ptr = &s;
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, s.fd.get(), &ev);
+  poller_.modify(s.fd(), EPOLLIN | EPOLLRDHUP | (want_out ? EPOLLOUT : 0u), token_of(&s));
 }
 
 void SocketTransport::post(Stream& s, SendItem item) {
@@ -293,7 +303,7 @@ void SocketTransport::stream_lost(Stream& s, const std::string& why) {
     if (s.dead) return;
     s.dead = true;
   }
-  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, s.fd.get(), nullptr);
+  poller_.remove(s.fd());
   if (s.peer < 0 || failure()) return;
   Peer& p = *peers_[s.peer];
   if (p.closed) return;  // it said goodbye; its Close handler judged already
@@ -336,16 +346,15 @@ void SocketTransport::progress_loop() {
         timeout_ms = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(timeout_ms, left.count() + 1)));
       }
     }
-    int n = ::epoll_wait(epoll_.get(), events, 64, timeout_ms);
+    int n = poller_.wait(events, timeout_ms);
     for (int i = 0; i < n; ++i) {
-      void* ptr = events[i].data.ptr;
-      if (ptr == &listener_) {
+      const uint64_t token = events[i].data.u64;
+      if (token == kListenerToken) {
         accept_all();
-      } else if (ptr == &wake_fd_) {
-        uint64_t v;
-        [[maybe_unused]] ssize_t r = ::read(wake_fd_.get(), &v, sizeof v);
+      } else if (token == kWakerToken) {
+        waker_.drain();
       } else {
-        auto* s = static_cast<Stream*>(ptr);
+        auto* s = reinterpret_cast<Stream*>(static_cast<uintptr_t>(token));
         if (s->dead) continue;
         if (events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable(*s);
         if (!s->dead && (events[i].events & EPOLLOUT)) on_writable(*s);
@@ -357,15 +366,18 @@ void SocketTransport::progress_loop() {
 
 void SocketTransport::accept_all() {
   while (true) {
-    int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;  // EAGAIN, or a transient error the next event retries
-    tcp::configure(fd);
-    auto s = std::make_unique<Stream>(tcp::Fd(fd), -1, Stream::Direction::in);
+    std::optional<net::Socket> socket;
+    try {
+      socket = listener_.accept();
+    } catch (const Error& e) {
+      WEFT_WARN("transport", "rank ", rank(), ": accept failed: ", e.message());
+      return;  // EMFILE and the like: the next event retries
+    }
+    if (!socket) return;
+    configure(*socket);
+    auto s = std::make_unique<Stream>(std::move(*socket), -1, Stream::Direction::in);
     s->phase = Stream::Phase::hello;
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP;
-    ev.data.ptr = s.get();
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+    poller_.add(s->fd(), EPOLLIN | EPOLLRDHUP, token_of(s.get()));
     std::lock_guard lock(mutex_);
     accepted_.push_back(std::move(s));
   }
@@ -384,7 +396,7 @@ void SocketTransport::on_hello(Stream& s) {
               ", version ", h.version, ", comm ", h.comm_id, " vs ", comm_id_, ", rank ", h.rank,
               ")");
     s.dead = true;
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, s.fd.get(), nullptr);
+    poller_.remove(s.fd());
     return;  // stays in accepted_ until destruction (the event loop may still hold &s)
   }
   s.peer = h.rank;
@@ -488,7 +500,7 @@ void SocketTransport::on_readable(Stream& s) {
         want = std::min(s.remaining, sizeof sink);
         break;
     }
-    ssize_t n = ::recv(s.fd.get(), buf, want, MSG_DONTWAIT);
+    ssize_t n = ::recv(s.fd(), buf, want, MSG_DONTWAIT);
     if (n == 0) {
       stream_lost(s, "closed its connection");
       return;

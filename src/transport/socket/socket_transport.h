@@ -28,10 +28,17 @@
 #include <vector>
 
 #include "transport/socket/stream.h"
-#include "transport/socket/tcp.h"
+#include "net/poller.h"
+#include "net/socket.h"
 #include "transport/transport.h"
 
 namespace weft::transport {
+
+// Where a peer listens.
+struct PeerAddress {
+  std::string host;  // numeric
+  uint16_t port = 0;
+};
 
 struct SocketOptions {
   int nsocks = 2;
@@ -45,7 +52,7 @@ class SocketTransport : public Transport {
   // `listener` was bound (and published) before the peers' addresses were
   // known; `peers[r]` is where rank r listens (peers[rank] unused).
   SocketTransport(int rank, int size, HeaderFormatter formatter, uint64_t comm_id,
-                  tcp::Fd listener, std::vector<tcp::Endpoint> peers, SocketOptions options);
+                  net::Listener listener, std::vector<PeerAddress> peers, SocketOptions options);
   ~SocketTransport() override;
   const char* name() const override { return "socket"; }
 
@@ -87,11 +94,11 @@ class SocketTransport : public Transport {
 
   const uint64_t comm_id_;
   const SocketOptions options_;
-  tcp::Fd listener_;
-  std::vector<tcp::Endpoint> endpoints_;
+  net::Listener listener_;
+  std::vector<PeerAddress> addresses_;
   std::vector<std::unique_ptr<Peer>> peers_;
-  tcp::Fd epoll_;
-  tcp::Fd wake_fd_;
+  net::Poller poller_;
+  net::Waker waker_;
 
   std::mutex mutex_;  // accepted_, the peers' `in` vectors, lost_*
   std::vector<std::unique_ptr<Stream>> accepted_;  // waiting for their Hello

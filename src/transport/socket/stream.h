@@ -13,7 +13,7 @@
 
 #include "transport/matcher.h"
 #include "transport/request.h"
-#include "transport/socket/tcp.h"
+#include "net/socket.h"
 #include "transport/socket/wire.h"
 
 namespace weft::transport {
@@ -38,9 +38,11 @@ struct SendItem {
 class Stream {
  public:
   enum class Direction : uint8_t { out, in };  // out: we connected and send data
-  Stream(tcp::Fd fd, int peer, Direction direction) : fd(std::move(fd)), peer(peer), direction(direction) {}
+  Stream(net::Socket socket, int peer, Direction direction)
+      : socket(std::move(socket)), peer(peer), direction(direction) {}
+  int fd() const { return socket.fd(); }
 
-  tcp::Fd fd;
+  net::Socket socket;
   int peer;  // -1 until an accepted stream's Hello arrived
   Direction direction;
   bool dead = false;  // removed from epoll (EOF, error, failure)

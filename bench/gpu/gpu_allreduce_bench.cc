@@ -1,0 +1,207 @@
+// weft vs NCCL allreduce on the GPUs of one host, one process per GPU, same
+// buffers, same sizes, same run (a first comparison; weft-perf --compare nccl
+// supersedes it).
+//
+//   gpu_allreduce_bench --np 4 [-b 8] [-e 256M] [-d f32|bf16] [--nccl-lib PATH]
+//
+// The parent hosts the store and spawns --np copies of itself as the ranks.
+// Each size is checked (integer-valued data, exact) for both libraries before
+// it is timed; times are the mean of -n back-to-back launches between CUDA
+// events after -w warm-ups; busbw = 2(n-1)/n * bytes / time (nccl-tests).
+#include <cuda_runtime_api.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "coll/gpu/gpu_comm.h"
+#include "nccl_loader.h"
+#include "weft/error.h"
+#include "weft/store.h"
+
+namespace {
+
+#define CHECK_CUDA(call)                                                                  \
+  do {                                                                                    \
+    cudaError_t e_ = (call);                                                              \
+    if (e_ != cudaSuccess) throw std::runtime_error(std::string(#call) + ": " + cudaGetErrorString(e_)); \
+  } while (0)
+
+size_t parse_size(const std::string& s) {
+  size_t mult = 1;
+  char last = s.empty() ? 0 : s.back();
+  if (last == 'K' || last == 'k') mult = 1 << 10;
+  if (last == 'M' || last == 'm') mult = 1 << 20;
+  if (last == 'G' || last == 'g') mult = size_t(1) << 30;
+  return std::stoull(mult == 1 ? s : s.substr(0, s.size() - 1)) * mult;
+}
+
+struct Options {
+  int np = 2;
+  std::string min = "8", max = "256M", dtype = "f32", nccl_lib;
+  int iters = 20, warmup = 5;
+};
+
+int run_rank(const Options& o, int rank, int n, uint16_t port) {
+  using namespace weft;
+  CHECK_CUDA(cudaSetDevice(rank));
+  auto tcp = TcpStore::connect({.host = "127.0.0.1", .port = port});
+  std::shared_ptr<Store> store(std::move(tcp));
+  gpu::GpuCommConfig cfg;
+  cfg.device = rank;
+  gpu::GpuComm comm(*store, rank, n, cfg);
+
+  setenv("NCCL_NVLS_ENABLE", "0", 1);  // NVLink multicast is forbidden on the lent machines
+  bench::Nccl nccl(o.nccl_lib);
+  bench::NcclUniqueId id{};
+  if (rank == 0) {
+    nccl.check(nccl.GetUniqueId(&id), "ncclGetUniqueId");
+    store->set("nccl-id", std::span(reinterpret_cast<const uint8_t*>(&id), sizeof id));
+  }
+  Bytes idb = store->get("nccl-id");
+  std::memcpy(&id, idb.data(), sizeof id);
+  bench::NcclComm ncomm = nullptr;
+  nccl.check(nccl.CommInitRank(&ncomm, n, id, rank), "ncclCommInitRank");
+  int version = 0;
+  nccl.GetVersion(&version);
+
+  const bool bf16 = o.dtype == "bf16";
+  const DataType type = bf16 ? DataType::bf16 : DataType::f32;
+  const int ntype = bf16 ? bench::kNcclBfloat16 : bench::kNcclFloat32;
+  const size_t es = bf16 ? 2 : 4;
+  const size_t max_bytes = parse_size(o.max);
+  void *in, *out;
+  CHECK_CUDA(cudaMalloc(&in, max_bytes));
+  CHECK_CUDA(cudaMalloc(&out, max_bytes));
+  cudaStream_t stream;
+  CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  cudaEvent_t t0, t1;
+  CHECK_CUDA(cudaEventCreate(&t0));
+  CHECK_CUDA(cudaEventCreate(&t1));
+
+  if (rank == 0) {
+    std::printf("# weft vs NCCL %d.%d.%d allreduce, %d GPUs, %s, sum, %d blocks, %d iters\n",
+                version / 10000, version / 100 % 100, version % 100, n, o.dtype.c_str(),
+                comm.blocks(), o.iters);
+    std::printf("%12s %10s %10s %10s %10s %10s %8s %7s\n", "bytes", "weft_us", "weft_busbw",
+                "nccl_us", "nccl_busbw", "ratio", "speedup", "wrong");
+  }
+  long total_wrong = 0;
+  for (size_t bytes = std::max(parse_size(o.min), es); bytes <= max_bytes; bytes *= 2) {
+    const size_t count = bytes / es;
+    // Check both libraries once: rank r contributes r+1 (exact in bf16 up to 8 ranks).
+    std::vector<uint16_t> h16(count);
+    std::vector<float> h32(count);
+    auto fill = [&] {
+      float v = float(rank + 1);
+      if (bf16) {
+        uint32_t x;
+        std::memcpy(&x, &v, 4);
+        std::fill(h16.begin(), h16.end(), uint16_t(x >> 16));
+        CHECK_CUDA(cudaMemcpy(in, h16.data(), bytes, cudaMemcpyHostToDevice));
+      } else {
+        std::fill(h32.begin(), h32.end(), v);
+        CHECK_CUDA(cudaMemcpy(in, h32.data(), bytes, cudaMemcpyHostToDevice));
+      }
+    };
+    auto count_wrong = [&] {
+      const float want = float(n * (n + 1) / 2);
+      long wrong = 0;
+      if (bf16) {
+        CHECK_CUDA(cudaMemcpy(h16.data(), out, bytes, cudaMemcpyDeviceToHost));
+        for (uint16_t x : h16) {
+          uint32_t w = uint32_t(x) << 16;
+          float f;
+          std::memcpy(&f, &w, 4);
+          wrong += f != want;
+        }
+      } else {
+        CHECK_CUDA(cudaMemcpy(h32.data(), out, bytes, cudaMemcpyDeviceToHost));
+        for (float f : h32) wrong += f != want;
+      }
+      return wrong;
+    };
+    fill();
+    CHECK_CUDA(cudaMemset(out, 0, bytes));
+    comm.allreduce(in, out, count, type, ReduceOp::sum, stream).wait();
+    long wrong = count_wrong();
+    CHECK_CUDA(cudaMemset(out, 0, bytes));
+    nccl.check(nccl.AllReduce(in, out, count, ntype, bench::kNcclSum, ncomm, stream), "ncclAllReduce");
+    CHECK_CUDA(cudaStreamSynchronize(stream));
+    wrong += count_wrong();
+    total_wrong += wrong;
+
+    auto time_us = [&](auto&& launch) {
+      for (int i = 0; i < o.warmup; ++i) launch();
+      CHECK_CUDA(cudaEventRecord(t0, stream));
+      for (int i = 0; i < o.iters; ++i) launch();
+      CHECK_CUDA(cudaEventRecord(t1, stream));
+      CHECK_CUDA(cudaEventSynchronize(t1));
+      float ms = 0;
+      CHECK_CUDA(cudaEventElapsedTime(&ms, t0, t1));
+      return double(ms) * 1000.0 / o.iters;
+    };
+    double weft_us = time_us([&] { comm.allreduce(in, out, count, type, ReduceOp::sum, stream); });
+    double nccl_us = time_us([&] {
+      nccl.check(nccl.AllReduce(in, out, count, ntype, bench::kNcclSum, ncomm, stream), "ncclAllReduce");
+    });
+    const double factor = 2.0 * (n - 1) / n;
+    if (rank == 0)
+      std::printf("%12zu %10.2f %10.2f %10.2f %10.2f %10.2f %8.2f %7ld\n", bytes, weft_us,
+                  factor * bytes / weft_us / 1e3, nccl_us, factor * bytes / nccl_us / 1e3,
+                  (factor * bytes / weft_us) / (factor * bytes / nccl_us), nccl_us / weft_us, wrong);
+  }
+  if (rank == 0) std::printf("# wrong: %ld\n", total_wrong);
+  nccl.CommDestroy(ncomm);
+  cudaFree(in);
+  cudaFree(out);
+  return total_wrong == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"weft vs NCCL allreduce on one host's GPUs"};
+  app.add_option("--np", o.np, "GPUs (one process each)");
+  app.add_option("-b", o.min, "smallest size in bytes (K/M/G suffixes)");
+  app.add_option("-e", o.max, "largest size in bytes");
+  app.add_option("-d", o.dtype, "f32 or bf16");
+  app.add_option("-n", o.iters, "timed iterations per size");
+  app.add_option("-w", o.warmup, "warm-up iterations per size");
+  app.add_option("--nccl-lib", o.nccl_lib, "path of libnccl.so.2");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (const char* r = std::getenv("WEFT_BENCH_RANK"))
+      return run_rank(o, std::atoi(r), o.np, uint16_t(std::atoi(std::getenv("WEFT_BENCH_PORT"))));
+    auto server = weft::StoreServer::start({.host = "127.0.0.1", .port = 0});
+    std::vector<pid_t> pids;
+    for (int r = 0; r < o.np; ++r) {
+      pid_t pid = fork();
+      if (pid == 0) {
+        setenv("WEFT_BENCH_RANK", std::to_string(r).c_str(), 1);
+        setenv("WEFT_BENCH_PORT", std::to_string(server->port()).c_str(), 1);
+        execv("/proc/self/exe", argv);
+        _exit(127);
+      }
+      pids.push_back(pid);
+    }
+    int rc = 0;
+    for (pid_t p : pids) {
+      int status = 0;
+      waitpid(p, &status, 0);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) rc = 1;
+    }
+    return rc;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gpu_allreduce_bench: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Everything weft does on a lent GPU machine, in one call (device time is
+# scarce): build with CUDA on (vendored deps from .device/deps, made here by
+# scripts/device/pack-deps.sh), run the GPU tests, benchmark weft against
+# NCCL, and drive a weft store with torch.distributed.TCPStore when torch is
+# importable. Logs and a summary go to $OUT (default ./gpu-logs).
+#
+#   scripts/device/gpu-suite.sh [--tests REGEX] [--bench-np N] [--no-bench]
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out=${OUT:-$root/gpu-logs}
+mkdir -p "$out"
+tests_regex=""; bench_np=""; bench=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    --tests) tests_regex=$2; shift 2 ;;
+    --bench-np) bench_np=$2; shift 2 ;;
+    --no-bench) bench=0; shift ;;
+    *) echo "unknown option $1"; exit 2 ;;
+  esac
+done
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+log() { echo "[gpu-suite $(date -u +%H:%M:%S)] $*" | tee -a "$out/summary.txt"; }
+ngpu=$(nvidia-smi -L 2>/dev/null | wc -l)
+log "$ngpu GPU(s); $(nproc) cores"
+{ nvidia-smi; nvidia-smi topo -m; } > "$out/machine.txt" 2>&1
+
+build="$root/build-gpu"
+log "configure + build"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_CUDA=ON \
+  -DWEFT_BUILD_BENCH=OFF -DWEFT_DEPS_DIR="$root/.device/deps" > "$out/build.log" 2>&1 &&
+  cmake --build "$build" -j "$(nproc)" >> "$out/build.log" 2>&1
+if [ $? -ne 0 ]; then
+  log "BUILD FAILED"; grep -E "error|FAILED" "$out/build.log" | head -40; exit 3
+fi
+log "built"
+
+cd "$build" || exit 4
+log "ctest -L gpu ${tests_regex:+-R $tests_regex}"
+ctest -L gpu ${tests_regex:+-R "$tests_regex"} --output-on-failure --timeout 600 > "$out/ctest-gpu.log" 2>&1
+rc=$?
+grep -E "^\s*[0-9]+/[0-9]+ Test|tests passed|tests failed|\(Failed\)|\(Timeout\)" "$out/ctest-gpu.log" | tail -40 | tee -a "$out/summary.txt"
+grep -hE "^\[(correctness|graph|peerlost|timeout) n=" "$out/ctest-gpu.log" | sort | uniq | head -40 >> "$out/summary.txt"
+
+if [ "$bench" = 1 ] && [ -x bin/gpu_allreduce_bench ]; then
+  nccl_lib=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib", "libnccl.so.2"))' 2>/dev/null)
+  for np in ${bench_np:-$ngpu}; do
+    log "gpu_allreduce_bench --np $np (NCCL: ${nccl_lib:-default search})"
+    timeout 300 bin/gpu_allreduce_bench --np "$np" -b 8 -e 256M ${nccl_lib:+--nccl-lib "$nccl_lib"} \
+      > "$out/bench-allreduce-np$np.txt" 2>&1
+    tee -a "$out/summary.txt" < "$out/bench-allreduce-np$np.txt" | tail -40
+  done
+fi
+
+if [ -f "$root/tests/compat/torch_tcpstore.py" ]; then
+  log "torch TCPStore against weft-store"
+  timeout 120 python3 "$root/tests/compat/torch_tcpstore.py" "$build/bin/weft-store" > "$out/torch-compat.txt" 2>&1
+  tail -30 "$out/torch-compat.txt" | tee -a "$out/summary.txt"
+fi
+log "gpu ctest rc=$rc"
+exit $rc

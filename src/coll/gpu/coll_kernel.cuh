@@ -1,0 +1,194 @@
+// The staged-step skeleton shared by every GPU collective (correct first).
+//
+// Each step moves one chunk:
+//   1. stage: every block copies its share of the chunk from the user's input
+//      into this rank's scratch (half chosen by the step's epoch parity);
+//   2. barrier: the block signals its epoch to the same block of every peer
+//      and waits for theirs (release/acquire at system scope);
+//   3. consume: the block reads the peers' staged shares straight from their
+//      scratch over NVLink (pull), reduces or copies them, writes the output.
+// Blocks never wait for each other, only for the same block on the peers.
+// That is sound only because each block owns a FIXED region of every scratch
+// half (block_region): a block's flag then covers exactly the bytes that
+// block writes and reads, whatever share of a chunk it has this step (shares
+// change between steps and operations: partial last chunks, other counts). Reductions read
+// ranks in order 0..n-1, so every rank computes bit-identical results.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <type_traits>
+
+#include "coll/gpu/kernel_args.h"
+#include "cuda/device/elementwise.cuh"
+#include "cuda/device/sync.cuh"
+
+namespace weft::gpu::device {
+
+__device__ __forceinline__ size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+// Bytes of each scratch half (of `half_bytes`) that one block owns.
+__device__ __forceinline__ size_t block_region(size_t half_bytes) {
+  return (half_bytes / gridDim.x) & ~size_t(15);
+}
+
+// This block's share [lo, hi) of a chunk of `len` elements, in whole 16-byte packs.
+template <typename T>
+__device__ __forceinline__ void block_share(size_t len, size_t* lo, size_t* hi) {
+  constexpr size_t V = 16 / sizeof(T);
+  const size_t per = ceil_div(ceil_div(len, gridDim.x), V) * V;
+  *lo = min(len, size_t(blockIdx.x) * per);
+  *hi = min(len, *lo + per);
+}
+
+// Loads that bypass L1. Scratch halves are reused every other step, and a
+// block may read the same peer address again after the peer rewrote it: an
+// L1 hit would return the old step's data. (.cg caches in L2 only; the
+// owner's L2 is where peer accesses over NVLink are coherent.)
+__device__ __forceinline__ uint4 load_fresh(const uint4* p) { return __ldcg(p); }
+
+template <typename T>
+__device__ __forceinline__ T load_fresh(const T* p) {
+  using Bits = std::conditional_t<sizeof(T) == 1, uint8_t,
+               std::conditional_t<sizeof(T) == 2, uint16_t,
+               std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>>;
+  Bits bits = *reinterpret_cast<const volatile Bits*>(p);  // ld.volatile: never an L1 hit
+  T value;
+  memcpy(&value, &bits, sizeof(T));
+  return value;
+}
+
+template <typename T>
+__device__ __forceinline__ void copy_range(T* dst, const T* src, size_t n, bool vec) {
+  size_t done = 0;
+  if (vec) {
+    constexpr size_t V = 16 / sizeof(T);
+    const size_t packs = n / V;
+    uint4* d = reinterpret_cast<uint4*>(dst);
+    const uint4* s = reinterpret_cast<const uint4*>(src);
+    for (size_t i = threadIdx.x; i < packs; i += blockDim.x) d[i] = load_fresh(s + i);
+    done = packs * V;
+  }
+  for (size_t i = done + threadIdx.x; i < n; i += blockDim.x) dst[i] = load_fresh(src + i);
+}
+
+// out[i] = finish(src[0][i] op src[1][i] op ... op src[n-1][i]).
+template <typename T, ReduceOp Op>
+__device__ __forceinline__ void reduce_range(T* out, const T* const* src, int nsrc, size_t n,
+                                             bool vec) {
+  using A = typename Accum<T>::type;
+  size_t done = 0;
+  if (vec) {
+    constexpr int V = 16 / sizeof(T);
+    const size_t packs = n / V;
+    for (size_t i = threadIdx.x; i < packs; i += blockDim.x) {
+      uint4 raw = load_fresh(reinterpret_cast<const uint4*>(src[0]) + i);
+      A acc[V];
+#pragma unroll
+      for (int j = 0; j < V; ++j) acc[j] = to_accum(reinterpret_cast<const T*>(&raw)[j]);
+      for (int s = 1; s < nsrc; ++s) {
+        raw = load_fresh(reinterpret_cast<const uint4*>(src[s]) + i);
+#pragma unroll
+        for (int j = 0; j < V; ++j)
+          acc[j] = combine<Op>(acc[j], to_accum(reinterpret_cast<const T*>(&raw)[j]));
+      }
+      uint4 result;
+#pragma unroll
+      for (int j = 0; j < V; ++j)
+        reinterpret_cast<T*>(&result)[j] = from_accum<T>(finish<Op>(acc[j], nsrc));
+      reinterpret_cast<uint4*>(out)[i] = result;
+    }
+    done = packs * V;
+  }
+  for (size_t i = done + threadIdx.x; i < n; i += blockDim.x) {
+    A acc = to_accum(load_fresh(src[0] + i));
+    for (int s = 1; s < nsrc; ++s) acc = combine<Op>(acc, to_accum(load_fresh(src[s] + i)));
+    out[i] = from_accum<T>(finish<Op>(acc, nsrc));
+  }
+}
+
+// Signals `epoch` to this block on every peer and waits for theirs.
+// Returns false (on every thread) when the host asked kernels to give up.
+__device__ __forceinline__ bool barrier_all(const PeerView& v, uint64_t epoch, int* s_aborted) {
+  __syncthreads();
+  const int p = threadIdx.x;
+  if (p < v.nranks && p != v.rank) {
+    __threadfence_system();
+    auto* peer_flags = reinterpret_cast<uint64_t*>(v.scratch[p]);
+    st_release_sys(peer_flags + flag_index(FlagKind::collective, v.rank, blockIdx.x), epoch);
+    const auto* mine = reinterpret_cast<const uint64_t*>(v.scratch[v.rank]);
+    if (!wait_flag(mine + flag_index(FlagKind::collective, p, blockIdx.x), epoch, v.abort_flag)) {
+      *s_aborted = 1;
+      *v.status = 1;
+    }
+  }
+  __syncthreads();
+  return *s_aborted == 0;
+}
+
+template <typename T, ReduceOp Op, CollKind K>
+__global__ void __launch_bounds__(kThreads) coll_kernel(CollArgs a) {
+  __shared__ uint64_t s_epoch;
+  __shared__ int s_aborted;
+  if (threadIdx.x == 0) {
+    s_epoch = a.view.epochs[blockIdx.x];
+    s_aborted = 0;
+  }
+  __syncthreads();
+  uint64_t epoch = s_epoch;
+  const int n = a.view.nranks;
+  const int me = a.view.rank;
+  const bool vec = a.vec != 0;
+  const T* in = static_cast<const T*>(a.in);
+  T* out = static_cast<T*>(a.out);
+  constexpr bool kSlotPerRank = K == CollKind::reduce_scatter || K == CollKind::alltoall;
+
+  for (size_t base = 0; base < a.count; base += a.chunk) {
+    const size_t len = min(a.chunk, a.count - base);
+    size_t lo, hi;
+    block_share<T>(len, &lo, &hi);
+    const size_t m = hi - lo;
+    const uint64_t e = epoch + 1;
+    // This block's region of the step's half, split into `slots` slots.
+    const size_t region = block_region(kHalfBytes);
+    const size_t slot_bytes = (region / (kSlotPerRank ? n : 1)) & ~size_t(15);
+    const size_t mine = kDataOffset + (e & 1) * kHalfBytes + blockIdx.x * region;
+    auto slot = [&](int rank, int s) {
+      return reinterpret_cast<T*>(a.view.scratch[rank] + mine + size_t(s) * slot_bytes);
+    };
+
+    // 1. stage this block's share of the chunk in our scratch
+    if constexpr (K == CollKind::broadcast) {
+      if (me == a.root) copy_range(slot(me, 0), in + base + lo, m, vec);
+    } else if constexpr (kSlotPerRank) {
+      for (int q = 0; q < n; ++q) copy_range(slot(me, q), in + size_t(q) * a.count + base + lo, m, vec);
+    } else {
+      copy_range(slot(me, 0), in + base + lo, m, vec);
+    }
+
+    // 2. everybody staged
+    if (!barrier_all(a.view, e, &s_aborted)) break;
+
+    // 3. consume the peers' shares
+    if constexpr (K == CollKind::allreduce || K == CollKind::reduce ||
+                  K == CollKind::reduce_scatter) {
+      if (K != CollKind::reduce || me == a.root) {
+        const T* src[kMaxRanks];
+        for (int p = 0; p < n; ++p) src[p] = slot(p, K == CollKind::reduce_scatter ? me : 0);
+        reduce_range<T, Op>(out + base + lo, src, n, m, vec);
+      }
+    } else if constexpr (K == CollKind::broadcast) {
+      if (me != a.root) copy_range(out + base + lo, slot(a.root, 0), m, vec);
+      else if (out != in) copy_range(out + base + lo, in + base + lo, m, vec);
+    } else if constexpr (K == CollKind::allgather) {
+      for (int p = 0; p < n; ++p) copy_range(out + size_t(p) * a.count + base + lo, slot(p, 0), m, vec);
+    } else {  // alltoall
+      for (int p = 0; p < n; ++p) copy_range(out + size_t(p) * a.count + base + lo, slot(p, me), m, vec);
+    }
+    epoch = e;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) a.view.epochs[blockIdx.x] = epoch;
+}
+
+}  // namespace weft::gpu::device

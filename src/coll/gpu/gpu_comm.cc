@@ -1,0 +1,278 @@
+// Enqueueing GPU collectives on the caller's stream, and GpuOp.
+#include "coll/gpu/gpu_comm.h"
+
+#include <thread>
+
+#include "coll/gpu/gpu_comm_impl.h"
+#include "cuda/check.h"
+#include "weft/log.h"
+
+namespace weft::gpu {
+namespace {
+
+std::string human_bytes(size_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB"};
+  int u = 0;
+  double v = static_cast<double>(bytes);
+  while (v >= 1024 && u < 3) v /= 1024, ++u;
+  return u == 0 ? str(bytes, " B") : str(v == static_cast<size_t>(v) ? str(static_cast<size_t>(v)) : str(v), " ", units[u]);
+}
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
+// Elements of one step (per slot): each block's share must fit the slot it
+// owns in its fixed region of a scratch half (the kernels' block_region), and
+// be whole 16-byte packs so block shares stay aligned.
+size_t chunk_elems(size_t elem_size, int slots, int blocks) {
+  const size_t region = (kHalfBytes / static_cast<size_t>(blocks)) & ~size_t(15);
+  const size_t slot_bytes = (region / static_cast<size_t>(slots)) & ~size_t(15);
+  return slot_bytes / elem_size * static_cast<size_t>(blocks);
+}
+
+void check_device_pointer(const void* p, int device, const std::string& what, const std::string& ctx) {
+  if (p == nullptr) throw_error(ErrorCode::InvalidArgument, str(ctx, ": ", what, " is null"));
+  cudaPointerAttributes attr{};
+  if (cudaPointerGetAttributes(&attr, p) != cudaSuccess) {
+    cudaGetLastError();
+    throw_error(ErrorCode::InvalidArgument, str(ctx, ": ", what, " is not CUDA memory"));
+  }
+  if (attr.type != cudaMemoryTypeDevice && attr.type != cudaMemoryTypeManaged)
+    throw_error(ErrorCode::InvalidArgument,
+                str(ctx, ": ", what, " is host memory; a GPU communicator needs device memory"));
+  if (attr.type == cudaMemoryTypeDevice && attr.device != device)
+    throw_error(ErrorCode::InvalidArgument, str(ctx, ": ", what, " is on GPU ", attr.device,
+                                                ", the communicator uses GPU ", device));
+}
+
+}  // namespace
+
+// --- FailureState ------------------------------------------------------------------
+bool FailureState::set(const Error& error) {
+  std::lock_guard lock(mu_);
+  if (error_) return false;
+  error_ = error;
+  return true;
+}
+
+std::optional<Error> FailureState::get() const {
+  std::lock_guard lock(mu_);
+  return error_;
+}
+
+void FailureState::throw_if_failed() const {
+  std::lock_guard lock(mu_);
+  if (error_) throw *error_;
+}
+
+// --- GpuOp ---------------------------------------------------------------------------
+GpuOp::Record::~Record() {
+  if (done) cudaEventDestroy(done);
+}
+
+bool GpuOp::test() const {
+  if (!record_ || !record_->done) return true;
+  cudaError_t q = cudaEventQuery(record_->done);
+  if (q == cudaErrorNotReady) {
+    record_->failure->throw_if_failed();  // the kernels are giving up
+    return false;
+  }
+  if (q != cudaSuccess) cuda::throw_runtime_error(q, "cudaEventQuery", record_->description);
+  // Complete: it failed if the kernels gave up rather than finished.
+  if (*record_->kernel_gave_up) record_->failure->throw_if_failed();
+  return true;
+}
+
+void GpuOp::wait() const {
+  // The watchdog bounds this loop: it fails the communicator at the
+  // operation's deadline, and test() then throws.
+  auto pause = std::chrono::microseconds(1);
+  while (!test()) {
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::microseconds(200));
+  }
+}
+
+std::string GpuOp::describe() const { return record_ ? record_->description : "(complete)"; }
+
+// --- Impl ------------------------------------------------------------------------------
+GpuComm::Impl::~Impl() {
+  try {
+    DeviceGuard guard(config.device);
+    // Our kernels may still read peers' scratch: let them finish (or give up,
+    // the watchdog is still running) before anything is unmapped.
+    cudaError_t err = cudaDeviceSynchronize();
+    if (err != cudaSuccess)
+      WEFT_WARN("gpu", "rank ", rank, ": synchronizing before destroying the GPU communicator: ",
+                cudaGetErrorString(err));
+    stop_watchdog_ = true;
+    if (watchdog_.joinable()) watchdog_.join();
+    release_resources();
+  } catch (const std::exception& e) {
+    WEFT_WARN("gpu", "rank ", rank, ": destroying the GPU communicator: ", e.what());
+  }
+}
+
+void GpuComm::Impl::fail(const Error& error) {
+  if (failure->set(error)) {
+    WEFT_WARN("gpu", error.what());
+    if (host_words_) __atomic_store_n(&host_words_[0], 1, __ATOMIC_RELEASE);
+  }
+}
+
+template <typename Launch>
+GpuOp GpuComm::Impl::enqueue(std::string what, cudaStream_t stream, Launch&& launch) {
+  failure->throw_if_failed();
+  if (int peer = departed_peer_.load(); peer >= 0) {
+    fail(Error(ErrorCode::PeerLost, str("rank ", rank, ": ", what, ": peer rank ", peer,
+                                         " has left the communicator (its process exited or destroyed it)")));
+    failure->throw_if_failed();
+  }
+  DeviceGuard guard(config.device);
+  launch();
+  if (cudaError_t err = cudaGetLastError(); err != cudaSuccess)
+    cuda::throw_runtime_error(err, "kernel launch", str("rank ", rank, ": ", what));
+  auto record = std::make_shared<GpuOp::Record>();
+  record->description = std::move(what);
+  record->failure = failure;
+  record->kernel_gave_up = host_words_ + 1;
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  WEFT_CUDART(record->description, cudaStreamIsCapturing, stream, &capture);
+  if (capture != cudaStreamCaptureStatusNone) return GpuOp(record);  // replays are untracked
+  WEFT_CUDART(record->description, cudaEventCreateWithFlags, &record->done, cudaEventDisableTiming);
+  WEFT_CUDART(record->description, cudaEventRecord, record->done, stream);
+  record->deadline = std::chrono::steady_clock::now() + config.timeout;
+  {
+    std::lock_guard lock(pending_mu_);
+    pending_.push_back(record);
+  }
+  return GpuOp(record);
+}
+
+// --- GpuComm ---------------------------------------------------------------------------
+GpuComm::GpuComm(Store& store, int rank, int size, const GpuCommConfig& config)
+    : impl_(std::make_unique<Impl>(store, rank, size, config)) {}
+GpuComm::~GpuComm() = default;
+
+int GpuComm::rank() const { return impl_->rank; }
+int GpuComm::size() const { return impl_->size; }
+int GpuComm::device() const { return impl_->config.device; }
+int GpuComm::blocks() const { return impl_->blocks; }
+
+void GpuComm::abort(const std::string& reason) {
+  impl_->fail(Error(ErrorCode::Aborted, str("rank ", impl_->rank, ": GPU communicator aborted: ", reason)));
+}
+
+GpuOp GpuComm::Impl::collective(CollKind kind, const char* name, const void* in, void* out,
+                                size_t count, DataType type, ReduceOp op, int root,
+                                cudaStream_t stream) {
+  const bool reduces = kind == CollKind::allreduce || kind == CollKind::reduce ||
+                       kind == CollKind::reduce_scatter;
+  const bool per_rank_blocks = kind == CollKind::reduce_scatter || kind == CollKind::alltoall ||
+                               kind == CollKind::allgather;
+  const bool rooted = kind == CollKind::reduce || kind == CollKind::broadcast;
+  const size_t esize = size_of(type);
+  const uint64_t seq = ++next_seq_;
+  const size_t total = count * esize * (kind == CollKind::allgather ? size_t(size) : 1) *
+                       (kind == CollKind::reduce_scatter || kind == CollKind::alltoall ? size_t(size) : 1);
+  std::string what = str(name, " #", seq, " (", human_bytes(total), " ", to_string(type));
+  if (reduces) what += str(" ", to_string(op));
+  if (rooted) what += str(" root ", root);
+  what += ")";
+  const std::string ctx = str("rank ", rank, ": ", what);
+  if (rooted)
+    WEFT_REQUIRE(root >= 0 && root < size, ctx, ": root ", root, " is not a rank of ", size);
+  if (count == 0) return GpuOp();
+  const bool reads_in = kind != CollKind::broadcast || rank == root;
+  const bool writes_out = !(kind == CollKind::reduce && rank != root);
+  if (reads_in) check_device_pointer(in, config.device, "the input buffer", ctx);
+  if (writes_out) check_device_pointer(out, config.device, "the output buffer", ctx);
+
+  CollArgs args{};
+  args.view = view;
+  args.in = in;
+  args.out = out;
+  args.root = root;
+  const int slots = (kind == CollKind::reduce_scatter || kind == CollKind::alltoall) ? size : 1;
+  bool vec = (!reads_in || aligned16(in)) && (!writes_out || aligned16(out));
+  if (reduces) {
+    // Reduce kernels count elements of `type`.
+    args.count = count;
+    args.chunk = chunk_elems(esize, slots, blocks);
+    if (per_rank_blocks) vec = vec && (count * esize) % 16 == 0;
+  } else {
+    // Copy kernels count bytes.
+    args.count = count * esize;
+    args.chunk = chunk_elems(1, slots, blocks);
+    if (per_rank_blocks) vec = vec && args.count % 16 == 0;
+  }
+  args.vec = vec ? 1 : 0;
+  return enqueue(std::move(what), stream, [&] {
+    launch_collective(kind, type, op, args, blocks, stream);
+  });
+}
+
+GpuOp GpuComm::Impl::p2p(bool is_send, void* buf, size_t count, DataType type, int peer,
+                         cudaStream_t stream) {
+  const uint64_t seq = ++next_seq_;
+  std::string what = str(is_send ? "send" : "recv", " #", seq, " (", human_bytes(count * size_of(type)),
+                         " ", to_string(type), is_send ? " to " : " from ", "rank ", peer, ")");
+  const std::string ctx = str("rank ", rank, ": ", what);
+  WEFT_REQUIRE(peer >= 0 && peer < size && peer != rank, ctx, ": peer ", peer,
+               " must be another rank of ", size);
+  if (count == 0) return GpuOp();
+  check_device_pointer(buf, config.device, "the buffer", ctx);
+  P2PArgs args{};
+  args.view = view;
+  args.buf = buf;
+  args.bytes = count * size_of(type);
+  args.peer = peer;
+  args.vec = aligned16(buf) ? 1 : 0;
+  return enqueue(std::move(what), stream, [&] {
+    if (is_send) launch_send(args, blocks, stream);
+    else launch_recv(args, blocks, stream);
+  });
+}
+
+GpuOp GpuComm::allreduce(const void* in, void* out, size_t count, DataType type, ReduceOp op,
+                         cudaStream_t stream) {
+  return impl_->collective(CollKind::allreduce, "allreduce", in, out, count, type, op, 0, stream);
+}
+
+GpuOp GpuComm::reduce(const void* in, void* out, size_t count, DataType type, ReduceOp op,
+                      int root, cudaStream_t stream) {
+  return impl_->collective(CollKind::reduce, "reduce", in, out, count, type, op, root, stream);
+}
+
+GpuOp GpuComm::broadcast(const void* in, void* out, size_t count, DataType type, int root,
+                         cudaStream_t stream) {
+  return impl_->collective(CollKind::broadcast, "broadcast", in, out, count, type, ReduceOp::sum,
+                           root, stream);
+}
+
+GpuOp GpuComm::allgather(const void* in, void* out, size_t count, DataType type,
+                         cudaStream_t stream) {
+  return impl_->collective(CollKind::allgather, "allgather", in, out, count, type, ReduceOp::sum,
+                           0, stream);
+}
+
+GpuOp GpuComm::reduce_scatter(const void* in, void* out, size_t recv_count, DataType type,
+                              ReduceOp op, cudaStream_t stream) {
+  return impl_->collective(CollKind::reduce_scatter, "reduce_scatter", in, out, recv_count, type,
+                           op, 0, stream);
+}
+
+GpuOp GpuComm::alltoall(const void* in, void* out, size_t count, DataType type,
+                        cudaStream_t stream) {
+  return impl_->collective(CollKind::alltoall, "alltoall", in, out, count, type, ReduceOp::sum, 0,
+                           stream);
+}
+
+GpuOp GpuComm::send(const void* buf, size_t count, DataType type, int peer, cudaStream_t stream) {
+  return impl_->p2p(true, const_cast<void*>(buf), count, type, peer, stream);
+}
+
+GpuOp GpuComm::recv(void* buf, size_t count, DataType type, int peer, cudaStream_t stream) {
+  return impl_->p2p(false, buf, count, type, peer, stream);
+}
+
+}  // namespace weft::gpu

@@ -1,0 +1,103 @@
+// GpuComm's state, shared by its translation units:
+//   peer_setup.cc  scratch allocation and registration with every peer
+//   gpu_comm.cc    enqueueing operations, GpuOp
+//   watchdog.cc    peer liveness and operation timeouts
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "coll/gpu/gpu_comm.h"
+#include "coll/gpu/kernel_args.h"
+#include "cuda/cuda_mapper.h"
+#include "ipc/registration_client.h"
+#include "ipc/registration_service.h"
+#include "weft/error.h"
+
+namespace weft::gpu {
+
+// One enqueued operation, as GpuOp and the watchdog see it.
+struct GpuOp::Record {
+  std::string description;  // "allreduce #12 (1 MiB f32 sum)"
+  cudaEvent_t done = nullptr;  // recorded after the kernel; null when captured
+  std::chrono::steady_clock::time_point deadline;
+  std::shared_ptr<class FailureState> failure;  // shared with the communicator
+  const volatile int* kernel_gave_up = nullptr;  // host-mapped status word
+  ~Record();
+};
+
+// The first failure of a communicator; every later operation rethrows it.
+class FailureState {
+ public:
+  // Records `error` if nothing failed yet; returns true if it was the first.
+  bool set(const Error& error);
+  std::optional<Error> get() const;
+  void throw_if_failed() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::optional<Error> error_;
+};
+
+class GpuComm::Impl {
+ public:
+  Impl(Store& store, int rank, int size, const GpuCommConfig& config);
+  ~Impl();
+
+  // Marks the communicator failed and tells every kernel to give up.
+  void fail(const Error& error);
+  // Enqueues `launch` (a kernel launch on `stream`) as operation `what`.
+  template <typename Launch>
+  GpuOp enqueue(std::string what, cudaStream_t stream, Launch&& launch);
+  GpuOp collective(CollKind kind, const char* name, const void* in, void* out, size_t count,
+                   DataType type, ReduceOp op, int root, cudaStream_t stream);
+  GpuOp p2p(bool is_send, void* buf, size_t count, DataType type, int peer, cudaStream_t stream);
+
+  const int rank;
+  const int size;
+  const GpuCommConfig config;
+  int blocks = 0;
+  PeerView view{};
+  std::shared_ptr<FailureState> failure = std::make_shared<FailureState>();
+
+ private:
+  friend class GpuComm;
+  void setup_peers(Store& store);
+  void start_watchdog();
+  void watchdog_loop();
+  void release_resources() noexcept;
+
+  void* scratch_ = nullptr;          // weft::cuda::alloc, kScratchBytes
+  uint64_t* epochs_ = nullptr;       // cudaMalloc, kEpochWords
+  int* host_words_ = nullptr;        // cudaHostAlloc mapped: [0] abort, [1] status
+  std::unique_ptr<cuda::CudaMapper> mapper_;
+  std::unique_ptr<ipc::RegistrationService> service_;
+  std::map<int, std::unique_ptr<ipc::RegistrationClient>> clients_;  // by peer rank
+
+  uint64_t next_seq_ = 0;
+  std::mutex pending_mu_;
+  std::deque<std::shared_ptr<GpuOp::Record>> pending_;  // oldest first; held even if the caller dropped its GpuOp
+  std::atomic<int> departed_peer_{-1};  // a peer whose connection closed (see watchdog.cc)
+  std::atomic<bool> stop_watchdog_{false};
+  std::thread watchdog_;
+};
+
+// Makes `device` current for the scope and restores the caller's device.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device);
+  ~DeviceGuard();
+  DeviceGuard(const DeviceGuard&) = delete;
+  DeviceGuard& operator=(const DeviceGuard&) = delete;
+
+ private:
+  int previous_ = -1;
+};
+
+}  // namespace weft::gpu

@@ -1,0 +1,44 @@
+// Launch descriptions for the GPU collective kernels (host <-> device).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+
+#include "coll/gpu/layout.h"
+#include "weft/dtype.h"
+
+namespace weft::gpu {
+
+// The collectives that share one staged-step kernel skeleton.
+enum class CollKind : int { allreduce, reduce, reduce_scatter, broadcast, allgather, alltoall };
+
+struct CollArgs {
+  PeerView view;
+  const void* in;
+  void* out;
+  // Elements: allreduce/reduce/broadcast: the whole buffer; allgather,
+  // reduce_scatter, alltoall: one rank's block. Copy kinds count bytes.
+  size_t count;
+  size_t chunk;  // elements per slot per step (a multiple of 16 bytes x blocks)
+  int root;
+  int vec;       // 1 when every pointer and block offset is 16-byte aligned
+};
+
+struct P2PArgs {
+  PeerView view;
+  void* buf;
+  size_t bytes;
+  int peer;
+  int vec;
+};
+
+// Enqueue on `stream` with `blocks` blocks (every launch of a communicator
+// uses the same count: epochs are per block). reduce kinds use dtype and op;
+// copy kinds ignore them.
+void launch_collective(CollKind kind, DataType dtype, ReduceOp op, const CollArgs& args,
+                       int blocks, cudaStream_t stream);
+void launch_send(const P2PArgs& args, int blocks, cudaStream_t stream);
+void launch_recv(const P2PArgs& args, int blocks, cudaStream_t stream);
+
+}  // namespace weft::gpu

@@ -1,0 +1,11 @@
+// The reduce_scatter kernels for every dtype and op.
+#include "coll/gpu/dispatch.cuh"
+
+namespace weft::gpu {
+
+void launch_reduce_scatter_kernel(DataType dtype, ReduceOp op, const CollArgs& args, int blocks,
+                        cudaStream_t stream) {
+  device::launch_reduce_kind<CollKind::reduce_scatter>(dtype, op, args, blocks, stream);
+}
+
+}  // namespace weft::gpu

@@ -1,0 +1,63 @@
+// The layout of each rank's scratch allocation, shared by host and device.
+//
+// Every rank allocates one cuMem buffer at init and every peer maps it, so
+// each rank sees all ranks' scratch. It holds:
+//
+//   [flags]  64-byte slots per (sender rank, block), three kinds: collective
+//            steps, point-to-point "data ready" and point-to-point "consumed"
+//            acknowledgements. Written remotely with st.release.sys, read
+//            here with ld.acquire.sys.
+//   [data]   two halves of kHalfBytes: consecutive steps of a collective
+//            alternate halves (the step's epoch parity picks one), so the
+//            barrier of step e+1 proves every peer finished reading the half
+//            that step e+2 overwrites: one barrier per step, no clearing.
+//   [p2p]    per peer: two halves of kP2PHalfBytes, this rank's outbox to it.
+//
+// Epochs live in device memory and advance inside the kernels, never on the
+// host, so a captured CUDA graph replays correctly.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#ifdef __CUDACC__
+#define WEFT_HOST_DEVICE __host__ __device__
+#else
+#define WEFT_HOST_DEVICE
+#endif
+
+namespace weft::gpu {
+
+inline constexpr int kMaxRanks = 8;
+inline constexpr int kMaxBlocks = 64;
+inline constexpr int kThreads = 512;
+inline constexpr size_t kFlagStride = 8;  // uint64 words per flag slot (64 bytes)
+inline constexpr size_t kFlagSlots = size_t(kMaxRanks) * kMaxBlocks;
+enum class FlagKind : int { collective = 0, p2p_data = 1, p2p_ack = 2 };
+inline constexpr size_t kFlagsBytes = 3 * kFlagSlots * kFlagStride * sizeof(uint64_t);
+inline constexpr size_t kHalfBytes = size_t(8) << 20;
+inline constexpr size_t kP2PHalfBytes = size_t(1) << 20;
+inline constexpr size_t kDataOffset = kFlagsBytes;
+inline constexpr size_t kP2POffset = kDataOffset + 2 * kHalfBytes;
+inline constexpr size_t kScratchBytes = kP2POffset + size_t(kMaxRanks) * 2 * kP2PHalfBytes;
+
+// Word index (into the flags region) of the flag of `kind` that `sender` writes for `block`.
+WEFT_HOST_DEVICE inline constexpr size_t flag_index(FlagKind kind, int sender, int block) {
+  return ((size_t(kind) * kMaxRanks + sender) * kMaxBlocks + block) * kFlagStride;
+}
+
+// What every kernel gets by value: where each rank's scratch is as seen from
+// this process, and this rank's device-side state.
+struct PeerView {
+  char* scratch[kMaxRanks];  // each rank's scratch base, mapped here (own included)
+  int rank;
+  int nranks;
+  uint64_t* epochs;          // device memory: [kMaxBlocks] collective epochs, then
+                             // [kMaxRanks][kMaxBlocks] send epochs, [kMaxRanks][kMaxBlocks] recv epochs
+  const volatile int* abort_flag;  // host-mapped; nonzero = give up
+  int* status;               // host-mapped; kernels write 1 when they gave up
+};
+
+inline constexpr size_t kEpochWords = kMaxBlocks + 2 * size_t(kMaxRanks) * kMaxBlocks;
+
+}  // namespace weft::gpu
