@@ -9,6 +9,7 @@ packages=(
   libbenchmark-dev                      # benchmarks
   libcli11-dev nlohmann-json3-dev       # command lines, JSON output
   iproute2 procps psmisc                # network namespaces (multi-host tests), process tools
+  libgloo-dev openmpi-bin libopenmpi-dev gnuplot-nox  # comparators: weft-perf --compare gloo,mpi, --plot
 )
 
 missing=()

@@ -130,9 +130,11 @@ int run_rank(const Options& o, int rank, int n, uint16_t port) {
     };
     fill();
     CHECK_CUDA(cudaMemset(out, 0, bytes));
+    CHECK_CUDA(cudaDeviceSynchronize());  // pageable copies may still be landing
     comm.allreduce(in, out, count, type, ReduceOp::sum, stream).wait();
     long wrong = count_wrong();
     CHECK_CUDA(cudaMemset(out, 0, bytes));
+    CHECK_CUDA(cudaDeviceSynchronize());
     nccl.check(nccl.AllReduce(in, out, count, ntype, bench::kNcclSum, ncomm, stream), "ncclAllReduce");
     CHECK_CUDA(cudaStreamSynchronize(stream));
     wrong += count_wrong();

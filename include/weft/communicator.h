@@ -86,13 +86,14 @@ class Communicator {
   // root sends `buf`; every other rank receives into it.
   Work broadcast(void* buf, size_t count, DataType type, int root, const OpOptions& opts = {});
   // recv holds size() blocks of `count`; rank r's send lands in block r.
+  // In place: send == recv + rank * count.
   Work allgather(const void* send, void* recv, size_t count, DataType type,
                  const OpOptions& opts = {});
   // counts[r] elements from rank r at displacement displs[r] (elements) of recv.
   Work allgatherv(const void* send, void* recv, std::span<const size_t> counts,
                   std::span<const size_t> displs, DataType type, const OpOptions& opts = {});
-  // send holds size() blocks of `recv_count`; rank r receives the reduction of block r.
-  // In place: send == recv holds all blocks and block r is the result's home... see docs/.
+  // send holds size() blocks of `recv_count`; rank r receives the reduction of
+  // block r. In place (NCCL's convention): recv == send + rank * recv_count.
   Work reduce_scatter(const void* send, void* recv, size_t recv_count, DataType type,
                       ReduceOp op, const OpOptions& opts = {});
   // Block j of send goes to rank j; block j of recv comes from rank j.

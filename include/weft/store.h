@@ -178,9 +178,11 @@ class StoreServer {
 
   uint16_t port() const;
   void stop();
-  // Number of connected clients and keys (for tests and the operator CLI).
+  // Number of connected clients, keys and blocked WAITs (for tests and the
+  // operator CLI; refreshed by the loop after each batch of events).
   size_t num_clients() const;
   size_t num_keys() const;
+  size_t num_waiters() const;
 
   class Impl;
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "coll/context.h"
-#include "coll/reduce_scalar.h"  // -> "weft/reduce.h" once the vectorized kernels land
+#include "weft/reduce.h"
 
 namespace weft::coll {
 

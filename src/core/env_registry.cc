@@ -7,6 +7,7 @@ namespace weft::env {
 const std::vector<Variable>& registry_table() {
   static const std::vector<Variable> table = {
       {"WEFT_ALGO", "auto", "Force a collective algorithm (auto lets the planner choose)"},
+      {"WEFT_CPU_ISA", "auto", "Reduction kernel level: auto, portable, avx2 or avx512 (never above the CPU)"},
       {"WEFT_DEBUG", "WARN", "Log level: NONE, WARN, INFO or TRACE"},
       {"WEFT_DEBUG_FILE", "", "Write logs to this file instead of stderr (%h = host, %p = pid)"},
       {"WEFT_DEBUG_SUBSYS", "ALL", "Comma list of subsystems to log (ALL, or ^name to exclude)"},
@@ -17,9 +18,11 @@ const std::vector<Variable>& registry_table() {
       {"WEFT_NSOCKS", "2", "Parallel TCP streams per peer for large messages"},
       {"WEFT_P2P_DISABLE", "0", "Disable CUDA peer-to-peer transports"},
       {"WEFT_PROTO", "auto", "Force a protocol (auto lets the planner choose)"},
+      {"WEFT_RUN_KILL_GRACE_S", "3", "weftrun: seconds between SIGTERM and SIGKILL when stopping workers"},
       {"WEFT_SHM_DISABLE", "0", "Disable the shared-memory transport"},
       {"WEFT_SOCKET_IFNAME", "", "Interfaces to use: prefix list, ^exclude, =exact (NCCL syntax)"},
       {"WEFT_STORE_CONNECT_TIMEOUT_S", "60", "How long a store client keeps retrying to connect"},
+      {"WEFT_STORE_HANDSHAKE_TIMEOUT_S", "30", "Store server closes clients that have not validated by then"},
       {"WEFT_STORE_MAX_VALUE_BYTES", "268435456", "Largest value the store server accepts (bytes)"},
       {"WEFT_STORE_TIMEOUT_S", "300", "Default timeout of blocking store operations (get, wait)"},
       {"WEFT_STORE_TOKEN", "", "Shared secret clients must present to the store server"},

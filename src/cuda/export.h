@@ -17,7 +17,7 @@ namespace weft::cuda {
 
 struct ExportedBuffer {
   ipc::HandleKind kind = ipc::HandleKind::PosixFd;
-  ipc::UniqueFd fd;          // PosixFd: close it once the peers have imported it
+  net::Fd fd;          // PosixFd: close it once the peers have imported it
   uintptr_t base = 0;        // the allocation's first byte
   uint64_t size = 0;         // the allocation's size
   uint64_t offset = 0;       // the exported pointer's offset into the allocation

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "ipc/unique_fd.h"
+#include "net/fd.h"
 
 namespace weft::ipc {
 
@@ -25,7 +25,7 @@ using LegacyHandle = std::array<uint8_t, kLegacyHandleBytes>;
 
 struct ImportSpec {
   HandleKind kind = HandleKind::PosixFd;
-  UniqueFd fd;            // PosixFd: the received descriptor (the mapper may close it)
+  net::Fd fd;            // PosixFd: the received descriptor (the mapper may close it)
   uint64_t size = 0;      // bytes of the whole exported allocation
   LegacyHandle legacy{};  // CudaLegacyIpc
 };

@@ -28,34 +28,30 @@ RegistrationClient::RegistrationClient(const std::string& address, int rank, int
 RegistrationClient::Outcome RegistrationClient::call(const void* request, size_t bytes, int fd,
                                                      uint64_t request_id, const char* what) {
   auto context = [&] { return str("rank ", rank_, ": ", what, " #", request_id, " at peer rank ", peer_rank_); };
-  WEFT_REQUIRE(sock_, context(), ": the connection failed earlier and was closed");
+  if (failed_)
+    throw_error(*failed_, str(context(), ": the connection failed earlier (", to_string(*failed_),
+                              ") and was closed"));
   std::optional<Message> msg;
   try {
     std::span<const int> fds(&fd, fd >= 0 ? 1 : 0);
     send_message(sock_.get(), {static_cast<const std::byte*>(request), bytes}, fds, timeout_);
     msg = recv_message(sock_.get(), sizeof(wire::Reply) + wire::kMaxErrorText, timeout_);
   } catch (const Error& e) {
-    sock_.reset();  // a request may be half-served: never reuse this connection
-    throw_error(e.code(), str(context(), ": ", e.message()));
+    fail(e.code(), str(context(), ": ", e.message()));  // a request may be half-served
   }
-  if (!msg) {
-    sock_.reset();
-    throw_error(ErrorCode::PeerLost,
-                str(context(), ": peer rank ", peer_rank_, " closed its registration service connection"));
-  }
+  if (!msg)
+    fail(ErrorCode::PeerLost,
+         str(context(), ": peer rank ", peer_rank_, " closed its registration service connection"));
   Outcome out;
-  if (msg->payload.size() < sizeof(wire::Reply)) {
-    sock_.reset();
-    throw_error(ErrorCode::Mismatch, str(context(), ": short reply (", msg->payload.size(), " bytes)"));
-  }
+  if (msg->payload.size() < sizeof(wire::Reply))
+    fail(ErrorCode::Mismatch, str(context(), ": short reply (", msg->payload.size(), " bytes)"));
   std::memcpy(&out.reply, msg->payload.data(), sizeof(wire::Reply));
   const wire::Reply& r = out.reply;
   if (r.magic != wire::kMagic || r.version != wire::kVersion || r.type != wire::Type::Reply ||
       r.request_id != request_id || r.rank != peer_rank_) {
-    sock_.reset();
-    throw_error(ErrorCode::Mismatch,
-                str(context(), ": unexpected reply (request #", r.request_id, " from rank ", r.rank,
-                    ", magic ", r.magic, " v", r.version, ")"));
+    fail(ErrorCode::Mismatch,
+         str(context(), ": unexpected reply (request #", r.request_id, " from rank ", r.rank,
+             ", magic ", r.magic, " v", r.version, ")"));
   }
   if (r.status != 0) {
     std::string text(reinterpret_cast<const char*>(msg->payload.data()) + sizeof(wire::Reply),
@@ -66,6 +62,12 @@ RegistrationClient::Outcome RegistrationClient::call(const void* request, size_t
     throw_error(ec, str(context(), " failed there: ", text));
   }
   return out;
+}
+
+void RegistrationClient::fail(ErrorCode code, const std::string& message) {
+  sock_.reset();
+  failed_ = code;
+  throw_error(code, message);
 }
 
 RemoteMapping RegistrationClient::import(const ExportDesc& desc) {

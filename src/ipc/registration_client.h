@@ -13,10 +13,12 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "ipc/mapper.h"
-#include "ipc/unique_fd.h"
+#include "net/fd.h"
+#include "weft/error.h"
 
 namespace weft::ipc {
 
@@ -52,13 +54,17 @@ class RegistrationClient {
  private:
   struct Outcome;
   Outcome call(const void* request, size_t bytes, int fd, uint64_t request_id, const char* what);
+  [[noreturn]] void fail(ErrorCode code, const std::string& message);
 
   std::mutex mu_;
-  UniqueFd sock_;
+  net::Fd sock_;
   int rank_;
   int peer_rank_;
   std::chrono::milliseconds timeout_;
   uint64_t next_request_ = 1;
+  // Once a call fails mid-request the connection is closed for good; later
+  // calls fail at once with the same code.
+  std::optional<ErrorCode> failed_;
 };
 
 }  // namespace weft::ipc

@@ -29,7 +29,7 @@ struct Mapping {
 };
 
 struct Conn {
-  UniqueFd fd;
+  net::Fd fd;
   int peer_rank = -1;  // learnt from its first request
 };
 
@@ -102,7 +102,7 @@ struct RegistrationService::Loop {
     send_message(c.fd.get(), out, {}, kReplyTimeout);
   }
 
-  wire::Reply serve(uint64_t conn_id, const wire::Request& req, std::vector<UniqueFd>& fds) {
+  wire::Reply serve(uint64_t conn_id, const wire::Request& req, std::vector<net::Fd>& fds) {
     wire::Reply r;
     r.rank = svc.rank_;
     r.request_id = req.request_id;
@@ -147,6 +147,7 @@ struct RegistrationService::Loop {
     try {
       msg = recv_message(c.fd.get(), sizeof(wire::Request), milliseconds(0));
     } catch (const Error& e) {
+      if (e.code() == ErrorCode::Timeout) return true;  // readiness without data: poll again
       WEFT_WARN("ipc", "registration service: bad message from peer rank ", c.peer_rank, ": ",
                 e.message(), "; closing the connection");
       return false;

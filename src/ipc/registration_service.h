@@ -66,7 +66,7 @@ class RegistrationService {
   Mapper& mapper_;
   OnPeerExit on_peer_exit_;
   UnixListener listener_;
-  UniqueFd wake_;  // eventfd: stop() signals it
+  net::Fd wake_;  // eventfd: stop() signals it
   std::atomic<size_t> live_{0};
   std::thread thread_;
 };

@@ -10,13 +10,13 @@
 #include <cstring>
 #include <thread>
 
+#include "net/deadline.h"
 #include "weft/env.h"
 #include "weft/error.h"
 
 namespace weft::ipc {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 std::string sanitize(std::string_view s) {
@@ -46,23 +46,15 @@ socklen_t make_addr(const std::string& address, sockaddr_un& sa) {
   return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address.size() + 1);
 }
 
-// Milliseconds left until `deadline` for poll(): -1 = no deadline.
-int poll_ms(std::optional<Clock::time_point> deadline) {
-  if (!deadline) return -1;
-  auto left = std::chrono::duration_cast<milliseconds>(*deadline - Clock::now()).count();
-  return static_cast<int>(std::clamp<int64_t>(left, 0, INT32_MAX));
+net::Deadline deadline_after(milliseconds timeout) {
+  return timeout.count() < 0 ? net::Deadline::never() : net::Deadline::after(timeout);
 }
 
-std::optional<Clock::time_point> deadline_after(milliseconds timeout) {
-  if (timeout.count() < 0) return std::nullopt;
-  return Clock::now() + timeout;
-}
-
-// poll() one fd for `events`, retrying EINTR; false on timeout.
-bool wait_for(int fd, short events, std::optional<Clock::time_point> deadline) {
+// poll() one fd for `events`, retrying EINTR with the time left; false on timeout.
+bool wait_for(int fd, short events, const net::Deadline& deadline) {
   for (;;) {
     pollfd p{fd, events, 0};
-    int rc = ::poll(&p, 1, poll_ms(deadline));
+    int rc = ::poll(&p, 1, deadline.poll_timeout_ms());
     if (rc > 0) return true;
     if (rc == 0) return false;
     if (errno != EINTR) throw_errno("poll on unix socket");
@@ -90,7 +82,7 @@ std::string socket_address(std::string_view job_id, int rank, std::string_view p
 UnixListener UnixListener::listen(const std::string& address) {
   sockaddr_un sa;
   socklen_t len = make_addr(address, sa);
-  UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  net::Fd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) throw_errno("socket(AF_UNIX, SOCK_SEQPACKET)");
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&sa), len) != 0)
     throw_errno(str("bind unix socket '", address, "'"));
@@ -102,30 +94,30 @@ UnixListener::~UnixListener() {
   if (fd_ && !address_.empty() && address_[0] != '@') ::unlink(address_.c_str());
 }
 
-std::optional<UniqueFd> UnixListener::accept() {
+std::optional<net::Fd> UnixListener::accept() {
   for (;;) {
     int c = ::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-    if (c >= 0) return UniqueFd(c);
+    if (c >= 0) return net::Fd(c);
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED) return std::nullopt;
     throw_errno(str("accept on unix socket '", address_, "'"));
   }
 }
 
-UniqueFd connect_unix(const std::string& address, milliseconds timeout) {
+net::Fd connect_unix(const std::string& address, milliseconds timeout) {
   sockaddr_un sa;
   socklen_t len = make_addr(address, sa);
-  auto deadline = Clock::now() + timeout;
+  auto deadline = net::Deadline::after(timeout);
   milliseconds backoff(1);
   for (;;) {
-    UniqueFd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    net::Fd fd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
     if (!fd) throw_errno("socket(AF_UNIX, SOCK_SEQPACKET)");
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sa), len) == 0) return fd;
     int err = errno;
     // Not listening yet (or its backlog is full): retry until the deadline.
     bool retry = err == ENOENT || err == ECONNREFUSED || err == EAGAIN || err == EINTR;
     if (!retry) throw_system_error(str("connect to unix socket '", address, "'"), err);
-    if (Clock::now() + backoff > deadline)
+    if (deadline.remaining() < backoff)
       throw_error(ErrorCode::Timeout, str("connect to unix socket '", address, "': nobody listening after ",
                                           timeout.count(), " ms (", std::strerror(err), ")"));
     std::this_thread::sleep_for(backoff);

@@ -26,7 +26,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ipc/unique_fd.h"
+#include "net/fd.h"
 
 namespace weft::ipc {
 
@@ -52,21 +52,21 @@ class UnixListener {
   int fd() const { return fd_.get(); }
   const std::string& address() const { return address_; }
   // One pending connection (the listener is non-blocking: nullopt when none).
-  std::optional<UniqueFd> accept();
+  std::optional<net::Fd> accept();
 
  private:
-  UnixListener(UniqueFd fd, std::string address) : fd_(std::move(fd)), address_(std::move(address)) {}
-  UniqueFd fd_;
+  UnixListener(net::Fd fd, std::string address) : fd_(std::move(fd)), address_(std::move(address)) {}
+  net::Fd fd_;
   std::string address_;
 };
 
 // Connects, retrying while the listener does not exist yet (it may still be
 // starting); Timeout after `timeout`.
-UniqueFd connect_unix(const std::string& address, std::chrono::milliseconds timeout);
+net::Fd connect_unix(const std::string& address, std::chrono::milliseconds timeout);
 
 struct Message {
   std::vector<std::byte> payload;
-  std::vector<UniqueFd> fds;
+  std::vector<net::Fd> fds;
 };
 
 // Sends one record: payload bytes plus up to kMaxFdsPerMessage descriptors

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 
 #include <charconv>
+#include <optional>
 #include <cstring>
 
 #include "weft/error.h"
@@ -73,7 +74,26 @@ std::string SocketAddress::host() const {
 
 std::string SocketAddress::to_string() const { return format_endpoint(host(), port()); }
 
+// An IPv4/IPv6 literal needs no resolver (getaddrinfo with AI_ADDRCONFIG
+// talks netlink on every call; a thousand ranks connecting at once notice).
+static std::optional<SocketAddress> parse_literal(const std::string& host, uint16_t port) {
+  sockaddr_in v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4.sin_addr) == 1) {
+    v4.sin_family = AF_INET;
+    v4.sin_port = htons(port);
+    return SocketAddress(reinterpret_cast<const sockaddr*>(&v4), sizeof v4);
+  }
+  sockaddr_in6 v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6.sin6_addr) == 1) {
+    v6.sin6_family = AF_INET6;
+    v6.sin6_port = htons(port);
+    return SocketAddress(reinterpret_cast<const sockaddr*>(&v6), sizeof v6);
+  }
+  return std::nullopt;
+}
+
 std::vector<SocketAddress> resolve(std::string_view host, uint16_t port, bool passive) {
+  if (auto literal = parse_literal(std::string(host), port)) return {*literal};
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

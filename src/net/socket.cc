@@ -144,7 +144,7 @@ Socket connect_tcp(std::string_view host, uint16_t port, Deadline deadline) {
     if (rc != 0 && errno == EINPROGRESS) {
       if (!wait_for(fd.get(), POLLOUT, deadline))
         throw_error(ErrorCode::Timeout, str("connecting to ", target, " (", last_address,
-                                            "): timed out"));
+                                            "): timed out"));  // SYN unanswered
       socklen_t len = sizeof last_error;
       if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &last_error, &len) != 0) last_error = errno;
       rc = last_error == 0 ? 0 : -1;
@@ -157,7 +157,9 @@ Socket connect_tcp(std::string_view host, uint16_t port, Deadline deadline) {
       return s;
     }
   }
-  throw_system_error(str("connecting to ", target, " (", last_address, ")"), last_error);
+  // Name the resolved address too when the host was a name ("localhost").
+  std::string where = last_address == target ? target : str(target, " (", last_address, ")");
+  throw_system_error(str("connecting to ", where), last_error);
 }
 
 Listener Listener::listen(std::string_view host, uint16_t port, int backlog) {

@@ -45,14 +45,15 @@ const Registration* RegistrationCache::get(RegistrationHandle handle) const {
   return it == by_handle_.end() ? nullptr : it->second.get();
 }
 
-RegistrationCache::Acquired RegistrationCache::acquire(const void* ptr, size_t bytes) {
+RegistrationCache::Registered RegistrationCache::register_range(const void* ptr, size_t bytes,
+                                                                uint64_t tag) {
   const auto p = reinterpret_cast<uintptr_t>(ptr);
   WEFT_REQUIRE(ptr != nullptr, "register: null buffer pointer");
   WEFT_REQUIRE(bytes > 0, "register: zero-byte buffer at ", ptr);
   WEFT_REQUIRE(p <= UINTPTR_MAX - page_size_ && bytes <= UINTPTR_MAX - page_size_ - p,
                "register: buffer ", ptr, " + ", bytes, " bytes wraps the address space");
 
-  if (Registration* r = find_mut(p, bytes)) {
+  if (Registration* r = find_mut(p, bytes); r != nullptr && r->tag == tag) {
     ++r->refs;
     return {r->handle, false, {}};
   }
@@ -62,14 +63,18 @@ RegistrationCache::Acquired RegistrationCache::acquire(const void* ptr, size_t b
 
   // Collect every indexed range overlapping [begin, end): start from the last
   // range beginning at or before `begin`, walk right while ranges start
-  // before `end`. Each overlapped range widens the union.
-  Acquired out;
+  // before `end`. Each overlapped range of the same memory (tag) widens the
+  // union; one with another tag is stale and only leaves the index. Indexed
+  // ranges are disjoint, so widening never reaches a range the walk skipped.
+  Registered out;
   auto it = index_.upper_bound(begin);
   if (it != index_.begin() && std::prev(it)->second->end > begin) --it;
   while (it != index_.end() && it->first < end) {
     Registration* old = it->second;
-    begin = std::min(begin, old->begin);
-    end = std::max(end, old->end);
+    if (old->tag == tag) {
+      begin = std::min(begin, old->begin);
+      end = std::max(end, old->end);
+    }
     old->indexed = false;
     out.superseded.push_back(old->handle);
     it = index_.erase(it);
@@ -80,6 +85,7 @@ RegistrationCache::Acquired RegistrationCache::acquire(const void* ptr, size_t b
   reg->begin = begin;
   reg->end = end;
   reg->refs = 1;
+  reg->tag = tag;
   out.handle = reg->handle;
   out.created = true;
   index_.emplace(begin, reg.get());
@@ -87,7 +93,7 @@ RegistrationCache::Acquired RegistrationCache::acquire(const void* ptr, size_t b
   return out;
 }
 
-std::optional<Registration> RegistrationCache::release(RegistrationHandle handle) {
+std::optional<Registration> RegistrationCache::deregister(RegistrationHandle handle) {
   auto it = by_handle_.find(handle.value);
   WEFT_REQUIRE(it != by_handle_.end(),
                "deregister: unknown registration handle ", handle.value,
@@ -98,6 +104,13 @@ std::optional<Registration> RegistrationCache::release(RegistrationHandle handle
   Registration gone = std::move(r);
   by_handle_.erase(it);
   return gone;
+}
+
+std::vector<RegistrationHandle> RegistrationCache::handles() const {
+  std::vector<RegistrationHandle> out;
+  out.reserve(by_handle_.size());
+  for (const auto& [value, r] : by_handle_) out.push_back(r->handle);
+  return out;
 }
 
 void RegistrationCache::set_peer(RegistrationHandle handle, const PeerMapping& mapping) {

@@ -21,7 +21,13 @@
 // Handles are per registration: registering a range twice returns the same
 // handle twice and needs two deregistrations.
 //
-// Not internally synchronized: the owner (the communicator) must serialize
+// Stale entries: a buffer freed and reallocated at the same address without
+// being deregistered must not reuse the old peer mappings. Callers that can
+// tell allocations apart pass a tag (CUDA: the allocation's buffer id); a
+// hit or an overlap with a different tag is stale: it leaves the index (and
+// lives on until deregistered) and does not widen the new registration.
+//
+// Not internally synchronized: the owner (the Registrar) must serialize
 // calls, because a registration also involves exporting and talking to peers,
 // which has to be atomic with the cache update anyway.
 #pragma once
@@ -57,6 +63,7 @@ struct Registration {
   uintptr_t begin = 0;  // page-aligned
   uintptr_t end = 0;    // page-aligned, exclusive
   int64_t refs = 0;
+  uint64_t tag = 0;     // identity of the memory behind the range (0: unknown)
   bool indexed = true;  // false once superseded by a merged registration
   std::vector<PeerMapping> peers;  // at most one per peer, sorted by peer
 
@@ -72,21 +79,21 @@ class RegistrationCache {
   // page_size must be a power of two; 0 means the OS page size.
   explicit RegistrationCache(size_t page_size = 0);
 
-  struct Acquired {
+  struct Registered {
     RegistrationHandle handle;
     bool created = false;  // a new registration: the caller maps it on the peers
     // Registrations that left the lookup index because `handle` now covers
-    // them (they stay alive until deregistered).
+    // them or they were stale (they stay alive until deregistered).
     std::vector<RegistrationHandle> superseded;
   };
   // Registers [ptr, ptr + bytes) rounded out to pages. Throws InvalidArgument
   // for a null pointer, zero bytes or a range that wraps the address space.
-  Acquired acquire(const void* ptr, size_t bytes);
+  Registered register_range(const void* ptr, size_t bytes, uint64_t tag = 0);
 
   // Drops one reference. When it was the last, the registration is removed
   // and returned so that the caller can release its peer mappings.
   // Throws InvalidArgument for an unknown (or already released) handle.
-  std::optional<Registration> release(RegistrationHandle handle);
+  std::optional<Registration> deregister(RegistrationHandle handle);
 
   // The indexed registration containing [ptr, ptr + bytes), or null. O(log n).
   const Registration* find(const void* ptr, size_t bytes) const;
@@ -95,6 +102,9 @@ class RegistrationCache {
 
   // Records (or replaces) where `mapping.peer` sees registration `handle`.
   void set_peer(RegistrationHandle handle, const PeerMapping& mapping);
+
+  // Every live registration (indexed or superseded).
+  std::vector<RegistrationHandle> handles() const;
 
   size_t page_size() const { return page_size_; }
   size_t live() const { return by_handle_.size(); }      // indexed + superseded

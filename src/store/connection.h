@@ -10,6 +10,7 @@
 #include <string>
 
 #include "net/socket.h"
+#include "store/output_queue.h"
 #include "store/protocol.h"
 
 namespace weft::store {
@@ -39,6 +40,8 @@ class Connection {
     return std::span<const uint8_t>(in_).subspan(in_start_);
   }
   void consume(size_t n) { in_start_ += n; }
+  // Room for `frame_bytes` of unparsed input.
+  void reserve_input(size_t frame_bytes) { in_.reserve(in_start_ + frame_bytes); }
   // Drops parsed bytes from the front (called once per read burst).
   void compact_input() {
     if (in_start_ == 0) return;
@@ -47,18 +50,9 @@ class Connection {
   }
 
   // --- output ---
-  Bytes& output() { return out_; }
-  size_t pending_output() const { return out_.size() - out_start_; }
-  std::span<const uint8_t> unsent() const {
-    return std::span<const uint8_t>(out_).subspan(out_start_);
-  }
-  void sent(size_t n) {
-    out_start_ += n;
-    if (out_start_ == out_.size()) {
-      out_.clear();
-      out_start_ = 0;
-    }
-  }
+  OutputQueue& output() { return out_; }
+  size_t pending_output() const { return out_.pending(); }
+
   // Whether epoll is currently asked for EPOLLOUT / EPOLLIN on this socket.
   uint32_t interest = 0;
 
@@ -67,8 +61,7 @@ class Connection {
   net::Socket socket_;
   Bytes in_;
   size_t in_start_ = 0;
-  Bytes out_;
-  size_t out_start_ = 0;
+  OutputQueue out_;
 };
 
 }  // namespace weft::store

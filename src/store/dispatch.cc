@@ -71,6 +71,18 @@ void dispatch(KvState& state, ClientId client, Request& req, Bytes& reply,
     case QueryType::QUEUE_LEN:
       w.i64(state.queue_len(req.keys[0]));
       return;
+    case QueryType::LIST_KEYS: {
+      auto keys = state.keys();
+      w.i64(static_cast<int64_t>(keys.size()));
+      for (const auto& key : keys) w.string(key);
+      return;
+    }
+    case QueryType::BARRIER:
+      if (state.is_waiting(client))
+        throw_error(ErrorCode::InvalidArgument, "BARRIER while a WAIT is pending");
+      if (state.barrier(client, req.keys[0], req.delta, woken))
+        w.u8(static_cast<uint8_t>(WaitResponse::STOP_WAITING));
+      return;
     case QueryType::VALIDATE:
     case QueryType::AUTH:
       break;

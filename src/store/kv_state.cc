@@ -1,6 +1,7 @@
 #include "store/kv_state.h"
 
 #include <algorithm>
+#include <climits>
 
 #include "weft/error.h"
 
@@ -56,6 +57,35 @@ void KvState::append(const std::string& key, std::span<const uint8_t> value, Wok
 
 bool KvState::erase(const std::string& key) { return values_.erase(key) > 0; }
 
+std::vector<std::string> KvState::keys() const {
+  std::vector<std::string> out;
+  out.reserve(values_.size());
+  for (const auto& [key, value] : values_) out.push_back(key);
+  return out;
+}
+
+bool KvState::barrier(ClientId client, const std::string& key, int64_t world, Woken& woken) {
+  WEFT_ASSERT(!is_waiting(client));
+  int64_t count = 1;
+  if (auto it = values_.find(key); it != values_.end()) {
+    int64_t current = 0;
+    if (!parse_counter(it->second, current) || current == INT64_MAX)
+      throw_error(ErrorCode::InvalidArgument,
+                  str("BARRIER on key '", key, "' whose value is not a counter"));
+    count = current + 1;
+  }
+  std::string text = std::to_string(count);
+  values_[key] = Bytes(text.begin(), text.end());
+  if (count >= world) {
+    key_appeared(key, woken);
+    return true;
+  }
+  waiters_[key].push_back(client);
+  ++registrations_;
+  pending_.emplace(client, Pending{1, {key}});
+  return false;
+}
+
 bool KvState::present(const std::string& key) const {
   if (values_.count(key) > 0) return true;
   auto q = queues_.find(key);
@@ -95,6 +125,7 @@ bool KvState::wait(ClientId client, std::span<const std::string> keys) {
   for (const std::string& key : keys) {
     if (present(key)) continue;
     waiters_[key].push_back(client);
+    ++registrations_;
     pending.keys.push_back(key);
     ++pending.remaining;
   }
@@ -111,11 +142,6 @@ bool KvState::cancel_wait(ClientId client) {
   return true;
 }
 
-size_t KvState::waiter_entries() const {
-  size_t n = 0;
-  for (const auto& [key, clients] : waiters_) n += clients.size();
-  return n;
-}
 
 // Every waiter registered on `key` is one step closer; those with nothing
 // left to wait for are released.
@@ -124,6 +150,7 @@ void KvState::key_appeared(const std::string& key, Woken& woken) {
   if (it == waiters_.end()) return;
   std::vector<ClientId> clients = std::move(it->second);
   waiters_.erase(it);
+  registrations_ -= clients.size();
   for (ClientId client : clients) {
     auto p = pending_.find(client);
     if (p == pending_.end()) continue;
@@ -140,6 +167,7 @@ void KvState::release_one(const std::string& key, Woken& woken) {
   if (it == waiters_.end()) return;
   ClientId client = it->second.front();
   it->second.erase(it->second.begin());
+  --registrations_;
   if (it->second.empty()) waiters_.erase(it);
   auto p = pending_.find(client);
   if (p == pending_.end()) return;
@@ -153,7 +181,9 @@ void KvState::unregister(ClientId client, const std::string& key) {
   auto it = waiters_.find(key);
   if (it == waiters_.end()) return;
   auto& clients = it->second;
-  clients.erase(std::remove(clients.begin(), clients.end(), client), clients.end());
+  auto gone = std::remove(clients.begin(), clients.end(), client);
+  registrations_ -= static_cast<size_t>(clients.end() - gone);
+  clients.erase(gone, clients.end());
   if (clients.empty()) waiters_.erase(it);
 }
 

@@ -42,6 +42,13 @@ class KvState {
   void append(const std::string& key, std::span<const uint8_t> value, Woken& woken);
   bool erase(const std::string& key);
   size_t size() const { return values_.size(); }
+  // Every key with a value (not the queues), in no particular order.
+  std::vector<std::string> keys() const;
+
+  // BARRIER: adds 1 to the decimal counter at key without waking anybody;
+  // when it reaches `world`, releases every client parked on the key and
+  // returns true, otherwise parks `client` on it and returns false.
+  bool barrier(ClientId client, const std::string& key, int64_t world, Woken& woken);
 
   // A key counts as present when it has a value or a non-empty queue.
   bool present(const std::string& key) const;
@@ -62,7 +69,7 @@ class KvState {
   // whether there was one.
   bool cancel_wait(ClientId client);
   // Registered (client, key) pairs; 0 once nobody waits (a leak check).
-  size_t waiter_entries() const;
+  size_t waiter_entries() const { return registrations_; }
   size_t waiting_clients() const { return pending_.size(); }
 
  private:
@@ -78,6 +85,7 @@ class KvState {
   std::unordered_map<std::string, std::deque<Bytes>> queues_;
   std::unordered_map<std::string, std::vector<ClientId>> waiters_;  // key -> clients, FIFO
   std::unordered_map<ClientId, Pending> pending_;
+  size_t registrations_ = 0;  // total entries in waiters_
 };
 
 }  // namespace weft::store

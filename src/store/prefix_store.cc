@@ -1,5 +1,7 @@
 // PrefixStore: namespaces every key of a base store as "<prefix>/<key>", so
 // several groups (or retries of a rendezvous) can share one server.
+#include <algorithm>
+
 #include "weft/error.h"
 #include "weft/store.h"
 
@@ -68,7 +70,17 @@ void PrefixStore::queue_push(std::string_view key, std::span<const uint8_t> valu
 }
 
 std::optional<Bytes> PrefixStore::queue_pop(std::string_view key, bool block) {
-  return base_->queue_pop(full(key), block);
+  if (!block) return base_->queue_pop(full(key), false);
+  // Block with our timeout, not the base's: wait for an item, then try to
+  // take it (another popper may win it; then wait again).
+  auto deadline = std::chrono::steady_clock::now() + timeout_;
+  std::vector<std::string> keys{full(key)};
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    base_->wait(keys, std::max(left, std::chrono::milliseconds(0)));
+    if (auto value = base_->queue_pop(keys[0], false)) return value;
+  }
 }
 
 int64_t PrefixStore::queue_len(std::string_view key) { return base_->queue_len(full(key)); }

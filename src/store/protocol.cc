@@ -26,6 +26,8 @@ const char* to_string(QueryType type) {
     case QueryType::QUEUE_PUSH: return "QUEUE_PUSH";
     case QueryType::QUEUE_POP: return "QUEUE_POP";
     case QueryType::QUEUE_LEN: return "QUEUE_LEN";
+    case QueryType::LIST_KEYS: return "LIST_KEYS";
+    case QueryType::BARRIER: return "BARRIER";
     case QueryType::AUTH: return "AUTH";
   }
   return "UNKNOWN";
@@ -117,6 +119,7 @@ bool read_fields(Reader& r, Request& req) {
     }
     case QueryType::GETNUMKEYS:
     case QueryType::CANCEL_WAIT:
+    case QueryType::LIST_KEYS:
       return true;
     case QueryType::GET:
     case QueryType::DELETE_KEY:
@@ -135,6 +138,7 @@ bool read_fields(Reader& r, Request& req) {
       req.values.resize(2);
       return r.key(req.keys[0]) && r.payload(req.values[0]) && r.payload(req.values[1]);
     case QueryType::ADD:
+    case QueryType::BARRIER:
       req.keys.resize(1);
       return r.key(req.keys[0]) && r.value(req.delta);
     case QueryType::CHECK:
@@ -161,7 +165,7 @@ bool read_fields(Reader& r, Request& req) {
 }
 
 bool known_type(uint8_t byte) {
-  return byte <= static_cast<uint8_t>(QueryType::QUEUE_LEN) ||
+  return byte <= static_cast<uint8_t>(QueryType::BARRIER) ||
          byte == static_cast<uint8_t>(QueryType::AUTH);
 }
 

@@ -40,6 +40,8 @@ enum class QueryType : uint8_t {
   QUEUE_PUSH = 14,
   QUEUE_POP = 15,
   QUEUE_LEN = 16,
+  LIST_KEYS = 17,  // torch 2.11
+  BARRIER = 18,    // after torch 2.11
   AUTH = 0xA5,  // weft extension, only valid as the very first frame
 };
 const char* to_string(QueryType type);
@@ -66,7 +68,7 @@ struct Request {
   std::vector<std::string> keys;  // SET/GET/...: keys[0]; CHECK/WAIT/MULTI_*: all
   std::vector<Bytes> values;      // SET/APPEND/QUEUE_PUSH: [value]; COMPARE_SET: [expected,
                                   // desired]; MULTI_SET: one per key
-  int64_t delta = 0;              // ADD
+  int64_t delta = 0;              // ADD; BARRIER: world size
   uint32_t number = 0;            // VALIDATE magic, PING nonce
   std::string token;              // AUTH
 };

@@ -11,11 +11,14 @@
 // waiter list.
 #include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 
 #include <array>
 #include <atomic>
 #include <cstring>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <unordered_map>
 
@@ -61,6 +64,7 @@ class StoreServer::Impl {
     limits_.max_value_bytes = options.max_value_bytes
                                   ? *options.max_value_bytes
                                   : static_cast<size_t>(env::get_int("WEFT_STORE_MAX_VALUE_BYTES"));
+    handshake_timeout_ = env::get_seconds("WEFT_STORE_HANDSHAKE_TIMEOUT_S");
     poller_.add(listener_.fd(), EPOLLIN, kListenToken);
     poller_.add(waker_.fd(), EPOLLIN, kWakeToken);
     spare_fd_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
@@ -72,20 +76,23 @@ class StoreServer::Impl {
 
   ~Impl() { stop(); }
 
+  // Idempotent and safe from several threads (an explicit stop() racing the
+  // destructor): the first caller joins the loop, the others wait for it.
   void stop() {
-    if (stopping_.exchange(true)) {
-      if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
-      return;
-    }
+    std::lock_guard<std::mutex> lock(stop_mutex_);
+    if (!thread_.joinable()) return;
+    stopping_ = true;
     waker_.wake();
-    if (thread_.joinable()) thread_.join();
-    connections_.clear();
+    thread_.join();
+    connections_.clear();  // closes every client socket
     num_clients_ = 0;
+    num_waiters_ = 0;
   }
 
   uint16_t port() const { return listener_.port(); }
   size_t num_clients() const { return num_clients_.load(); }
   size_t num_keys() const { return num_keys_.load(); }
+  size_t num_waiters() const { return num_waiters_.load(); }
 
  private:
   void run() {
@@ -93,7 +100,9 @@ class StoreServer::Impl {
     while (!stopping_.load()) {
       int n = 0;
       try {
-        n = poller_.wait(events, -1);
+        // Wake up for the oldest handshake deadline, if any.
+        int timeout_ms = handshakes_.empty() ? -1 : handshakes_.front().first.poll_timeout_ms();
+        n = poller_.wait(events, timeout_ms);
       } catch (const Error& e) {
         WEFT_WARN("store", "store server: ", e.message());
         continue;
@@ -108,8 +117,10 @@ class StoreServer::Impl {
           serve(token, events[i].events);
         }
       }
+      expire_handshakes();
       num_keys_ = state_.size();
       num_clients_ = connections_.size();
+      num_waiters_ = state_.waiter_entries();
     }
   }
 
@@ -135,13 +146,36 @@ class StoreServer::Impl {
       }
       WEFT_TRACE("store", "client ", conn->peer(), " connected (id ", id, ")");
       connections_.emplace(id, std::move(conn));
+      handshakes_.emplace_back(net::Deadline::after(handshake_timeout_), id);
+    }
+  }
+
+  // A connection that has not validated in time (a port scanner, a client
+  // stuck before its token, a half-open peer) is closed so it cannot pin a
+  // descriptor forever. Deadlines are queued in accept order, hence sorted.
+  void expire_handshakes() {
+    while (!handshakes_.empty() && handshakes_.front().first.passed()) {
+      uint64_t id = handshakes_.front().second;
+      handshakes_.pop_front();
+      auto it = connections_.find(id);
+      if (it != connections_.end() && it->second->phase != Connection::Phase::Ready)
+        close(*it->second, str("no handshake within ", handshake_timeout_.count(), " ms"),
+              /*warn=*/true);
     }
   }
 
   // Out of file descriptors: accept with the reserved one and close at once,
   // so the pending connection does not keep the level-triggered loop spinning.
   void shed_one_connection(const Error& e) {
-    WEFT_WARN("store", "store server: ", e.message(), "; refusing a connection");
+    // Once per 1000, so a storm of refusals does not flood the log.
+    if (shed_count_++ % 1000 == 0) {
+      rlimit limit{};
+      getrlimit(RLIMIT_NOFILE, &limit);
+      WEFT_WARN("store", "store server: ", e.message(), "; refusing connections (",
+                shed_count_, " so far) with ", connections_.size(),
+                " clients connected; RLIMIT_NOFILE is ", limit.rlim_cur,
+                ": raise it (ulimit -n) to serve more clients");
+    }
     spare_fd_.reset();
     int fd = ::accept(listener_.fd(), nullptr, nullptr);
     if (fd >= 0) ::close(fd);
@@ -179,9 +213,10 @@ class StoreServer::Impl {
       }
       if (r.would_block || r.bytes < scratch_.size()) break;
     }
-    const uint64_t id = conn.id();
     if (!process(conn)) return;  // closed for a protocol error
     if (eof) {
+      // A client may half-close after its last request: best-effort replies.
+      if (!write_pending(conn)) return;
       size_t left = conn.unparsed().size();
       if (left > 0)
         close(conn, str("disconnected mid-frame (", left, " bytes of an incomplete ",
@@ -190,7 +225,6 @@ class StoreServer::Impl {
         close(conn, "disconnected", /*warn=*/false);
       return;
     }
-    (void)id;
     write_pending(conn);
   }
 
@@ -206,7 +240,10 @@ class StoreServer::Impl {
       store::Request request;
       store::ParseResult parsed = store::parse_request(input, limits_, request);
       if (parsed.status == store::ParseResult::Status::NeedMore) {
+        // The parser has validated every length so far: room for the whole
+        // frame can be made once instead of by repeated doubling.
         conn.need = parsed.need;
+        conn.reserve_input(parsed.need);
         break;
       }
       if (parsed.status == store::ParseResult::Status::Malformed) {
@@ -232,11 +269,11 @@ class StoreServer::Impl {
           if (!token_.empty() && !same_token(request.token, token_)) {
             WEFT_WARN("store", "store server: client ", conn.peer(),
                       " refused: wrong token");
-            conn.output().push_back(store::kAuthRefused);
+            conn.output().push_byte(store::kAuthRefused);
             conn.close_after_flush = true;
             return true;
           }
-          conn.output().push_back(store::kAuthAccepted);
+          conn.output().push_byte(store::kAuthAccepted);
           conn.phase = Connection::Phase::Validate;
           return true;
         }
@@ -266,7 +303,9 @@ class StoreServer::Impl {
     store::KvState::Woken woken;
     bool ok = true;
     try {
-      store::dispatch(state_, id, request, conn.output(), woken);
+      Bytes reply;
+      store::dispatch(state_, id, request, reply, woken);
+      conn.output().push(std::move(reply));
     } catch (const Error& e) {
       close(conn, str("bad request: ", e.message()), /*warn=*/true);
       ok = false;
@@ -283,7 +322,7 @@ class StoreServer::Impl {
     for (store::ClientId id : woken) {
       auto it = connections_.find(id);
       if (it == connections_.end()) continue;
-      it->second->output().push_back(static_cast<uint8_t>(store::WaitResponse::STOP_WAITING));
+      it->second->output().push_byte(static_cast<uint8_t>(store::WaitResponse::STOP_WAITING));
       write_pending(*it->second);
     }
   }
@@ -292,8 +331,8 @@ class StoreServer::Impl {
   // connection was closed.
   bool write_pending(Connection& conn) {
     while (conn.pending_output() > 0) {
-      net::IoResult r = conn.socket().write_some(conn.unsent());
-      conn.sent(r.bytes);
+      net::IoResult r = conn.socket().write_some(conn.output().front());
+      if (r.bytes > 0) conn.output().consume(r.bytes);
       if (r.closed) {
         close(conn, "disconnected before reading its reply", /*warn=*/false);
         return false;
@@ -342,14 +381,19 @@ class StoreServer::Impl {
   net::Waker waker_;
   net::Fd spare_fd_;
   std::thread thread_;
+  std::mutex stop_mutex_;
   std::atomic<bool> stopping_{false};
   std::atomic<size_t> num_clients_{0};
   std::atomic<size_t> num_keys_{0};
+  std::atomic<size_t> num_waiters_{0};
 
   // Owned by the loop thread.
   store::KvState state_;
   std::unordered_map<uint64_t, std::unique_ptr<Connection>> connections_;
   uint64_t next_id_ = kFirstClientToken;
+  uint64_t shed_count_ = 0;
+  std::chrono::milliseconds handshake_timeout_{30000};
+  std::deque<std::pair<net::Deadline, uint64_t>> handshakes_;  // (deadline, id), oldest first
   std::array<uint8_t, 64 * 1024> scratch_{};
 };
 
@@ -363,5 +407,6 @@ uint16_t StoreServer::port() const { return impl_->port(); }
 void StoreServer::stop() { impl_->stop(); }
 size_t StoreServer::num_clients() const { return impl_->num_clients(); }
 size_t StoreServer::num_keys() const { return impl_->num_keys(); }
+size_t StoreServer::num_waiters() const { return impl_->num_waiters(); }
 
 }  // namespace weft

@@ -4,11 +4,14 @@
 // Keys travel with a "/" prefix exactly as torch.distributed.TCPStore sends
 // them, so a weft client and a torch client see the same keys on one server.
 // get() and multi_get() WAIT for their keys before reading them, as torch
-// does; a WAIT that times out is cancelled with CANCEL_WAIT and reported with
-// the keys still missing.
+// does. (Trying GET first would save a round trip for present keys, but
+// torch's classic, non-libuv server drops a client that GETs a missing key.)
+// A WAIT that times out is cancelled with CANCEL_WAIT and reported with the
+// keys still missing.
 #include <unistd.h>
 
 #include <cstring>
+#include <iomanip>
 #include <mutex>
 #include <thread>
 #include <type_traits>
@@ -27,8 +30,12 @@ using store::Writer;
 
 namespace {
 constexpr const char* kKeyPrefix = "/";
+// torch's server refuses keys over 8 KiB (the "/" included); so does weft's.
+constexpr size_t kMaxKeyBytes = 8192;
 // Replies larger than this are not believed (a corrupted length).
-constexpr uint64_t kMaxReplyBytes = uint64_t(1) << 40;
+constexpr uint64_t kMaxReplyBytes = uint64_t(1) << 32;
+// After a wait timed out, how many keys are CHECKed to name the missing ones.
+constexpr size_t kMaxChecked = 64;
 // How long the server gets to answer CANCEL_WAIT after a wait timed out.
 constexpr auto kCancelGrace = std::chrono::seconds(10);
 
@@ -189,7 +196,13 @@ class TcpStore::Impl final : public TcpStore {
   }
 
  private:
-  static std::string full(std::string_view key) { return kKeyPrefix + std::string(key); }
+  // The key as sent. A key the server would refuse (and drop the connection
+  // for) is refused here, with a message, instead.
+  std::string full(std::string_view key) const {
+    WEFT_REQUIRE(key.size() + 1 <= kMaxKeyBytes, "store at ", address_, ": key of ", key.size(),
+                 " bytes is longer than the protocol's ", kMaxKeyBytes - 1, "-byte limit");
+    return kKeyPrefix + std::string(key);
+  }
 
   // Runs one operation under the lock; any failure becomes an error naming
   // the store, the operation and its key(s). A broken connection stays broken.
@@ -207,6 +220,8 @@ class TcpStore::Impl final : public TcpStore {
         timed_out_cleanly_ = false;
         throw;  // wait timeouts already carry full context; the connection is fine
       }
+      // Refused by client-side checks before anything was sent.
+      if (e.code() == ErrorCode::InvalidArgument) throw;
       std::string message = e.message();
       if (e.code() == ErrorCode::PeerLost)
         message += " (the store server is gone or restarted)";
@@ -218,7 +233,9 @@ class TcpStore::Impl final : public TcpStore {
   }
 
   static std::string describe(std::string_view what) {
-    return what.empty() ? std::string() : str(" '", what, "'");
+    if (what.empty()) return std::string();
+    if (what.size() > 80) return str(" '", what.substr(0, 77), "...'");
+    return str(" '", what, "'");
   }
 
   void send(std::span<const uint8_t> frame) {
@@ -280,14 +297,20 @@ class TcpStore::Impl final : public TcpStore {
       response = recv_value<uint8_t>(grace);
     expect_wait_response(response, store::WaitResponse::WAIT_CANCELED);
 
+    // Name the missing keys (one CHECK each, for at most kMaxChecked keys).
     std::vector<std::string> missing;
-    for (const auto& key : keys)
-      if (!do_check(std::span<const std::string>(&key, 1))) missing.push_back(key);
+    size_t checked = std::min(keys.size(), kMaxChecked);
+    for (size_t i = 0; i < checked; ++i)
+      if (!do_check(keys.subspan(i, 1))) missing.push_back(keys[i]);
+    std::string scope = checked < keys.size() ? str(" (checked ", checked, " of ", keys.size(),
+                                                    " keys)")
+                                              : "";
     timed_out_cleanly_ = true;
     throw_error(ErrorCode::Timeout,
                 str("store at ", address_, ": wait for ", keys.size(), " key",
                     keys.size() == 1 ? "" : "s", " timed out after ", timeout.count(),
-                    " ms; missing: ", missing.empty() ? "(none by now)" : join_keys(missing)));
+                    " ms; missing: ", missing.empty() ? "(none by now)" : join_keys(missing),
+                    scope));
   }
 
   static void expect_wait_response(uint8_t got, store::WaitResponse want) {
@@ -320,11 +343,12 @@ class TcpStore::Impl final : public TcpStore {
                       str("store at ", address_, " closed the connection during the handshake ",
                           handshake_closes, " times; ",
                           token_.empty() ? "it probably requires a token (set WEFT_STORE_TOKEN)"
-                                         : "is it a TCPStore server?"));
+                                         : "is it a TCPStore server?",
+                          " (or it is out of file descriptors: see its log)"));
         if (deadline.passed()) {
           auto tried = std::chrono::duration<double>(net::Clock::now() - start).count();
           throw_error(e.code(), str("could not connect to the store at ", address_, " for ",
-                                    tried, " s (", attempts, " attempts); last error: ",
+                                    std::fixed, std::setprecision(2), tried, " s (", attempts, " attempts); last error: ",
                                     e.message()));
         }
         WEFT_TRACE("store", "store at ", address_, " not reachable yet: ", e.message());

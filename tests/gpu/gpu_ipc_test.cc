@@ -11,10 +11,12 @@
 
 #include "../ipc/control.h"
 #include "../ipc/test_util.h"
+#include "cuda/cuda_exporter.h"
 #include "cuda/cuda_mapper.h"
 #include "cuda/export.h"
 #include "ipc/registration_client.h"
 #include "ipc/registration_service.h"
+#include "register/registrar.h"
 #include "subprocess.h"
 #include "weft/cuda.h"
 
@@ -26,7 +28,7 @@ using namespace std::chrono_literals;
 struct GpuPeer {
   std::string address;
   Subprocess proc;
-  ipc::UniqueFd control;
+  net::Fd control;
 
   static GpuPeer start(int rank, int device) {
     std::string address = ipc::socket_address("gpu-ipc-test", rank, "reg");
@@ -119,6 +121,45 @@ TEST_F(GpuIpc, DeadPeerIsPeerLost) {
   EXPECT_EQ(e.code(), ErrorCode::PeerLost);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
   cuda::free(buf);
+}
+
+// The registrar with the CUDA exporter: both buffer kinds, reuse, and a
+// buffer freed and reallocated at the same address is a fresh registration.
+TEST_F(GpuIpc, RegistrarWithCudaExporter) {
+  GpuPeer peer = GpuPeer::start(1, peer_device_);
+  cuda::CudaExporter exporter;
+  reg::Registrar registrar(0, exporter, {{1, peer.address}}, 60s);
+
+  void* a = cuda::alloc(2 << 20);
+  void* b = nullptr;
+  ASSERT_EQ(cudaMalloc(&b, 2 << 20), cudaSuccess);
+  for (void* buf : {a, b}) {
+    std::vector<unsigned char> host(1 << 20, 0);
+    for (size_t i = 0; i < host.size(); ++i) host[i] = static_cast<unsigned char>(i % 199);
+    ASSERT_EQ(cudaMemcpy(buf, host.data(), host.size(), cudaMemcpyHostToDevice), cudaSuccess);
+    char* inner = static_cast<char*>(buf) + 4096;
+    auto h = registrar.register_buffer(inner, 1000);
+    EXPECT_EQ(registrar.register_buffer(buf, 16), h);  // same allocation: reused
+    uint64_t want = std::accumulate(host.begin() + 4096, host.begin() + 5096, uint64_t{0});
+    EXPECT_EQ(peer.ask("sum " + hex(registrar.peer_address(h, 1, inner)) + " 1000"), std::to_string(want));
+    EXPECT_EQ(peer.ask("live"), "1");
+    registrar.deregister(h);
+    registrar.deregister(h);
+    EXPECT_EQ(peer.ask("live"), "0");
+  }
+  // Registered, freed without deregistering, reallocated: must not reuse.
+  auto h1 = registrar.register_buffer(a, 4096);
+  cuda::free(a);
+  void* a2 = cuda::alloc(2 << 20);
+  if (a2 == a) {
+    auto h2 = registrar.register_buffer(a2, 4096);
+    EXPECT_NE(h2, h1);
+    registrar.deregister(h2);
+  }
+  registrar.deregister(h1);
+  EXPECT_EQ(peer.ask("live"), "0");
+  cuda::free(a2);
+  ASSERT_EQ(cudaFree(b), cudaSuccess);
 }
 
 // Import/release cycles in one process (the service imports our own fd):

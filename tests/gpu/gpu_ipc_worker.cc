@@ -26,7 +26,7 @@ int service(const std::string& address, int rank, int device, const std::string&
   if (cudaSetDevice(device) != cudaSuccess) return 3;
   cuda::CudaMapper mapper(device);
   ipc::RegistrationService svc(address, rank, mapper);
-  ipc::UniqueFd sock = ipc::connect_unix(control, std::chrono::seconds(20));
+  net::Fd sock = ipc::connect_unix(control, std::chrono::seconds(20));
   test::send_text(sock.get(), "ready");
   for (;;) {
     std::string cmd = test::recv_text(sock.get(), std::chrono::milliseconds(-1));

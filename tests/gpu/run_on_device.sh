@@ -5,6 +5,10 @@
 #
 #   OUT=/path/to/logs tests/gpu/run_on_device.sh [extra cmake args]
 #
+# The lent machines cannot install packages: when .device/deps exists (made
+# by scripts/device/pack-deps.sh here and carried along), it is used as
+# WEFT_DEPS_DIR for CLI11, nlohmann-json and GoogleTest.
+#
 # Exit status: 0 when the build and every GPU test passed.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,9 +28,11 @@ log() { echo "[run_on_device $(date -u +%H:%M:%S)] $*" | tee -a "$out/summary.tx
 
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
+deps=()
+[ -d "$root/.device/deps" ] && deps=(-DWEFT_DEPS_DIR="$root/.device/deps")
 log "configure (CUDA on) into $build"
 if ! cmake -S "$root" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-     -DWEFT_CUDA=ON -DWEFT_BUILD_BENCH=OFF "$@" > "$out/configure.log" 2>&1; then
+     -DWEFT_CUDA=ON -DWEFT_BUILD_BENCH=OFF "${deps[@]}" "$@" > "$out/configure.log" 2>&1; then
   log "configure FAILED (see configure.log)"; tail -30 "$out/configure.log"; exit 2
 fi
 log "build with $jobs jobs"

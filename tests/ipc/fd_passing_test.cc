@@ -21,10 +21,10 @@ std::span<const std::byte> bytes_of(const std::string& s) {
 
 TEST(FdPassing, MemfdAndPipeReachAnotherProcess) {
   constexpr size_t kSize = 8192;
-  ipc::UniqueFd memfd = make_memfd(kSize);
+  net::Fd memfd = make_memfd(kSize);
   int pipefd[2];
   ASSERT_EQ(::pipe2(pipefd, O_CLOEXEC), 0);
-  ipc::UniqueFd pipe_r(pipefd[0]), pipe_w(pipefd[1]);
+  net::Fd pipe_r(pipefd[0]), pipe_w(pipefd[1]);
 
   std::string control = control_address("fdpass");
   auto listener = ipc::UnixListener::listen(control);
@@ -57,8 +57,8 @@ TEST(FdPassing, MemfdAndPipeReachAnotherProcess) {
 TEST(FdPassing, ManyDescriptorsInOneMessage) {
   int sv[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-  ipc::UniqueFd a(sv[0]), b(sv[1]);
-  std::vector<ipc::UniqueFd> memfds;
+  net::Fd a(sv[0]), b(sv[1]);
+  std::vector<net::Fd> memfds;
   std::vector<int> raw;
   for (size_t i = 0; i < ipc::kMaxFdsPerMessage; ++i) {
     memfds.push_back(make_memfd(4096 * (i + 1)));
@@ -83,8 +83,8 @@ TEST(FdPassing, ManyDescriptorsInOneMessage) {
 TEST(FdPassing, OversizedMessageIsMismatchAndItsFdsAreClosed) {
   int sv[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-  ipc::UniqueFd a(sv[0]), b(sv[1]);
-  ipc::UniqueFd memfd = make_memfd(4096);
+  net::Fd a(sv[0]), b(sv[1]);
+  net::Fd memfd = make_memfd(4096);
   int fd = memfd.get();
   size_t before = count_open_fds();
   ipc::send_message(a.get(), bytes_of(std::string(100, 'y')), {&fd, 1}, 1s);
@@ -97,7 +97,7 @@ TEST(FdPassing, OversizedMessageIsMismatchAndItsFdsAreClosed) {
 TEST(FdPassing, EofTimeoutAndClosedPeer) {
   int sv[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-  ipc::UniqueFd a(sv[0]), b(sv[1]);
+  net::Fd a(sv[0]), b(sv[1]);
   Error e = catch_error([&] { ipc::recv_message(b.get(), 10, 50ms); });
   EXPECT_EQ(e.code(), ErrorCode::Timeout);
   EXPECT_EQ(e.message(), "receive on unix socket: nothing arrived within 50 ms");

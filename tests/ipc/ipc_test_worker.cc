@@ -43,7 +43,7 @@ bool is_mapped(uintptr_t addr) {
 }
 
 int recv_fds(const std::string& control) {
-  ipc::UniqueFd sock = ipc::connect_unix(control, std::chrono::seconds(10));
+  net::Fd sock = ipc::connect_unix(control, std::chrono::seconds(10));
   auto msg = ipc::recv_message(sock.get(), 4096, std::chrono::seconds(20));
   if (!msg || msg->fds.size() != 2) return 2;
   std::string text(reinterpret_cast<const char*>(msg->payload.data()), msg->payload.size());
@@ -64,7 +64,7 @@ int recv_fds(const std::string& control) {
 int service(const std::string& address, int rank, const std::string& control) {
   ipc::CpuMapper mapper;
   ipc::RegistrationService svc(address, rank, mapper);
-  ipc::UniqueFd sock = ipc::connect_unix(control, std::chrono::seconds(10));
+  net::Fd sock = ipc::connect_unix(control, std::chrono::seconds(10));
   test::send_text(sock.get(), "ready");
   for (;;) {
     std::string cmd = test::recv_text(sock.get(), std::chrono::milliseconds(-1));
@@ -100,7 +100,7 @@ int service(const std::string& address, int rank, const std::string& control) {
 
 int client(const std::string& address, int rank, int peer_rank) {
   constexpr size_t kSize = 64 << 10;
-  ipc::UniqueFd memfd(::memfd_create("weft-test-client", MFD_CLOEXEC));
+  net::Fd memfd(::memfd_create("weft-test-client", MFD_CLOEXEC));
   if (!memfd || ::ftruncate(memfd.get(), kSize) != 0) return 2;
   ipc::RegistrationClient c(address, rank, peer_rank, std::chrono::seconds(10));
   auto m = c.import({ipc::HandleKind::PosixFd, memfd.get(), kSize, 0, {}});

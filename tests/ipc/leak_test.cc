@@ -5,7 +5,7 @@
 
 #include "ipc/registration_client.h"
 #include "ipc/registration_service.h"
-#include "register/registration_cache.h"
+#include "register/registrar.h"
 #include "test_util.h"
 #include "weft/log.h"
 
@@ -14,43 +14,21 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// What a communicator's register_buffer/deregister do, reduced to the CPU
-// path: the cache decides whether peers need a new mapping.
-struct Registrar {
-  reg::RegistrationCache cache{4096};
-  ipc::RegistrationClient& peer;
-  int fd;  // the memfd backing all "user buffers"
-  uintptr_t base;  // where it is mapped here
-
-  reg::RegistrationHandle register_buffer(uintptr_t p, size_t n) {
-    auto got = cache.acquire(reinterpret_cast<void*>(p), n);
-    if (got.created) {
-      const reg::Registration* r = cache.get(got.handle);
-      auto m = peer.import({ipc::HandleKind::PosixFd, fd, r->end - base, r->begin - base, {}});
-      cache.set_peer(got.handle, {1, m.address, m.id});
-    }
-    return got.handle;
-  }
-  void deregister(reg::RegistrationHandle h) {
-    if (auto gone = cache.release(h))
-      for (const auto& m : gone->peers) peer.release(m.remote_id);
-  }
-};
-
 TEST(IpcLeaks, RegisterDeregisterCyclesLeakNothing) {
   constexpr size_t kSize = 64 * 4096;
   ipc::CpuMapper mapper;
   ipc::RegistrationService svc(ipc::socket_address("leak-test", 1, "reg"), 1, mapper);
-  ipc::RegistrationClient client(svc.address(), 0, 1, 10s);
-  ipc::UniqueFd memfd = make_memfd(kSize);
+  net::Fd memfd = make_memfd(kSize);
   void* local = ::mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_SHARED, memfd.get(), 0);
   ASSERT_NE(local, MAP_FAILED);
-  Registrar r{.peer = client, .fd = memfd.get(), .base = reinterpret_cast<uintptr_t>(local)};
+  reg::MemfdExporter exporter(memfd.get(), local, kSize);
+  reg::Registrar r(0, exporter, {{1, svc.address()}}, 10s);
+  auto* base = static_cast<char*>(local);
 
   auto cycle = [&](int i) {
-    uintptr_t p = r.base + (i % 32) * 4096;
+    char* p = base + (i % 32) * 4096;
     auto a = r.register_buffer(p, 3 * 4096);
-    auto b = r.register_buffer(p + 100, 200);        // reused
+    auto b = r.register_buffer(p + 100, 200);            // reused
     auto c = r.register_buffer(p + 2 * 4096, 4 * 4096);  // overlaps: union
     r.deregister(b);
     r.deregister(a);
@@ -63,14 +41,14 @@ TEST(IpcLeaks, RegisterDeregisterCyclesLeakNothing) {
   EXPECT_EQ(count_open_fds(), fds);
   EXPECT_EQ(count_mappings(), maps);
   EXPECT_EQ(svc.live_mappings(), 0u);
-  EXPECT_EQ(r.cache.live(), 0u);
+  EXPECT_EQ(r.live(), 0u);
   ::munmap(local, kSize);
 }
 
 TEST(IpcLeaks, ConnectDisconnectCyclesLeakNothing) {
   ipc::CpuMapper mapper;
   ipc::RegistrationService svc(ipc::socket_address("leak-test", 1, "reg-conn"), 1, mapper);
-  ipc::UniqueFd memfd = make_memfd(4096);
+  net::Fd memfd = make_memfd(4096);
   auto cycle = [&] {
     ipc::RegistrationClient client(svc.address(), 0, 1, 10s);
     client.import({ipc::HandleKind::PosixFd, memfd.get(), 4096, 0, {}});

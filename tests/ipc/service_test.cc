@@ -9,6 +9,7 @@
 #include "control.h"
 #include "ipc/registration_client.h"
 #include "ipc/registration_service.h"
+#include "service_peer.h"
 #include "subprocess.h"
 #include "test_util.h"
 
@@ -17,35 +18,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A service worker process and the control channel to it.
-struct ServicePeer {
-  std::string address;
-  Subprocess proc;
-  ipc::UniqueFd control;
-
-  static ServicePeer start(int rank) {
-    std::string address = ipc::socket_address("svc-test", rank, "reg");
-    std::string control = control_address("svc");
-    auto listener = ipc::UnixListener::listen(control);
-    auto proc = Subprocess::spawn(
-        {bin("ipc_test_worker"), "service", address, std::to_string(rank), control});
-    if (!ipc::wait_readable(listener.fd(), 20s)) throw std::runtime_error("worker did not connect");
-    auto conn = listener.accept();
-    ServicePeer p{address, std::move(proc), std::move(*conn)};
-    if (recv_text(p.control.get()) != "ready") throw std::runtime_error("worker not ready");
-    return p;
-  }
-  std::string ask(const std::string& cmd) {
-    send_text(control.get(), cmd);
-    return recv_text(control.get());
-  }
-};
-
 TEST(RegistrationService, ImportWriteReleaseAcrossProcesses) {
   ServicePeer peer = ServicePeer::start(1);
   constexpr size_t kSize = 16 * 4096;
   constexpr size_t kOffset = 4096;
-  ipc::UniqueFd memfd = make_memfd(kSize);
+  net::Fd memfd = make_memfd(kSize);
   auto* local = static_cast<unsigned char*>(
       ::mmap(nullptr, kSize, PROT_READ | PROT_WRITE, MAP_SHARED, memfd.get(), 0));
   ASSERT_NE(local, MAP_FAILED);
@@ -89,14 +66,14 @@ TEST(RegistrationService, ErrorsComeBackWithThePeerRank) {
   ipc::RegistrationClient client(peer.address, 0, 1, 10s);
   int p[2];
   ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
-  ipc::UniqueFd r(p[0]), w(p[1]);
+  net::Fd r(p[0]), w(p[1]);
 
   Error e = catch_error([&] { client.import({ipc::HandleKind::PosixFd, r.get(), 4096, 0, {}}); });
   EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
   EXPECT_EQ(e.message(), "rank 0: import #1 at peer rank 1 failed there: cpu mapper: import of "
                          "4096 bytes but the file has only 0");
 
-  ipc::UniqueFd memfd = make_memfd(4096);
+  net::Fd memfd = make_memfd(4096);
   e = catch_error([&] { client.import({ipc::HandleKind::PosixFd, memfd.get(), 4096, 4096, {}}); });
   EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
   EXPECT_EQ(e.message(), "rank 0: import #2 at peer rank 1 failed there: import of 4096 bytes at "
@@ -122,7 +99,7 @@ TEST(RegistrationService, ErrorsComeBackWithThePeerRank) {
 TEST(RegistrationService, WrongPeerRankIsMismatch) {
   ServicePeer peer = ServicePeer::start(2);
   ipc::RegistrationClient client(peer.address, 0, 1, 10s);  // we think it is rank 1
-  ipc::UniqueFd memfd = make_memfd(4096);
+  net::Fd memfd = make_memfd(4096);
   Error e = catch_error([&] { client.import({ipc::HandleKind::PosixFd, memfd.get(), 4096, 0, {}}); });
   EXPECT_EQ(e.code(), ErrorCode::Mismatch);
   EXPECT_NE(e.message().find("unexpected reply (request #1 from rank 2"), std::string::npos)
@@ -132,7 +109,7 @@ TEST(RegistrationService, WrongPeerRankIsMismatch) {
 TEST(RegistrationService, DeadServicePeerIsPeerLostNotAHang) {
   ServicePeer peer = ServicePeer::start(1);
   ipc::RegistrationClient client(peer.address, 0, 1, 30s);
-  ipc::UniqueFd memfd = make_memfd(4096);
+  net::Fd memfd = make_memfd(4096);
   client.import({ipc::HandleKind::PosixFd, memfd.get(), 4096, 0, {}});
   peer.proc.kill(SIGKILL);
   ASSERT_TRUE(peer.proc.wait_for(10s).has_value());
@@ -141,10 +118,11 @@ TEST(RegistrationService, DeadServicePeerIsPeerLostNotAHang) {
   EXPECT_EQ(e.code(), ErrorCode::PeerLost);
   EXPECT_TRUE(e.message().starts_with("rank 0: import #2 at peer rank 1: ")) << e.message();
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);  // far below the 30 s timeout
-  // The connection is dead for good: later calls fail at once, same code family.
+  // The connection is dead for good: later calls fail at once with the same code.
   e = catch_error([&] { client.release(1); });
-  EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
-  EXPECT_EQ(e.message(), "rank 0: release #3 at peer rank 1: the connection failed earlier and was closed");
+  EXPECT_EQ(e.code(), ErrorCode::PeerLost);
+  EXPECT_EQ(e.message(), "rank 0: release #3 at peer rank 1: the connection failed earlier (PeerLost) "
+                         "and was closed");
 }
 
 TEST(RegistrationService, DeadClientsMappingsAreUnmapped) {
@@ -169,12 +147,40 @@ TEST(RegistrationService, DeadClientsMappingsAreUnmapped) {
   ::rmdir(dir.c_str());
 }
 
+// keep_until_stop: a dead peer's mappings stay (this process's kernels may be
+// reading them) until the service stops.
+TEST(RegistrationService, KeepUntilStopKeepsDeadPeersMappings) {
+  ipc::CpuMapper mapper;
+  ipc::RegistrationService svc(ipc::socket_address("svc-test", 0, "reg-keep"), 0, mapper,
+                               ipc::OnPeerExit::keep_until_stop);
+  std::string dir = make_temp_dir("ipc-keep");
+  Subprocess::Options opts;
+  opts.stdout_path = dir + "/out";
+  auto child = Subprocess::spawn({bin("ipc_test_worker"), "client", svc.address(), "5", "0"}, opts);
+  ASSERT_TRUE(eventually([&] { return read_file(dir + "/out").find('\n') != std::string::npos; }));
+  std::istringstream out(read_file(dir + "/out"));
+  std::string word, id, addr;
+  out >> word >> id >> addr;
+  ASSERT_EQ(word, "imported");
+  child.kill(SIGKILL);
+  ASSERT_TRUE(child.wait_for(10s).has_value());
+  // Give the service time to notice the closed connection; the mapping stays.
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(svc.live_mappings(), 1u);
+  EXPECT_TRUE(is_mapped(parse_hex(addr)));
+  svc.stop();
+  EXPECT_EQ(svc.live_mappings(), 0u);
+  EXPECT_FALSE(is_mapped(parse_hex(addr)));
+  std::remove((dir + "/out").c_str());
+  ::rmdir(dir.c_str());
+}
+
 TEST(RegistrationService, StopUnmapsAndClientsSeePeerLost) {
   ipc::CpuMapper mapper;
   auto svc = std::make_unique<ipc::RegistrationService>(
       ipc::socket_address("svc-test", 1, "reg-stop"), 1, mapper);
   ipc::RegistrationClient client(svc->address(), 0, 1, 10s);
-  ipc::UniqueFd memfd = make_memfd(8192);
+  net::Fd memfd = make_memfd(8192);
   auto m = client.import({ipc::HandleKind::PosixFd, memfd.get(), 8192, 0, {}});
   EXPECT_TRUE(is_mapped(m.address));
   svc->stop();
@@ -200,12 +206,12 @@ TEST(RegistrationService, GarbageConnectionIsDroppedServiceSurvives) {
   ipc::CpuMapper mapper;
   ipc::RegistrationService svc(ipc::socket_address("svc-test", 1, "reg-garbage"), 1, mapper);
   {
-    ipc::UniqueFd raw = ipc::connect_unix(svc.address(), 1s);
+    net::Fd raw = ipc::connect_unix(svc.address(), 1s);
     send_text(raw.get(), "this is not a request");
     EXPECT_EQ(recv_text(raw.get(), 5s), "<eof>");  // the service hung up on it
   }
   ipc::RegistrationClient client(svc.address(), 0, 1, 5s);
-  ipc::UniqueFd memfd = make_memfd(4096);
+  net::Fd memfd = make_memfd(4096);
   auto m = client.import({ipc::HandleKind::PosixFd, memfd.get(), 4096, 0, {}});
   client.release(m.id);
   EXPECT_EQ(svc.live_mappings(), 0u);

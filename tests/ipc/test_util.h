@@ -16,7 +16,7 @@
 
 #include <gtest/gtest.h>
 
-#include "ipc/unique_fd.h"
+#include "net/fd.h"
 #include "weft/error.h"
 
 namespace weft::test {
@@ -32,8 +32,8 @@ Error catch_error(F&& f) {
   return Error(ErrorCode::Internal, "no error thrown");
 }
 
-inline ipc::UniqueFd make_memfd(size_t size) {
-  ipc::UniqueFd fd(::memfd_create("weft-test", MFD_CLOEXEC));
+inline net::Fd make_memfd(size_t size) {
+  net::Fd fd(::memfd_create("weft-test", MFD_CLOEXEC));
   if (!fd || ::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) throw_errno("memfd");
   return fd;
 }

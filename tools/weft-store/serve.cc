@@ -1,5 +1,6 @@
 // `weft-store serve`: a StoreServer in the foreground until SIGINT/SIGTERM.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 
@@ -18,6 +19,13 @@ int serve(const ServeArgs& args) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // One descriptor per client: a standalone server may use all it is allowed.
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
 
   StoreServerOptions options;
   options.host = args.host;
