@@ -49,6 +49,7 @@ SocketTransport::SocketTransport(int rank, int size, HeaderFormatter formatter, 
 }
 
 SocketTransport::~SocketTransport() {
+  closing_ = true;
   // An orderly goodbye on every stream that is between frames, so that peers
   // do not take our exit for a crash.
   if (!failure()) {
@@ -543,7 +544,7 @@ void SocketTransport::on_readable(Stream& s) {
         s.remaining -= got;
         if (s.remaining == 0) {
           s.phase = Stream::Phase::head;
-          on_peer_failure(s.peer, static_cast<ErrorCode>(s.frame.aux), s.control);
+          if (!closing_) on_peer_failure(s.peer, static_cast<ErrorCode>(s.frame.aux), s.control);
         }
         break;
       case Stream::Phase::discard:

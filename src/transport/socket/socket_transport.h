@@ -108,6 +108,7 @@ class SocketTransport : public Transport {
   std::chrono::steady_clock::time_point lost_deadline_;
 
   std::atomic<bool> stop_{false};
+  std::atomic<bool> closing_{false};  // destructor running: peers' news no longer matters
   std::thread progress_;
 };
 
