@@ -1,0 +1,104 @@
+#include "coll/collectives.h"
+
+#include "coll/algorithm.h"
+
+namespace weft::coll {
+
+namespace {
+const char* cin(const void* p) { return static_cast<const char*>(p); }
+char* cout(void* p) { return static_cast<char*>(p); }
+}  // namespace
+
+void allreduce(Context& ctx, const Planner& planner, const void* in, void* out, size_t count) {
+  if (planner.choose(OpKind::allreduce, count * ctx.esize(), ctx.size()) == Algo::ring)
+    allreduce_ring(ctx, cin(in), cout(out), count);
+  else
+    allreduce_recursive_doubling(ctx, cin(in), cout(out), count);
+}
+
+void reduce(Context& ctx, const Planner& planner, const void* in, void* out, size_t count,
+            int root) {
+  if (planner.choose(OpKind::reduce, count * ctx.esize(), ctx.size()) == Algo::ring)
+    reduce_ring(ctx, cin(in), cout(out), count, root);
+  else
+    reduce_tree(ctx, cin(in), cout(out), count, root);
+}
+
+void broadcast(Context& ctx, const Planner& planner, void* buf, size_t count, int root) {
+  if (ctx.size() == 1) return;
+  if (planner.choose(OpKind::broadcast, count * ctx.esize(), ctx.size()) == Algo::chain)
+    broadcast_chain(ctx, cout(buf), count, root);
+  else
+    broadcast_tree(ctx, cout(buf), count, root);
+}
+
+void allgather(Context& ctx, const Planner& planner, const void* in, void* out, size_t count) {
+  planner.choose(OpKind::allgather, count * ctx.esize(), ctx.size());
+  allgather_ring(ctx, cin(in), cout(out), Blocks::even(count * static_cast<size_t>(ctx.size()),
+                                                       ctx.size()));
+}
+
+void allgatherv(Context& ctx, const Planner& planner, const void* in, void* out,
+                std::span<const size_t> counts, std::span<const size_t> displs) {
+  planner.choose(OpKind::allgatherv, 0, ctx.size());
+  Blocks blocks;
+  blocks.offset.assign(displs.begin(), displs.end());
+  blocks.count.assign(counts.begin(), counts.end());
+  allgather_ring(ctx, cin(in), cout(out), blocks);
+}
+
+void reduce_scatter(Context& ctx, const Planner& planner, const void* in, void* out,
+                    size_t recv_count) {
+  planner.choose(OpKind::reduce_scatter, recv_count * ctx.esize(), ctx.size());
+  reduce_scatter_ring(ctx, cin(in), cout(out), recv_count);
+}
+
+void alltoall(Context& ctx, const Planner& planner, const void* in, void* out, size_t count) {
+  planner.choose(OpKind::alltoall, count * ctx.esize(), ctx.size());
+  const size_t n = static_cast<size_t>(ctx.size()), bytes = count * n * ctx.esize();
+  if (in == out) {  // in place: every block is read after being overwritten otherwise
+    char* copy = ctx.scratch().get(4, bytes);
+    std::memcpy(copy, in, bytes);
+    in = copy;
+  }
+  std::vector<size_t> counts(n, count), displs(n);
+  for (size_t i = 0; i < n; ++i) displs[i] = i * count;
+  alltoallv_pairwise(ctx, cin(in), counts.data(), displs.data(), cout(out), counts.data(),
+                     displs.data());
+}
+
+void alltoallv(Context& ctx, const Planner& planner, const void* in,
+               std::span<const size_t> send_counts, std::span<const size_t> send_displs,
+               void* out, std::span<const size_t> recv_counts,
+               std::span<const size_t> recv_displs) {
+  planner.choose(OpKind::alltoallv, 0, ctx.size());
+  if (in == out) {
+    size_t end = 0;
+    for (size_t i = 0; i < send_counts.size(); ++i)
+      end = std::max(end, send_displs[i] + send_counts[i]);
+    char* copy = ctx.scratch().get(4, end * ctx.esize());
+    std::memcpy(copy, in, end * ctx.esize());
+    in = copy;
+  }
+  alltoallv_pairwise(ctx, cin(in), send_counts.data(), send_displs.data(), cout(out),
+                     recv_counts.data(), recv_displs.data());
+}
+
+void gather(Context& ctx, const Planner& planner, const void* in, void* out, size_t count,
+            int root) {
+  planner.choose(OpKind::gather, count * ctx.esize(), ctx.size());
+  gather_direct(ctx, cin(in), cout(out), count, root);
+}
+
+void scatter(Context& ctx, const Planner& planner, const void* in, void* out, size_t count,
+             int root) {
+  planner.choose(OpKind::scatter, count * ctx.esize(), ctx.size());
+  scatter_direct(ctx, cin(in), cout(out), count, root);
+}
+
+void barrier(Context& ctx, const Planner& planner) {
+  planner.choose(OpKind::barrier, 0, ctx.size());
+  barrier_dissemination(ctx);
+}
+
+}  // namespace weft::coll

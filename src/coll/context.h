@@ -1,0 +1,89 @@
+// The running collective as an algorithm sees it: who it is, which peers it
+// talks to, and the scratch memory it may use.
+//
+// Context::send/recv wrap the transport: they build the tag from the
+// operation's sequence number and a sub-tag the algorithm chooses (unique
+// within the operation), attach the op header to the first message sent to
+// each peer, and expect it on every receive. Context::wait enforces the
+// operation's deadline and, when it passes, throws Timeout naming the peers
+// whose messages never came.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "coll/op_desc.h"
+#include "transport/transport.h"
+
+namespace weft::coll {
+
+using Clock = std::chrono::steady_clock;
+
+// Grow-only buffers owned by a communicator and reused by every operation:
+// fresh pages cost ~10 µs each on these machines, so nothing large is
+// allocated per operation.
+class Scratch {
+ public:
+  static constexpr int kSlots = 5;
+  char* get(int slot, size_t bytes);
+
+ private:
+  std::vector<char> buffers_[kSlots];
+};
+
+class Context {
+ public:
+  Context(transport::Transport& transport, const OpDesc& desc, Clock::time_point deadline,
+          Scratch& scratch);
+
+  int rank() const { return transport_.rank(); }
+  int size() const { return transport_.size(); }
+  const OpDesc& desc() const { return desc_; }
+  DataType dtype() const { return desc_.dtype; }
+  ReduceOp op() const { return desc_.op; }
+  size_t esize() const { return size_of(desc_.dtype); }
+  Scratch& scratch() { return scratch_; }
+
+  // `sub` < 2^24 identifies the message within this operation.
+  transport::RequestPtr send(int peer, uint32_t sub, const void* data, size_t bytes);
+  transport::RequestPtr recv(int peer, uint32_t sub, void* data, size_t bytes);
+  // Waits for one request, or every request of `requests` (then clears it).
+  void wait(const transport::RequestPtr& request);
+  void wait_all(std::vector<transport::RequestPtr>& requests);
+
+  // The peers whose posted receives have not completed, as
+  // "peer rank 2" / "peer ranks 2, 5"; "" if none.
+  std::string awaited() const;
+
+  static constexpr uint32_t kMaxSub = 1u << 24;
+
+ private:
+  [[noreturn]] void timed_out(const transport::RequestPtr& waiting_for);
+
+  transport::Transport& transport_;
+  OpDesc desc_;
+  transport::OpHeader header_;
+  Clock::time_point deadline_;
+  Scratch& scratch_;
+  std::vector<uint8_t> header_sent_;
+  std::vector<transport::RequestPtr> recvs_;  // for the Timeout message
+};
+
+// Blocks of a buffer, in elements: block i is [offset[i], offset[i] + count[i]).
+struct Blocks {
+  std::vector<size_t> offset, count;
+  // `total` elements split as evenly as possible (the first total % n get one more).
+  static Blocks even(size_t total, int n, size_t base = 0);
+  size_t max_count() const;
+};
+
+// Chunk c of nchunks of a block of m elements: [m*c/nchunks, m*(c+1)/nchunks).
+inline size_t chunk_begin(size_t m, int c, int nchunks) {
+  return static_cast<size_t>((static_cast<unsigned __int128>(m) * static_cast<unsigned>(c)) /
+                             static_cast<unsigned>(nchunks));
+}
+
+}  // namespace weft::coll

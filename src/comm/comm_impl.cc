@@ -1,0 +1,249 @@
+#include "comm/comm_impl.h"
+
+#include <algorithm>
+
+#include "weft/env.h"
+#include "weft/log.h"
+
+namespace weft {
+
+using coll::Clock;
+
+CommConfig CommConfig::from_env(const CommOptions& options) {
+  CommConfig c;
+  c.timeout = options.timeout ? *options.timeout : env::get_seconds("WEFT_TIMEOUT_S");
+  c.algo = env::get("WEFT_ALGO");
+  c.dump_on_error = env::get_bool("WEFT_DUMP_ON_ERROR");
+  return c;
+}
+
+Communicator::Impl::Impl(std::unique_ptr<transport::Transport> transport, CommConfig config)
+    : rank_(transport->rank()),
+      size_(transport->size()),
+      config_(std::move(config)),
+      planner_(config_.algo),
+      transport_(std::move(transport)) {
+  transport_->set_context([this] {
+    std::lock_guard lock(mutex_);
+    return current_.empty() ? std::string("no operation") : current_;
+  });
+  transport_->set_on_failure([this](const Error& e) { on_transport_failure(e); });
+  worker_ = std::thread([this] { worker_loop(); });
+}
+
+Communicator::Impl::~Impl() {
+  bool busy;
+  {
+    std::lock_guard lock(mutex_);
+    busy = running_ || !queue_.empty();
+    for (auto& w : p2p_watch_) busy = busy || !w.request->done();
+    stop_ = true;
+  }
+  if (busy)
+    transport_->fail(ErrorCode::Aborted,
+                     str("rank ", rank_, ": communicator destroyed with operations pending"));
+  cv_.notify_all();
+  worker_.join();
+  transport_.reset();
+}
+
+std::chrono::milliseconds Communicator::Impl::timeout_of(const OpOptions& options) const {
+  return options.timeout ? *options.timeout : config_.timeout;
+}
+
+Work Communicator::Impl::submit(coll::OpDesc desc, Body body, const OpOptions& options) {
+  std::unique_lock lock(mutex_);
+  WEFT_REQUIRE(!stop_, "rank ", rank_, ": communicator is shutting down");
+  desc.seq = next_seq_++;
+  std::string what = desc.describe();
+  auto state = std::make_shared<Work::State>(str("rank ", rank_, ": ", what));
+  uint64_t id = log_.add(what, str(size_, " ranks"));
+  queue_.push_back(Op{desc, std::move(body), state, timeout_of(options), id});
+  lock.unlock();
+  cv_.notify_all();
+  return Work(state);
+}
+
+void Communicator::Impl::worker_loop() {
+  log::ScopedRank scoped(rank_);
+  std::unique_lock lock(mutex_);
+  while (true) {
+    auto next_deadline = Clock::now() + std::chrono::seconds(1);
+    for (auto& w : p2p_watch_) next_deadline = std::min(next_deadline, w.deadline);
+    cv_.wait_until(lock, next_deadline, [&] { return stop_ || !queue_.empty(); });
+    lock.unlock();
+    check_p2p_deadlines();
+    lock.lock();
+    if (queue_.empty()) {
+      if (stop_) break;
+      continue;
+    }
+    Op op = std::move(queue_.front());
+    queue_.pop_front();
+    running_ = true;
+    lock.unlock();
+    std::exception_ptr failure = run(op);
+    lock.lock();
+    // Idle before the caller hears of completion, so that a communicator
+    // destroyed right after its last wait() is not taken as busy.
+    running_ = false;
+    lock.unlock();
+    if (failure)
+      op.state->fail(failure);
+    else
+      op.state->complete();
+    lock.lock();
+  }
+}
+
+Error Communicator::Impl::in_context(const std::string& what, std::exception_ptr root) const {
+  try {
+    std::rethrow_exception(root);
+  } catch (const Error& e) {
+    const std::string self = str("rank ", rank_, ": ");
+    if (e.message().rfind(self, 0) == 0 && e.message().find(what) != std::string::npos)
+      return e;
+    return Error(e.code(), str(self, what, ": ", e.message()));
+  } catch (const std::exception& e) {
+    return Error(ErrorCode::Internal, str("rank ", rank_, ": ", what, ": ", e.what()));
+  }
+}
+
+std::exception_ptr Communicator::Impl::run(Op& op) {
+  const std::string what = op.desc.describe();
+  if (auto root = transport_->failure()) {
+    Error e = in_context(what, root);
+    log_.set_state(op.log_id, OpLog::State::failed);
+    return std::make_exception_ptr(
+        Error(e.code(), str("rank ", rank_, ": ", what, ": communicator failed earlier: ",
+                            e.message())));
+  }
+  {
+    std::lock_guard lock(mutex_);
+    current_ = what;
+  }
+  log_.set_state(op.log_id, OpLog::State::running);
+  WEFT_TRACE("comm", "start ", what);
+  coll::Context ctx(*transport_, op.desc, Clock::now() + op.timeout, scratch_);
+  std::exception_ptr failure;
+  try {
+    op.body(ctx, planner_);
+  } catch (const Error& e) {
+    if (auto root = transport_->failure()) {
+      Error err = in_context(what, root);
+      // A failure relayed from elsewhere: say whom this rank was waiting for,
+      // which leads from rank to rank to the one that is stuck or gone.
+      const std::string awaited = ctx.awaited();
+      const std::string self = str("rank ", rank_, ": ", what, ": ");
+      if (!awaited.empty() && err.message().rfind(self, 0) == 0 &&
+          err.message().find(str("rank ", rank_, ": "), self.size()) == std::string::npos)
+        err = Error(err.code(), str(self, "waiting for data from ", awaited,
+                                    " when the communicator failed: ",
+                                    err.message().substr(self.size())));
+      failure = std::make_exception_ptr(err);
+    } else {
+      // Detected here (a deadline, a bad argument found mid-way): it becomes
+      // the communicator's root cause and the peers are told.
+      std::string message = str("rank ", rank_, ": ", what, ": ", e.message());
+      if (e.code() == ErrorCode::Timeout)
+        message += str(" after ", std::chrono::duration<double>(op.timeout).count(), " s");
+      transport_->fail(e.code(), message);
+      failure = std::make_exception_ptr(in_context(what, transport_->failure()));
+    }
+  } catch (const std::exception& e) {
+    transport_->fail(ErrorCode::Internal, str("rank ", rank_, ": ", what, ": ", e.what()));
+    failure = std::make_exception_ptr(in_context(what, transport_->failure()));
+  }
+  {
+    std::lock_guard lock(mutex_);
+    current_.clear();
+  }
+  if (failure) {
+    log_.set_state(op.log_id, OpLog::State::failed);
+  } else {
+    log_.set_state(op.log_id, OpLog::State::done);
+    WEFT_TRACE("comm", "done ", what);
+  }
+  return failure;
+}
+
+Work Communicator::Impl::p2p(bool is_send, void* buf, size_t count, DataType type, int peer,
+                             uint32_t tag, const OpOptions& options) {
+  WEFT_REQUIRE(peer >= 0 && peer < size_ && peer != rank_, "rank ", rank_, ": ",
+               is_send ? "send" : "recv", " peer ", peer, " is not another rank of [0, ",
+               size_, ")");
+  uint64_t index;
+  {
+    std::lock_guard lock(mutex_);
+    index = (is_send ? p2p_sent_ : p2p_received_)[{peer, tag}]++;
+  }
+  // Point-to-point tags: top bit set, then the user tag, then the message's
+  // index among those with this (peer, tag), so that matching is exact.
+  const uint64_t wire_tag = (uint64_t{1} << 63) | (uint64_t{tag} << 31) | (index & 0x7fffffffu);
+  coll::OpDesc desc{coll::OpKind::send, type, ReduceOp::sum, -1, count, index};
+  const transport::OpHeader header = desc.header();
+  const std::string what =
+      str(is_send ? "send #" : "recv #", index, (is_send ? " to" : " from"), " peer rank ", peer,
+          " (tag ", tag, ", ", count, " x ", to_string(type), ")");
+  auto state = std::make_shared<Work::State>(str("rank ", rank_, ": ", what));
+  const uint64_t id = log_.add(what, str("peer ", peer));
+  log_.set_state(id, OpLog::State::running);
+  auto on_done = [this, state, what, id](std::exception_ptr error) {
+    if (error) {
+      log_.set_state(id, OpLog::State::failed);
+      state->fail(std::make_exception_ptr(in_context(what, error)));
+    } else {
+      log_.set_state(id, OpLog::State::done);
+      state->complete();
+    }
+  };
+  const size_t bytes = count * size_of(type);
+  auto request = is_send ? transport_->isend(peer, wire_tag, buf, bytes, &header, on_done)
+                         : transport_->irecv(peer, wire_tag, buf, bytes, &header, on_done);
+  const auto timeout = timeout_of(options);
+  {
+    std::lock_guard lock(mutex_);
+    std::erase_if(p2p_watch_, [](const P2pWatch& w) { return w.request->done(); });
+    if (!request->done())
+      p2p_watch_.push_back({request, Clock::now() + timeout, what, timeout});
+  }
+  cv_.notify_all();  // the worker recomputes its next deadline
+  return Work(state);
+}
+
+void Communicator::Impl::check_p2p_deadlines() {
+  std::string expired;
+  {
+    std::lock_guard lock(mutex_);
+    const auto now = Clock::now();
+    for (auto& w : p2p_watch_) {
+      if (!w.request->done() && w.deadline <= now) {
+        expired = str("rank ", rank_, ": ", w.what, ": timed out after ",
+                      std::chrono::duration<double>(w.timeout).count(),
+                      " s waiting for peer rank ", w.request->peer);
+        break;
+      }
+    }
+    std::erase_if(p2p_watch_, [](const P2pWatch& w) { return w.request->done(); });
+  }
+  if (!expired.empty()) transport_->fail(ErrorCode::Timeout, expired);
+}
+
+void Communicator::Impl::on_transport_failure(const Error& error) {
+  WEFT_WARN("comm", "rank ", rank_, ": communicator failed: [", to_string(error.code()), "] ",
+            error.message());
+  if (error.code() == ErrorCode::Timeout || config_.dump_on_error)
+    log_.dump(rank_, to_string(error.code()));
+}
+
+void Communicator::Impl::abort() {
+  std::string current;
+  {
+    std::lock_guard lock(mutex_);
+    current = current_.empty() ? std::string("no operation running") : current_;
+  }
+  transport_->fail(ErrorCode::Aborted,
+                   str("rank ", rank_, ": communicator aborted by abort() (", current, ")"));
+}
+
+}  // namespace weft

@@ -1,0 +1,195 @@
+// The public Communicator: argument checks, then a queued operation whose
+// body runs a coll:: entry point on the worker thread. (init, init_from_env
+// and split live in src/bootstrap/.)
+#include <numeric>
+
+#include "coll/collectives.h"
+#include "comm/comm_impl.h"
+
+namespace weft {
+
+using coll::OpDesc;
+using coll::OpKind;
+
+Communicator::Communicator(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Communicator::Communicator(Communicator&&) noexcept = default;
+Communicator& Communicator::operator=(Communicator&&) noexcept = default;
+Communicator::~Communicator() = default;
+
+namespace {
+
+void check_root(const Communicator::Impl& impl, int root, const char* what) {
+  WEFT_REQUIRE(root >= 0 && root < impl.size(), "rank ", impl.rank(), ": ", what, " root ", root,
+               " is not a rank of [0, ", impl.size(), ")");
+}
+
+void check_buffer(const void* p, size_t count, const char* what, const char* name, int rank) {
+  WEFT_REQUIRE(p != nullptr || count == 0, "rank ", rank, ": ", what, ": ", name,
+               " is null for ", count, " elements");
+}
+
+OpDesc desc(OpKind kind, DataType type, size_t count, ReduceOp op = ReduceOp::sum,
+            int root = -1) {
+  OpDesc d;
+  d.kind = kind;
+  d.dtype = type;
+  d.count = count;
+  d.op = op;
+  d.root = root;
+  return d;
+}
+
+}  // namespace
+
+int Communicator::rank() const { return impl_->rank(); }
+int Communicator::size() const { return impl_->size(); }
+
+Work Communicator::allreduce(const void* send, void* recv, size_t count, DataType type,
+                             ReduceOp op, const OpOptions& opts) {
+  check_buffer(send, count, "allreduce", "send", rank());
+  check_buffer(recv, count, "allreduce", "recv", rank());
+  return impl_->submit(desc(OpKind::allreduce, type, count, op),
+                       [=](coll::Context& ctx, const coll::Planner& p) {
+                         coll::allreduce(ctx, p, send, recv, count);
+                       },
+                       opts);
+}
+
+Work Communicator::reduce(const void* send, void* recv, size_t count, DataType type, ReduceOp op,
+                          int root, const OpOptions& opts) {
+  check_root(*impl_, root, "reduce");
+  check_buffer(send, count, "reduce", "send", rank());
+  if (rank() == root) check_buffer(recv, count, "reduce", "recv", rank());
+  return impl_->submit(desc(OpKind::reduce, type, count, op, root),
+                       [=](coll::Context& ctx, const coll::Planner& p) {
+                         coll::reduce(ctx, p, send, recv, count, root);
+                       },
+                       opts);
+}
+
+Work Communicator::broadcast(void* buf, size_t count, DataType type, int root,
+                             const OpOptions& opts) {
+  check_root(*impl_, root, "broadcast");
+  check_buffer(buf, count, "broadcast", "buf", rank());
+  return impl_->submit(desc(OpKind::broadcast, type, count, ReduceOp::sum, root),
+                       [=](coll::Context& ctx, const coll::Planner& p) {
+                         coll::broadcast(ctx, p, buf, count, root);
+                       },
+                       opts);
+}
+
+Work Communicator::allgather(const void* send, void* recv, size_t count, DataType type,
+                             const OpOptions& opts) {
+  check_buffer(send, count, "allgather", "send", rank());
+  check_buffer(recv, count, "allgather", "recv", rank());
+  return impl_->submit(desc(OpKind::allgather, type, count),
+                       [=](coll::Context& ctx, const coll::Planner& p) {
+                         coll::allgather(ctx, p, send, recv, count);
+                       },
+                       opts);
+}
+
+Work Communicator::allgatherv(const void* send, void* recv, std::span<const size_t> counts,
+                              std::span<const size_t> displs, DataType type,
+                              const OpOptions& opts) {
+  const size_t n = static_cast<size_t>(size());
+  WEFT_REQUIRE(counts.size() == n && displs.size() == n, "rank ", rank(),
+               ": allgatherv needs ", n, " counts and displacements, got ", counts.size(),
+               " and ", displs.size());
+  std::vector<size_t> c(counts.begin(), counts.end()), d(displs.begin(), displs.end());
+  const size_t total = std::accumulate(c.begin(), c.end(), size_t{0});
+  return impl_->submit(desc(OpKind::allgatherv, type, total),
+                       [=](coll::Context& ctx, const coll::Planner& p) {
+                         coll::allgatherv(ctx, p, send, recv, c, d);
+                       },
+                       opts);
+}
+
+Work Communicator::reduce_scatter(const void* send, void* recv, size_t recv_count, DataType type,
+                                  ReduceOp op, const OpOptions& opts) {
+  check_buffer(send, recv_count, "reduce_scatter", "send", rank());
+  check_buffer(recv, recv_count, "reduce_scatter", "recv", rank());
+  return impl_->submit(desc(OpKind::reduce_scatter, type, recv_count, op),
+                       [=](coll::Context& ctx, const coll::Planner& p) {
+                         coll::reduce_scatter(ctx, p, send, recv, recv_count);
+                       },
+                       opts);
+}
+
+Work Communicator::alltoall(const void* send, void* recv, size_t count, DataType type,
+                            const OpOptions& opts) {
+  check_buffer(send, count, "alltoall", "send", rank());
+  check_buffer(recv, count, "alltoall", "recv", rank());
+  return impl_->submit(desc(OpKind::alltoall, type, count),
+                       [=](coll::Context& ctx, const coll::Planner& p) {
+                         coll::alltoall(ctx, p, send, recv, count);
+                       },
+                       opts);
+}
+
+Work Communicator::alltoallv(const void* send, std::span<const size_t> send_counts,
+                             std::span<const size_t> send_displs, void* recv,
+                             std::span<const size_t> recv_counts,
+                             std::span<const size_t> recv_displs, DataType type,
+                             const OpOptions& opts) {
+  const size_t n = static_cast<size_t>(size());
+  WEFT_REQUIRE(send_counts.size() == n && send_displs.size() == n && recv_counts.size() == n &&
+                   recv_displs.size() == n,
+               "rank ", rank(), ": alltoallv needs ", n, " counts and displacements per side");
+  std::vector<size_t> sc(send_counts.begin(), send_counts.end()),
+      sd(send_displs.begin(), send_displs.end()), rc(recv_counts.begin(), recv_counts.end()),
+      rd(recv_displs.begin(), recv_displs.end());
+  return impl_->submit(desc(OpKind::alltoallv, type, 0),
+                       [=](coll::Context& ctx, const coll::Planner& p) {
+                         coll::alltoallv(ctx, p, send, sc, sd, recv, rc, rd);
+                       },
+                       opts);
+}
+
+Work Communicator::gather(const void* send, void* recv, size_t count, DataType type, int root,
+                          const OpOptions& opts) {
+  check_root(*impl_, root, "gather");
+  check_buffer(send, count, "gather", "send", rank());
+  if (rank() == root) check_buffer(recv, count, "gather", "recv", rank());
+  return impl_->submit(desc(OpKind::gather, type, count, ReduceOp::sum, root),
+                       [=](coll::Context& ctx, const coll::Planner& p) {
+                         coll::gather(ctx, p, send, recv, count, root);
+                       },
+                       opts);
+}
+
+Work Communicator::scatter(const void* send, void* recv, size_t count, DataType type, int root,
+                           const OpOptions& opts) {
+  check_root(*impl_, root, "scatter");
+  if (rank() == root) check_buffer(send, count, "scatter", "send", rank());
+  check_buffer(recv, count, "scatter", "recv", rank());
+  return impl_->submit(desc(OpKind::scatter, type, count, ReduceOp::sum, root),
+                       [=](coll::Context& ctx, const coll::Planner& p) {
+                         coll::scatter(ctx, p, send, recv, count, root);
+                       },
+                       opts);
+}
+
+Work Communicator::barrier(const OpOptions& opts) {
+  return impl_->submit(desc(OpKind::barrier, DataType::u8, 0),
+                       [](coll::Context& ctx, const coll::Planner& p) { coll::barrier(ctx, p); },
+                       opts);
+}
+
+Work Communicator::send(const void* buf, size_t count, DataType type, int peer, uint32_t tag,
+                        const OpOptions& opts) {
+  check_buffer(buf, count, "send", "buf", rank());
+  return impl_->p2p(true, const_cast<void*>(buf), count, type, peer, tag, opts);
+}
+
+Work Communicator::recv(void* buf, size_t count, DataType type, int peer, uint32_t tag,
+                        const OpOptions& opts) {
+  check_buffer(buf, count, "recv", "buf", rank());
+  return impl_->p2p(false, buf, count, type, peer, tag, opts);
+}
+
+void Communicator::abort() {
+  if (impl_) impl_->abort();
+}
+
+}  // namespace weft

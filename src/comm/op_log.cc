@@ -1,0 +1,68 @@
+#include "comm/op_log.h"
+
+#include <cstdio>
+
+#include "weft/log.h"
+
+namespace weft {
+
+const char* to_string(OpLog::State state) noexcept {
+  switch (state) {
+    case OpLog::State::queued: return "queued";
+    case OpLog::State::running: return "running";
+    case OpLog::State::done: return "done";
+    case OpLog::State::failed: return "failed";
+  }
+  return "?";
+}
+
+uint64_t OpLog::add(std::string what, std::string peers) {
+  std::lock_guard lock(mutex_);
+  Record r;
+  r.id = next_++;
+  r.what = std::move(what);
+  r.peers = std::move(peers);
+  r.queued_at = Clock::now();
+  if (records_.size() < capacity_)
+    records_.push_back(std::move(r));
+  else
+    records_[r.id % capacity_] = std::move(r);
+  return next_ - 1;
+}
+
+void OpLog::set_state(uint64_t id, State state) {
+  std::lock_guard lock(mutex_);
+  if (id + capacity_ < next_) return;  // overwritten already
+  Record& r = records_[id % capacity_];
+  if (r.id != id) return;
+  r.state = state;
+  if (state == State::running) r.started_at = Clock::now();
+  if (state == State::done || state == State::failed) r.ended_at = Clock::now();
+}
+
+std::vector<OpLog::Record> OpLog::snapshot() const {
+  std::lock_guard lock(mutex_);
+  std::vector<Record> out;
+  uint64_t first = next_ > records_.size() ? next_ - records_.size() : 0;
+  for (uint64_t id = first; id < next_; ++id) out.push_back(records_[id % capacity_]);
+  return out;
+}
+
+void OpLog::dump(int rank, const std::string& reason) const {
+  auto records = snapshot();
+  auto now = Clock::now();
+  auto ago = [&](Clock::time_point t) -> std::string {
+    if (t == Clock::time_point{}) return "-";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3fs ago",
+                  std::chrono::duration<double>(now - t).count());
+    return buf;
+  };
+  WEFT_WARN("comm", "rank ", rank, ": last ", records.size(), " operations (", reason, "):");
+  for (const auto& r : records)
+    WEFT_WARN("comm", "  rank ", rank, " op ", r.id, ": ", r.what, " [", r.peers, "] ",
+              to_string(r.state), ", queued ", ago(r.queued_at), ", started ",
+              ago(r.started_at), ", ended ", ago(r.ended_at));
+}
+
+}  // namespace weft

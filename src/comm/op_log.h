@@ -1,0 +1,44 @@
+// A per-communicator ring buffer of the most recent operations: what each
+// was, whom it talked to, where it stands, and when it moved. Dumped to the
+// log on a timeout (or any failure with WEFT_DUMP_ON_ERROR=1) so that an
+// operator sees which rank is stuck in which operation.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace weft {
+
+class OpLog {
+ public:
+  enum class State : uint8_t { queued, running, done, failed };
+  using Clock = std::chrono::steady_clock;
+  struct Record {
+    uint64_t id = 0;          // position in the log, for update()
+    std::string what;         // "allreduce #12 (1000 x f32 sum, 3.9 KiB)"
+    std::string peers;        // "ring 3->4->5" or "peer 2"
+    State state = State::queued;
+    Clock::time_point queued_at, started_at, ended_at;
+  };
+
+  explicit OpLog(size_t capacity = 64) : capacity_(capacity) {}
+
+  uint64_t add(std::string what, std::string peers);
+  void set_state(uint64_t id, State state);
+  std::vector<Record> snapshot() const;
+  // One WARN line per record, oldest first, times relative to now.
+  void dump(int rank, const std::string& reason) const;
+
+ private:
+  size_t capacity_;
+  mutable std::mutex mutex_;
+  std::vector<Record> records_;  // ring: records_[id % capacity_]
+  uint64_t next_ = 0;
+};
+
+const char* to_string(OpLog::State state) noexcept;
+
+}  // namespace weft

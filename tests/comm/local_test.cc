@@ -1,0 +1,223 @@
+// Algorithms and communicator semantics over the in-process transport:
+// every collective x dtype x op x size x world size, checked exactly.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "collcheck.h"
+#include "local_group.h"
+
+namespace weft::test {
+namespace {
+
+using namespace weft::check;
+
+using namespace std::chrono_literals;
+
+class LocalMatrix : public ::testing::TestWithParam<int> {};
+
+TEST_P(LocalMatrix, EveryCollectiveDtypeOpAndSize) {
+  const int n = GetParam();
+  auto comms = make_local_group(n);
+  std::vector<std::string> failures(n);
+  run_ranks(n, [&](int r) { failures[r] = run_matrix(comms[r], {0, 1, 2, 7, 31, 1000}); });
+  for (int r = 0; r < n; ++r) EXPECT_EQ(failures[r], "") << "rank " << r;
+}
+
+INSTANTIATE_TEST_SUITE_P(World, LocalMatrix, ::testing::Values(1, 2, 3, 4, 5, 8));
+
+// Sizes that exercise chunking, slicing and both allreduce algorithms.
+TEST(Local, LargeAllreduceEveryAlgorithm) {
+  for (const char* algo : {"ring", "rd"}) {
+    for (int n : {3, 4}) {
+      CommConfig config;
+      config.algo = algo;
+      auto comms = make_local_group(n, config);
+      std::vector<std::string> failures(n);
+      run_ranks(n, [&](int r) {
+        for (size_t count : {size_t{65537}, (size_t{1} << 20) + 3}) {
+          for (bool in_place : {false, true}) {
+            auto res = run_check(comms[r], {Coll::allreduce, DataType::f32, ReduceOp::sum, count,
+                                            in_place, 0});
+            if (res.wrong) failures[r] += res.detail + "\n";
+          }
+        }
+      });
+      for (int r = 0; r < n; ++r) EXPECT_EQ(failures[r], "") << algo << " n=" << n;
+    }
+  }
+}
+
+TEST(Local, LargeRootedAndScatteredCollectives) {
+  const int n = 5;
+  auto comms = make_local_group(n);
+  std::vector<std::string> failures(n);
+  run_ranks(n, [&](int r) {
+    for (Coll coll : {Coll::reduce, Coll::broadcast, Coll::reduce_scatter, Coll::allgather}) {
+      for (ReduceOp op : {ReduceOp::sum, ReduceOp::avg}) {
+        auto res = run_check(comms[r], {coll, DataType::i32, op, (size_t{1} << 20) + 5, false, 2});
+        if (res.wrong) failures[r] += res.detail + "\n";
+      }
+    }
+  });
+  for (int r = 0; r < n; ++r) EXPECT_EQ(failures[r], "");
+}
+
+TEST(Local, SendRecvAnyOrderAndTags) {
+  const int n = 4, messages = 50;
+  auto comms = make_local_group(n);
+  std::vector<int> wrong(n, 0);
+  run_ranks(n, [&](int r) {
+    // Every rank sends `messages` messages on two tags to every other rank,
+    // receiving in the reverse tag order and all before any wait.
+    std::vector<std::vector<int32_t>> in(n * messages * 2, std::vector<int32_t>(3));
+    std::vector<std::vector<int32_t>> out(n * messages * 2);
+    std::vector<Work> works;
+    for (int p = 0; p < n; ++p) {
+      if (p == r) continue;
+      for (int tag : {1, 0})
+        for (int m = 0; m < messages; ++m)
+          works.push_back(comms[r].recv(in[(p * messages + m) * 2 + tag].data(), 3,
+                                        DataType::i32, p, tag));
+      for (int tag : {0, 1})
+        for (int m = 0; m < messages; ++m) {
+          auto& o = out[(p * messages + m) * 2 + tag];
+          o = {r, m, tag};
+          works.push_back(comms[r].send(o.data(), 3, DataType::i32, p, tag));
+        }
+    }
+    for (auto& w : works) w.wait();
+    for (int p = 0; p < n; ++p) {
+      if (p == r) continue;
+      for (int tag : {0, 1})
+        for (int m = 0; m < messages; ++m)
+          if (in[(p * messages + m) * 2 + tag] != std::vector<int32_t>{p, m, tag}) ++wrong[r];
+    }
+  });
+  for (int r = 0; r < n; ++r) EXPECT_EQ(wrong[r], 0);
+}
+
+// --- failures ---------------------------------------------------------------------
+TEST(LocalFailure, MismatchedCountsNameBothSides) {
+  auto comms = make_local_group(2);
+  std::vector<std::string> errors(2);
+  run_ranks(2, [&](int r) {
+    std::vector<float> buf(100, 1.0f);
+    try {
+      comms[r].allreduce(buf.data(), buf.data(), r == 0 ? 100 : 50, DataType::f32, ReduceOp::sum)
+          .wait();
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::Mismatch) << e.what();
+      errors[r] = e.message();
+    }
+  });
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_NE(errors[r].find("allreduce #0 (100 x f32 sum"), std::string::npos) << errors[r];
+    EXPECT_NE(errors[r].find("allreduce #0 (50 x f32 sum"), std::string::npos) << errors[r];
+  }
+}
+
+TEST(LocalFailure, MismatchedOpsAndKinds) {
+  auto comms = make_local_group(3);
+  std::vector<ErrorCode> codes(3, ErrorCode::Internal);
+  std::vector<std::string> messages(3);
+  run_ranks(3, [&](int r) {
+    std::vector<int32_t> buf(10, 1);
+    try {
+      if (r == 2)
+        comms[r].broadcast(buf.data(), 10, DataType::i32, 0).wait();
+      else
+        comms[r].allreduce(buf.data(), buf.data(), 10, DataType::i32,
+                           r == 0 ? ReduceOp::sum : ReduceOp::max).wait();
+    } catch (const Error& e) {
+      codes[r] = e.code();
+      messages[r] = e.message();
+    }
+    // Every later operation fails fast with the same root cause.
+    try {
+      comms[r].barrier().wait();
+      codes[r] = ErrorCode::Internal;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::Mismatch);
+      EXPECT_NE(e.message().find("communicator failed earlier"), std::string::npos);
+    }
+  });
+  for (int r = 0; r < 3; ++r) EXPECT_EQ(codes[r], ErrorCode::Mismatch) << messages[r];
+}
+
+TEST(LocalFailure, StalledRankTimesOutNamingIt) {
+  const int n = 3;
+  auto comms = make_local_group(n);
+  std::vector<std::string> errors(n);
+  std::vector<ErrorCode> codes(n, ErrorCode::Internal);
+  run_ranks(n, [&](int r) {
+    std::vector<float> buf(1000, 1.0f);
+    if (r == 1) {
+      std::this_thread::sleep_for(1500ms);  // never joins the allreduce in time
+      return;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    try {
+      OpOptions o;
+      o.timeout = 500ms;
+      comms[r].allreduce(buf.data(), buf.data(), 1000, DataType::f32, ReduceOp::sum, o).wait();
+    } catch (const Error& e) {
+      codes[r] = e.code();
+      errors[r] = e.message();
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1400ms);
+  });
+  for (int r : {0, 2}) {
+    EXPECT_EQ(codes[r], ErrorCode::Timeout) << errors[r];
+    EXPECT_NE(errors[r].find("allreduce #0"), std::string::npos) << errors[r];
+  }
+  // Rank 2 receives from rank 1 in the fold of recursive doubling... either way
+  // someone names rank 1 as the rank it waited for.
+  EXPECT_TRUE(errors[0].find("peer rank 1") != std::string::npos ||
+              errors[2].find("peer rank 1") != std::string::npos)
+      << errors[0] << "\n" << errors[2];
+}
+
+TEST(LocalFailure, AbortUnblocksEveryRank) {
+  const int n = 4;
+  auto comms = make_local_group(n);
+  std::vector<ErrorCode> codes(n, ErrorCode::Internal);
+  run_ranks(n, [&](int r) {
+    std::vector<float> buf(1000, 1.0f);
+    if (r == 3) {
+      std::this_thread::sleep_for(200ms);
+      comms[r].abort();
+      return;
+    }
+    try {
+      comms[r].allreduce(buf.data(), buf.data(), 1000, DataType::f32, ReduceOp::sum).wait();
+    } catch (const Error& e) {
+      codes[r] = e.code();
+    }
+  });
+  for (int r = 0; r < 3; ++r) EXPECT_EQ(codes[r], ErrorCode::Aborted);
+}
+
+TEST(LocalWork, WaitWithTimeoutAndTest) {
+  auto comms = make_local_group(2);
+  std::vector<float> buf(10, 1.0f);
+  Work w = comms[0].allreduce(buf.data(), buf.data(), 10, DataType::f32, ReduceOp::sum);
+  EXPECT_FALSE(w.test());
+  try {
+    w.wait(50ms);
+    FAIL() << "expected Timeout";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Timeout);
+    EXPECT_NE(e.message().find("rank 0: allreduce #0"), std::string::npos) << e.message();
+  }
+  std::vector<float> buf1(10, 2.0f);
+  comms[1].allreduce(buf1.data(), buf1.data(), 10, DataType::f32, ReduceOp::sum).wait();
+  w.wait();
+  EXPECT_TRUE(w.test());
+  EXPECT_EQ(buf[3], 3.0f);
+  EXPECT_TRUE(Work().test());
+}
+
+}  // namespace
+}  // namespace weft::test
