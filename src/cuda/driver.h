@@ -1,7 +1,7 @@
 // The CUDA driver API, loaded at run time through the runtime.
 //
 // Why not link libcuda: libcuda.so ships with the driver, not the toolkit.
-// Linking it (even against the toolkit's stub) makes libweft fail to LOAD on
+// Linking it (even against the toolkit's link-time libcuda) makes libweft fail to LOAD on
 // a machine without a driver, which breaks the CPU-only uses of a CUDA build
 // (weft-info, host-memory collectives, CI running the CPU tests of a CUDA
 // build). cudaGetDriverEntryPointByVersion asks the runtime, which already
