@@ -4,19 +4,12 @@
 #include <thread>
 
 #include "coll/gpu/gpu_comm_impl.h"
+#include "coll/op_desc.h"
 #include "cuda/check.h"
 #include "weft/log.h"
 
 namespace weft::gpu {
 namespace {
-
-std::string human_bytes(size_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB"};
-  int u = 0;
-  double v = static_cast<double>(bytes);
-  while (v >= 1024 && u < 3) v /= 1024, ++u;
-  return u == 0 ? str(bytes, " B") : str(v == static_cast<size_t>(v) ? str(static_cast<size_t>(v)) : str(v), " ", units[u]);
-}
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
@@ -174,7 +167,7 @@ GpuOp GpuComm::Impl::collective(CollKind kind, const char* name, const void* in,
   const uint64_t seq = ++next_seq_;
   const size_t total = count * esize * (kind == CollKind::allgather ? size_t(size) : 1) *
                        (kind == CollKind::reduce_scatter || kind == CollKind::alltoall ? size_t(size) : 1);
-  std::string what = str(name, " #", seq, " (", human_bytes(total), " ", to_string(type));
+  std::string what = str(name, " #", seq, " (", coll::format_bytes(total), " ", to_string(type));
   if (reduces) what += str(" ", to_string(op));
   if (rooted) what += str(" root ", root);
   what += ")";
@@ -214,7 +207,7 @@ GpuOp GpuComm::Impl::collective(CollKind kind, const char* name, const void* in,
 GpuOp GpuComm::Impl::p2p(bool is_send, void* buf, size_t count, DataType type, int peer,
                          cudaStream_t stream) {
   const uint64_t seq = ++next_seq_;
-  std::string what = str(is_send ? "send" : "recv", " #", seq, " (", human_bytes(count * size_of(type)),
+  std::string what = str(is_send ? "send" : "recv", " #", seq, " (", coll::format_bytes(count * size_of(type)),
                          " ", to_string(type), is_send ? " to " : " from ", "rank ", peer, ")");
   const std::string ctx = str("rank ", rank, ": ", what);
   WEFT_REQUIRE(peer >= 0 && peer < size && peer != rank, ctx, ": peer ", peer,
