@@ -39,7 +39,7 @@ __global__ void __launch_bounds__(kThreads) send_kernel(P2PArgs a) {
     if (threadIdx.x == 0 && e > 2) {
       // the half we are about to fill was consumed two steps ago
       const uint64_t* ack = flags_of(a.view, me) + flag_index(FlagKind::p2p_ack, a.peer, blockIdx.x);
-      if (!wait_flag(ack, e - 2, a.view.abort_flag)) s_aborted = 1, *a.view.status = 1;
+      if (!wait_flag(ack, e - 2, a.view.abort_flag)) s_aborted = 1, *a.view.status = kStatusAborted;
     }
     __syncthreads();
     if (s_aborted) break;
@@ -72,7 +72,7 @@ __global__ void __launch_bounds__(kThreads) recv_kernel(P2PArgs a) {
     const uint64_t e = step + 1;
     if (threadIdx.x == 0) {
       const uint64_t* ready = flags_of(a.view, me) + flag_index(FlagKind::p2p_data, a.peer, blockIdx.x);
-      if (!wait_flag(ready, e, a.view.abort_flag)) s_aborted = 1, *a.view.status = 1;
+      if (!wait_flag(ready, e, a.view.abort_flag)) s_aborted = 1, *a.view.status = kStatusAborted;
     }
     __syncthreads();
     if (s_aborted) break;
