@@ -52,6 +52,7 @@ struct Options {
   int np = 2;
   std::string min = "8", max = "256M", dtype = "f32", nccl_lib;
   int iters = 20, warmup = 5, blocks = 0;
+  bool graph = false;
 };
 
 int run_rank(const Options& o, int rank, int n, uint16_t port) {
@@ -97,9 +98,9 @@ int run_rank(const Options& o, int rank, int n, uint16_t port) {
   CHECK_CUDA(cudaEventCreate(&t1));
 
   if (rank == 0) {
-    std::printf("# weft vs NCCL %d.%d.%d allreduce, %d GPUs, %s, sum, %d blocks, %d iters\n",
+    std::printf("# weft vs NCCL %d.%d.%d allreduce, %d GPUs, %s, sum, %d blocks, %d iters, %s\n",
                 version / 10000, version / 100 % 100, version % 100, n, o.dtype.c_str(),
-                comm.blocks(), o.iters);
+                comm.blocks(), o.iters, o.graph ? "CUDA graph" : "eager launches");
     std::printf("%12s %10s %10s %10s %10s %10s %10s %10s %7s\n", "bytes", "weft_us", "weft_busbw",
                 "reg_us", "reg_busbw", "nccl_us", "nccl_busbw", "best/nccl", "wrong");
   }
@@ -154,12 +155,27 @@ int run_rank(const Options& o, int rank, int n, uint16_t port) {
     wrong += count_wrong(out);
     total_wrong += wrong;
 
+    // Eager: -n launches back to back. --graph: the -n launches captured
+    // once into a CUDA graph, and the graph replayed (no host overhead).
     auto time_us = [&](auto&& launch) {
       for (int i = 0; i < o.warmup; ++i) launch();
+      cudaGraphExec_t exec = nullptr;
+      if (o.graph) {
+        cudaGraph_t graph;
+        CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+        for (int i = 0; i < o.iters; ++i) launch();
+        CHECK_CUDA(cudaStreamEndCapture(stream, &graph));
+        CHECK_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+        CHECK_CUDA(cudaGraphDestroy(graph));
+        CHECK_CUDA(cudaGraphLaunch(exec, stream));  // warm-up replay
+      }
       CHECK_CUDA(cudaEventRecord(t0, stream));
-      for (int i = 0; i < o.iters; ++i) launch();
+      if (o.graph) CHECK_CUDA(cudaGraphLaunch(exec, stream));
+      else
+        for (int i = 0; i < o.iters; ++i) launch();
       CHECK_CUDA(cudaEventRecord(t1, stream));
       CHECK_CUDA(cudaEventSynchronize(t1));
+      if (exec) CHECK_CUDA(cudaGraphExecDestroy(exec));
       float ms = 0;
       CHECK_CUDA(cudaEventElapsedTime(&ms, t0, t1));
       return double(ms) * 1000.0 / o.iters;
@@ -197,6 +213,7 @@ int main(int argc, char** argv) {
   app.add_option("-d", o.dtype, "f32 or bf16");
   app.add_option("-n", o.iters, "timed iterations per size");
   app.add_option("-w", o.warmup, "warm-up iterations per size");
+  app.add_flag("--graph", o.graph, "time CUDA-graph replays instead of eager launches");
   app.add_option("--blocks", o.blocks, "weft thread blocks per kernel (0: WEFT_GPU_BLOCKS)");
   app.add_option("--nccl-lib", o.nccl_lib, "path of libnccl.so.2");
   CLI11_PARSE(app, argc, argv);

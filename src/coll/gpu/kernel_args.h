@@ -52,6 +52,8 @@ void launch_collective(CollKind kind, DataType dtype, ReduceOp op, const CollArg
                        int blocks, cudaStream_t stream);
 void launch_zero_copy_allreduce(DataType dtype, ReduceOp op, const ZeroCopyArgs& args,
                                 int blocks, cudaStream_t stream);
+// Loads the send/recv kernels now (see kernels_p2p.cu for why).
+void preload_p2p_kernels();
 void launch_send(const P2PArgs& args, int blocks, cudaStream_t stream);
 void launch_recv(const P2PArgs& args, int blocks, cudaStream_t stream);
 
