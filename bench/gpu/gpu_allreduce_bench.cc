@@ -193,6 +193,8 @@ int run_rank(const Options& o, int rank, int n, uint16_t port) {
   }
   if (rank == 0) std::printf("# wrong: %ld\n", total_wrong);
   nccl.CommDestroy(ncomm);
+  // Everybody is done with the registered buffers before anyone releases them.
+  comm.allreduce(in, out, 1, type, ReduceOp::sum, stream).wait();
   cudaFree(in);
   cudaFree(out);
   comm.deregister(reg_in_id);

@@ -201,7 +201,32 @@ __global__ void __launch_bounds__(kThreads) coll_kernel(CollArgs a) {
     }
 
     // 2. everybody staged
-    if (!barrier_all(a.view, e, &s_aborted, {kAlgoStaged})) break;
+    const bool two_shot = K == CollKind::allreduce && a.two_shot != 0;
+    if (!barrier_all(a.view, e, &s_aborted, {two_shot ? kAlgoStagedTwoShot : kAlgoStaged})) break;
+
+    if constexpr (K == CollKind::allreduce) {
+      if (two_shot) {
+        // Rank r reduces part r of this block's share from every rank's slot
+        // and writes the result back into every rank's slot (only rank r
+        // touches part r anywhere, and each thread reads a pack before it
+        // writes it). After the second barrier our slot holds the reduced
+        // share. Each rank moves 2(n-1)/n of the share over NVLink instead
+        // of the one-shot's (n-1). No half alternation is needed inside a
+        // two-shot step: it ends with everybody done with our slot.
+        constexpr size_t V = 16 / sizeof(T);
+        const size_t per = ceil_div(ceil_div(m, size_t(n)), V) * V;
+        const size_t plo = min(m, size_t(me) * per);
+        const size_t phi = min(m, plo + per);
+        const T* src[kMaxRanks];
+        T* dst[kMaxRanks];
+        for (int p = 0; p < n; ++p) src[p] = dst[p] = slot(p, 0) + plo;
+        reduce_range<T, Op>(dst, n, src, n, phi - plo, vec);
+        if (!barrier_all(a.view, e + 1, &s_aborted, {kAlgoStagedTwoShot})) break;
+        copy_range(out + base + lo, slot(me, 0), m, vec);
+        epoch = e + 1;
+        continue;
+      }
+    }
 
     // 3. consume the peers' shares
     if constexpr (K == CollKind::allreduce || K == CollKind::reduce ||

@@ -76,7 +76,8 @@ bool GpuOp::test() const {
       record_->failure->set(Error(
           ErrorCode::Mismatch,
           str(record_->description, ": the ranks ran different GPU algorithms for this operation ",
-              "(one registered its buffers for zero-copy and a peer did not, or their counts differ)")));
+              "(one registered its buffers for zero-copy and a peer did not, their counts differ, ",
+              "or their WEFT_GPU_*_MIN_BYTES settings differ)")));
     record_->failure->throw_if_failed();
   }
   return true;
@@ -209,6 +210,8 @@ GpuOp GpuComm::Impl::collective(CollKind kind, const char* name, const void* in,
     if (per_rank_blocks) vec = vec && args.count % 16 == 0;
   }
   args.vec = vec ? 1 : 0;
+  args.two_shot = kind == CollKind::allreduce && size > 1 && count * esize >= two_shot_min_bytes_ ? 1 : 0;
+  if (args.two_shot) what += " two-shot";
   return enqueue(std::move(what), stream, [&] {
     launch_collective(kind, type, op, args, blocks, stream);
   });

@@ -23,6 +23,7 @@ struct CollArgs {
   size_t chunk;  // elements per slot per step (a multiple of 16 bytes x blocks)
   int root;
   int vec;       // 1 when every pointer and block offset is 16-byte aligned
+  int two_shot;  // allreduce: reduce-scatter + allgather through scratch (large sizes)
 };
 
 // Zero-copy allreduce: every rank's input and output are registered, so the

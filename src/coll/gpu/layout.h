@@ -48,6 +48,7 @@ inline constexpr int kStatusMismatch = 2;  // a peer runs another algorithm for 
 // Algorithms, as announced in every collective barrier (peers must agree).
 inline constexpr uint64_t kAlgoStaged = 1;        // copy through scratch, one barrier per step
 inline constexpr uint64_t kAlgoZeroCopy = 2;      // registered buffers, two-shot, two barriers
+inline constexpr uint64_t kAlgoStagedTwoShot = 3;  // allreduce through scratch, two barriers per step
 
 // Word index (into the flags region) of the flag of `kind` that `sender` writes for `block`.
 WEFT_HOST_DEVICE inline constexpr size_t flag_index(FlagKind kind, int sender, int block) {

@@ -115,6 +115,7 @@ void GpuComm::Impl::setup_peers(Store& store) {
     if (p != rank) peers.push_back({p, store.get_string(key(config, str("svc/", p)))});
   registrar_ = std::make_unique<reg::Registrar>(rank, exporter_, std::move(peers), config.init_timeout);
   zero_copy_min_bytes_ = static_cast<size_t>(env::get_int("WEFT_GPU_ZERO_COPY_MIN_BYTES"));
+  two_shot_min_bytes_ = static_cast<size_t>(env::get_int("WEFT_GPU_TWO_SHOT_MIN_BYTES"));
   preload_p2p_kernels();
 
   view.rank = rank;
