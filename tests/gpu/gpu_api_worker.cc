@@ -124,34 +124,46 @@ void allreduce_case(Ctx& c, DataType type, size_t count, bool registered, bool i
   }
 }
 
-void other_collectives(Ctx& c) {
-  const size_t count = 70001;  // per rank block; odd, so unaligned tails run too
+// `registered`: weft::cuda::alloc buffers registered with the communicator,
+// so allgather and reduce_scatter run zero-copy (from
+// WEFT_GPU_ZERO_COPY_MIN_BYTES); otherwise cudaMalloc, staged.
+void other_collectives(Ctx& c, size_t count, bool registered) {
+  const std::string how = str(" (", count, " per rank", registered ? ", registered)" : ")");
   const DataType t = DataType::i32;
   const size_t esz = size_of(t);
+  const size_t bytes = count * esz * c.n;
   void *in, *out;
-  CHECK_CUDA(cudaMalloc(&in, count * esz * c.n));
-  CHECK_CUDA(cudaMalloc(&out, count * esz * c.n));
+  BufferHandle hin, hout;
+  if (registered) {
+    in = cuda::alloc(bytes);
+    out = cuda::alloc(bytes);
+    hin = c.comm.register_buffer(in, bytes);
+    hout = c.comm.register_buffer(out, bytes);
+  } else {
+    CHECK_CUDA(cudaMalloc(&in, bytes));
+    CHECK_CUDA(cudaMalloc(&out, bytes));
+  }
 
   // allgather: block r of out holds rank r's input
   c.upload(in, input(t, c.rank, count));
   c.comm.allgather(in, out, count, t, c.on_stream()).wait();
   auto got = c.download(out, count * esz * c.n);
   for (int r = 0; r < c.n; ++r)
-    for (size_t i = 0; i < count; i += 13) c.expect(str("allgather block ", r), get(got, t, r * count + i), gen(r, i), i);
+    for (size_t i = 0; i < count; i += 13) c.expect(str("allgather block ", r, how), get(got, t, r * count + i), gen(r, i), i);
 
   // reduce_scatter: rank r gets the sum of block r; rank q's block r element i = gen(q, r*count+i)
   c.upload(in, input(t, c.rank, count * c.n));
   c.comm.reduce_scatter(in, out, count, t, ReduceOp::sum, c.on_stream()).wait();
   got = c.download(out, count * esz);
   for (size_t i = 0; i < count; i += 13)
-    c.expect("reduce_scatter", get(got, t, i), sum_over_ranks(c.n, c.rank * count + i), i);
+    c.expect("reduce_scatter" + how, get(got, t, i), sum_over_ranks(c.n, c.rank * count + i), i);
 
   // broadcast from the last rank
   const int root = c.n - 1;
   c.upload(in, input(t, c.rank, count));
   c.comm.broadcast(in, count, t, root, c.on_stream()).wait();
   got = c.download(in, count * esz);
-  for (size_t i = 0; i < count; i += 13) c.expect("broadcast", get(got, t, i), gen(root, i), i);
+  for (size_t i = 0; i < count; i += 13) c.expect("broadcast" + how, get(got, t, i), gen(root, i), i);
 
   // send/recv around the ring: rank r sends its input to r+1
   c.upload(in, input(t, c.rank, count));
@@ -165,7 +177,7 @@ void other_collectives(Ctx& c) {
   s.wait();
   r.wait();
   got = c.download(out, count * esz);
-  for (size_t i = 0; i < count; i += 13) c.expect("recv", get(got, t, i), gen(from, i), i);
+  for (size_t i = 0; i < count; i += 13) c.expect("recv" + how, get(got, t, i), gen(from, i), i);
   CHECK_CUDA(cudaStreamDestroy(s2));
 
   // gather is not on the GPU yet: exact error
@@ -180,8 +192,15 @@ void other_collectives(Ctx& c) {
   }
   // host barrier still works
   c.comm.barrier().wait();
-  cudaFree(in);
-  cudaFree(out);
+  if (registered) {
+    c.comm.deregister(hin);
+    c.comm.deregister(hout);
+    cuda::free(in);
+    cuda::free(out);
+  } else {
+    cudaFree(in);
+    cudaFree(out);
+  }
 }
 
 // Zero-copy allreduce captured in a CUDA graph and replayed 100 times.
@@ -228,7 +247,9 @@ int run_api(Communicator& comm, int rank, int n, cudaStream_t stream) {
     for (size_t count : {size_t(1), size_t(1000), size_t(65537), size_t(300000), size_t(4) << 20})
       for (bool reg : {false, true})
         for (bool in_place : {false, true}) allreduce_case(c, t, count, reg, in_place);
-  other_collectives(c);
+  // Per-rank blocks: odd (unaligned tails) and 16-byte multiples.
+  for (size_t count : {size_t(70001), size_t(131072)})
+    for (bool reg : {false, true}) other_collectives(c, count, reg);
   graph_case(c);
   std::printf("rank %d: %ld checks, %ld wrong\n", rank, c.checks, c.wrong);
   return c.wrong == 0 ? 0 : 1;

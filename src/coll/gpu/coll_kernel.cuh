@@ -58,23 +58,61 @@ __device__ __forceinline__ T load_fresh(const T* p) {
   return value;
 }
 
+// Latency hiding: a thread that loads one 16-byte pack at a time waits a
+// whole NVLink round trip per pack. Every loop below first issues several
+// independent loads (kCopyUnroll packs, or two packs from each source rank),
+// then uses them, so each thread keeps that many requests in flight.
+inline constexpr int kCopyUnroll = 4;
+
 template <typename T>
 __device__ __forceinline__ void copy_range(T* dst, const T* src, size_t n, bool vec) {
   size_t done = 0;
   if (vec) {
     constexpr size_t V = 16 / sizeof(T);
     const size_t packs = n / V;
+    const size_t stride = blockDim.x;
     uint4* d = reinterpret_cast<uint4*>(dst);
     const uint4* s = reinterpret_cast<const uint4*>(src);
-    for (size_t i = threadIdx.x; i < packs; i += blockDim.x) d[i] = load_fresh(s + i);
+    size_t i = threadIdx.x;
+    for (; i + (kCopyUnroll - 1) * stride < packs; i += kCopyUnroll * stride) {
+      uint4 r[kCopyUnroll];
+#pragma unroll
+      for (int u = 0; u < kCopyUnroll; ++u) r[u] = load_fresh(s + i + u * stride);
+#pragma unroll
+      for (int u = 0; u < kCopyUnroll; ++u) d[i + u * stride] = r[u];
+    }
+    for (; i < packs; i += stride) d[i] = load_fresh(s + i);
     done = packs * V;
   }
   for (size_t i = done + threadIdx.x; i < n; i += blockDim.x) dst[i] = load_fresh(src + i);
 }
 
+// The reduction of one 16-byte pack from each of `nsrc` ranks.
+template <typename T, ReduceOp Op>
+__device__ __forceinline__ uint4 reduce_pack(const uint4 (&raw)[kMaxRanks], int nsrc) {
+  using A = typename Accum<T>::type;
+  constexpr int V = 16 / sizeof(T);
+  A acc[V];
+#pragma unroll
+  for (int j = 0; j < V; ++j) acc[j] = to_accum(reinterpret_cast<const T*>(&raw[0])[j]);
+#pragma unroll
+  for (int s = 1; s < kMaxRanks; ++s) {
+    if (s < nsrc) {
+#pragma unroll
+      for (int j = 0; j < V; ++j)
+        acc[j] = combine<Op>(acc[j], to_accum(reinterpret_cast<const T*>(&raw[s])[j]));
+    }
+  }
+  uint4 result;
+#pragma unroll
+  for (int j = 0; j < V; ++j) reinterpret_cast<T*>(&result)[j] = from_accum<T>(finish<Op>(acc[j], nsrc));
+  return result;
+}
+
 // dst[d][i] = finish(src[0][i] op src[1][i] op ... op src[n-1][i]) for each
-// of the `ndst` destinations (one for the staged path, every rank's output
-// for the zero-copy two-shot path).
+// of the `ndst` destinations (one for the staged path, every rank's slot or
+// output for the two-shot paths). Sources are reduced in rank order, so
+// every rank computes bit-identical results.
 template <typename T, ReduceOp Op>
 __device__ __forceinline__ void reduce_range(T* const* dst, int ndst, const T* const* src,
                                              int nsrc, size_t n, bool vec) {
@@ -83,22 +121,36 @@ __device__ __forceinline__ void reduce_range(T* const* dst, int ndst, const T* c
   if (vec) {
     constexpr int V = 16 / sizeof(T);
     const size_t packs = n / V;
-    for (size_t i = threadIdx.x; i < packs; i += blockDim.x) {
-      uint4 raw = load_fresh(reinterpret_cast<const uint4*>(src[0]) + i);
-      A acc[V];
+    const size_t stride = blockDim.x;
+    size_t i = threadIdx.x;
+    for (; i + stride < packs; i += 2 * stride) {
+      uint4 ra[kMaxRanks], rb[kMaxRanks];
 #pragma unroll
-      for (int j = 0; j < V; ++j) acc[j] = to_accum(reinterpret_cast<const T*>(&raw)[j]);
-      for (int s = 1; s < nsrc; ++s) {
-        raw = load_fresh(reinterpret_cast<const uint4*>(src[s]) + i);
-#pragma unroll
-        for (int j = 0; j < V; ++j)
-          acc[j] = combine<Op>(acc[j], to_accum(reinterpret_cast<const T*>(&raw)[j]));
+      for (int s = 0; s < kMaxRanks; ++s) {
+        if (s < nsrc) {
+          ra[s] = load_fresh(reinterpret_cast<const uint4*>(src[s]) + i);
+          rb[s] = load_fresh(reinterpret_cast<const uint4*>(src[s]) + i + stride);
+        }
       }
-      uint4 result;
+      const uint4 a = reduce_pack<T, Op>(ra, nsrc);
+      const uint4 b = reduce_pack<T, Op>(rb, nsrc);
 #pragma unroll
-      for (int j = 0; j < V; ++j)
-        reinterpret_cast<T*>(&result)[j] = from_accum<T>(finish<Op>(acc[j], nsrc));
-      for (int d = 0; d < ndst; ++d) reinterpret_cast<uint4*>(dst[d])[i] = result;
+      for (int d = 0; d < kMaxRanks; ++d) {
+        if (d < ndst) {
+          reinterpret_cast<uint4*>(dst[d])[i] = a;
+          reinterpret_cast<uint4*>(dst[d])[i + stride] = b;
+        }
+      }
+    }
+    for (; i < packs; i += stride) {
+      uint4 ra[kMaxRanks];
+#pragma unroll
+      for (int s = 0; s < kMaxRanks; ++s)
+        if (s < nsrc) ra[s] = load_fresh(reinterpret_cast<const uint4*>(src[s]) + i);
+      const uint4 a = reduce_pack<T, Op>(ra, nsrc);
+#pragma unroll
+      for (int d = 0; d < kMaxRanks; ++d)
+        if (d < ndst) reinterpret_cast<uint4*>(dst[d])[i] = a;
     }
     done = packs * V;
   }

@@ -1,6 +1,7 @@
 // Enqueueing GPU collectives on the caller's stream, and GpuOp.
 #include "coll/gpu/gpu_comm.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "coll/gpu/gpu_comm_impl.h"
@@ -188,8 +189,8 @@ GpuOp GpuComm::Impl::collective(CollKind kind, const char* name, const void* in,
   if (reads_in) check_device_pointer(in, config.device, "the input buffer", ctx);
   if (writes_out) check_device_pointer(out, config.device, "the output buffer", ctx);
 
-  if (kind == CollKind::allreduce)
-    if (auto op_done = try_zero_copy_allreduce(what, in, out, count, type, op, stream)) return *op_done;
+  if (kind == CollKind::allreduce || kind == CollKind::reduce_scatter || kind == CollKind::allgather)
+    if (auto op_done = try_zero_copy(kind, what, in, out, count, type, op, stream)) return *op_done;
 
   CollArgs args{};
   args.view = view;
@@ -217,22 +218,26 @@ GpuOp GpuComm::Impl::collective(CollKind kind, const char* name, const void* in,
   });
 }
 
-std::optional<GpuOp> GpuComm::Impl::try_zero_copy_allreduce(const std::string& what, const void* in,
-                                                           void* out, size_t count, DataType type,
-                                                           ReduceOp op, cudaStream_t stream) {
-  const size_t bytes = count * size_of(type);
-  if (size < 2 || bytes < zero_copy_min_bytes_) return std::nullopt;
+std::optional<GpuOp> GpuComm::Impl::try_zero_copy(CollKind kind, const std::string& what,
+                                                  const void* in, void* out, size_t count,
+                                                  DataType type, ReduceOp op, cudaStream_t stream) {
+  const size_t block = count * size_of(type);  // the buffer, or one rank's block
+  const size_t n = static_cast<size_t>(size);
+  const size_t in_bytes = kind == CollKind::reduce_scatter ? n * block : block;
+  const size_t out_bytes = kind == CollKind::allgather ? n * block : block;
+  if (size < 2 || std::max(in_bytes, out_bytes) < zero_copy_min_bytes_) return std::nullopt;
   ZeroCopyArgs args{};
-  if (!registrar_->peer_addresses(in, bytes, args.in_seen_by) ||
-      !registrar_->peer_addresses(out, bytes, args.out_seen_by))
+  if (!registrar_->peer_addresses(in, in_bytes, args.in_seen_by) ||
+      !registrar_->peer_addresses(out, out_bytes, args.out_seen_by))
     return std::nullopt;
   args.view = view;
   args.in = in;
   args.out = out;
-  args.count = count;
-  args.vec = aligned16(in) && aligned16(out) ? 1 : 0;
+  args.count = kind == CollKind::allgather ? block : count;
+  const bool blocks_aligned = kind == CollKind::allreduce || block % 16 == 0;
+  args.vec = aligned16(in) && aligned16(out) && blocks_aligned ? 1 : 0;
   return enqueue(what + " zero-copy", stream, [&] {
-    launch_zero_copy_allreduce(type, op, args, blocks, stream);
+    launch_zero_copy(kind, type, op, args, blocks, stream);
   });
 }
 

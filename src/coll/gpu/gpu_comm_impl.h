@@ -59,11 +59,12 @@ class GpuComm::Impl {
   GpuOp enqueue(std::string what, cudaStream_t stream, Launch&& launch);
   GpuOp collective(CollKind kind, const char* name, const void* in, void* out, size_t count,
                    DataType type, ReduceOp op, int root, cudaStream_t stream);
-  // Zero-copy allreduce when both buffers are registered here and the size
-  // makes it worth two barriers; nullopt otherwise (the staged path runs).
-  std::optional<GpuOp> try_zero_copy_allreduce(const std::string& what, const void* in, void* out,
-                                               size_t count, DataType type, ReduceOp op,
-                                               cudaStream_t stream);
+  // Zero-copy allreduce / reduce_scatter / allgather when both buffers are
+  // registered here and the size makes it worth two barriers; nullopt
+  // otherwise (the staged path runs).
+  std::optional<GpuOp> try_zero_copy(CollKind kind, const std::string& what, const void* in,
+                                     void* out, size_t count, DataType type, ReduceOp op,
+                                     cudaStream_t stream);
   GpuOp p2p(bool is_send, void* buf, size_t count, DataType type, int peer, cudaStream_t stream);
 
   const int rank;

@@ -26,16 +26,18 @@ struct CollArgs {
   int two_shot;  // allreduce: reduce-scatter + allgather through scratch (large sizes)
 };
 
-// Zero-copy allreduce: every rank's input and output are registered, so the
-// kernel reads and writes them directly on the peers (see zero_copy_kernel.cuh).
+// Zero-copy allreduce, reduce_scatter, allgather: every rank's input and
+// output are registered, so the kernel reads and writes them directly on the
+// peers (see zero_copy_kernel.cuh).
 struct ZeroCopyArgs {
   PeerView view;
   const void* in;
   void* out;
   uintptr_t in_seen_by[kMaxRanks];   // where each peer sees `in` (own entry unused)
   uintptr_t out_seen_by[kMaxRanks];  // where each peer sees `out`
-  size_t count;                      // elements
-  int vec;                           // every pointer 16-byte aligned
+  size_t count;  // elements (allreduce: the buffer, reduce_scatter: one rank's block);
+                 // allgather: bytes of one rank's block
+  int vec;       // every pointer and per-rank block 16-byte aligned
 };
 
 struct P2PArgs {
@@ -51,8 +53,8 @@ struct P2PArgs {
 // copy kinds ignore them.
 void launch_collective(CollKind kind, DataType dtype, ReduceOp op, const CollArgs& args,
                        int blocks, cudaStream_t stream);
-void launch_zero_copy_allreduce(DataType dtype, ReduceOp op, const ZeroCopyArgs& args,
-                                int blocks, cudaStream_t stream);
+void launch_zero_copy(CollKind kind, DataType dtype, ReduceOp op, const ZeroCopyArgs& args,
+                      int blocks, cudaStream_t stream);
 // Loads the send/recv kernels now (see kernels_p2p.cu for why).
 void preload_p2p_kernels();
 void launch_send(const P2PArgs& args, int blocks, cudaStream_t stream);

@@ -1,4 +1,5 @@
-// Zero-copy two-shot allreduce over registered buffers.
+// Zero-copy collectives over registered buffers (allreduce two-shot,
+// reduce_scatter, allgather).
 //
 // When every rank registered its input and output, no data goes through
 // scratch. One kernel, two barriers:
@@ -21,8 +22,13 @@
 
 namespace weft::gpu::device {
 
-template <typename T, ReduceOp Op>
-__global__ void __launch_bounds__(kThreads) zero_copy_allreduce_kernel(ZeroCopyArgs a) {
+// K = allreduce as above; reduce_scatter: each block reduces its share of
+// block r (r = this rank) from every rank's input into our own output (pull);
+// allgather: each block pushes its share of our input into block r of every
+// rank's output (T = uint8_t, counts in bytes). The closing barrier is the
+// same for all three.
+template <typename T, ReduceOp Op, CollKind K>
+__global__ void __launch_bounds__(kThreads) zero_copy_kernel(ZeroCopyArgs a) {
   __shared__ uint64_t s_epoch;
   __shared__ int s_aborted;
   __shared__ uintptr_t s_in[kMaxRanks], s_out[kMaxRanks];
@@ -38,19 +44,34 @@ __global__ void __launch_bounds__(kThreads) zero_copy_allreduce_kernel(ZeroCopyA
   const uint64_t e = s_epoch + 1;
   BarrierPayload pay{kAlgoZeroCopy, a.in_seen_by, a.out_seen_by, s_in, s_out};
   if (barrier_all(a.view, e, &s_aborted, pay)) {
-    constexpr size_t V = 16 / sizeof(T);
-    const size_t per_rank = ceil_div(ceil_div(a.count, size_t(n)), V) * V;
-    const size_t slice_lo = min(a.count, size_t(me) * per_rank);
-    const size_t slice_len = min(a.count, slice_lo + per_rank) - slice_lo;
-    size_t lo, hi;
-    block_share<T>(slice_len, &lo, &hi);
+    const bool vec = a.vec != 0;
     const T* src[kMaxRanks];
     T* dst[kMaxRanks];
-    for (int p = 0; p < n; ++p) {
-      src[p] = reinterpret_cast<const T*>(s_in[p]) + slice_lo + lo;
-      dst[p] = reinterpret_cast<T*>(s_out[p]) + slice_lo + lo;
+    if constexpr (K == CollKind::allreduce) {
+      constexpr size_t V = 16 / sizeof(T);
+      const size_t per_rank = ceil_div(ceil_div(a.count, size_t(n)), V) * V;
+      const size_t slice_lo = min(a.count, size_t(me) * per_rank);
+      const size_t slice_len = min(a.count, slice_lo + per_rank) - slice_lo;
+      size_t lo, hi;
+      block_share<T>(slice_len, &lo, &hi);
+      for (int p = 0; p < n; ++p) {
+        src[p] = reinterpret_cast<const T*>(s_in[p]) + slice_lo + lo;
+        dst[p] = reinterpret_cast<T*>(s_out[p]) + slice_lo + lo;
+      }
+      reduce_range<T, Op>(dst, n, src, n, hi - lo, vec);
+    } else if constexpr (K == CollKind::reduce_scatter) {
+      size_t lo, hi;
+      block_share<T>(a.count, &lo, &hi);
+      for (int p = 0; p < n; ++p) src[p] = reinterpret_cast<const T*>(s_in[p]) + size_t(me) * a.count + lo;
+      dst[0] = static_cast<T*>(a.out) + lo;
+      reduce_range<T, Op>(dst, 1, src, n, hi - lo, vec);
+    } else {  // allgather
+      size_t lo, hi;
+      block_share<T>(a.count, &lo, &hi);
+      const T* mine = static_cast<const T*>(a.in) + lo;
+      for (int p = 0; p < n; ++p)
+        copy_range(reinterpret_cast<T*>(s_out[p]) + size_t(me) * a.count + lo, mine, hi - lo, vec);
     }
-    reduce_range<T, Op>(dst, n, src, n, hi - lo, a.vec != 0);
     barrier_all(a.view, e + 1, &s_aborted, {kAlgoZeroCopy});
   }
   __syncthreads();
