@@ -237,19 +237,56 @@ __global__ void __launch_bounds__(kThreads) coll_kernel(CollArgs a) {
     const uint64_t e = epoch + 1;
     // This block's region of the step's half, split into `slots` slots.
     const size_t region = block_region(kHalfBytes);
-    const size_t slot_bytes = (region / (kSlotPerRank ? n : 1)) & ~size_t(15);
+    const bool push = a.push != 0;
+    const int slots = (kSlotPerRank || (push && K != CollKind::broadcast)) ? n : 1;
+    const size_t slot_bytes = (region / slots) & ~size_t(15);
     const size_t mine = kDataOffset + (e & 1) * kHalfBytes + blockIdx.x * region;
     auto slot = [&](int rank, int s) {
       return reinterpret_cast<T*>(a.view.scratch[rank] + mine + size_t(s) * slot_bytes);
     };
+    const T* my_share = in + base + lo;
 
-    // 1. stage this block's share of the chunk in our scratch
+    if (push) {
+      // Push (small messages): write our share straight into the peers'
+      // scratch (NVLink writes are posted), then everything this rank
+      // consumes after the barrier is local: one one-way trip instead of the
+      // pull path's flag trip followed by a remote-read round trip.
+      if constexpr (K == CollKind::broadcast) {
+        if (me == a.root)
+          for (int p = 0; p < n; ++p) copy_range(slot(p, 0), my_share, m, vec);
+      } else if constexpr (kSlotPerRank) {
+        for (int q = 0; q < n; ++q) copy_range(slot(q, me), in + size_t(q) * a.count + base + lo, m, vec);
+      } else if constexpr (K == CollKind::reduce) {
+        copy_range(slot(a.root, me), my_share, m, vec);
+      } else {
+        for (int p = 0; p < n; ++p) copy_range(slot(p, me), my_share, m, vec);
+      }
+      if (!barrier_all(a.view, e, &s_aborted, {kAlgoPush})) break;
+      if constexpr (K == CollKind::allreduce || K == CollKind::reduce ||
+                    K == CollKind::reduce_scatter) {
+        if (K != CollKind::reduce || me == a.root) {
+          const T* src[kMaxRanks];
+          for (int p = 0; p < n; ++p) src[p] = slot(me, p);
+          T* const dst = out + base + lo;
+          reduce_range<T, Op>(&dst, 1, src, n, m, vec);
+        }
+      } else if constexpr (K == CollKind::broadcast) {
+        if (me != a.root) copy_range(out + base + lo, slot(me, 0), m, vec);
+        else if (out != in) copy_range(out + base + lo, my_share, m, vec);
+      } else {  // allgather, alltoall: block p of the output came from rank p
+        for (int p = 0; p < n; ++p) copy_range(out + size_t(p) * a.count + base + lo, slot(me, p), m, vec);
+      }
+      epoch = e;
+      continue;
+    }
+
+    // Pull: 1. stage this block's share of the chunk in our scratch
     if constexpr (K == CollKind::broadcast) {
-      if (me == a.root) copy_range(slot(me, 0), in + base + lo, m, vec);
+      if (me == a.root) copy_range(slot(me, 0), my_share, m, vec);
     } else if constexpr (kSlotPerRank) {
       for (int q = 0; q < n; ++q) copy_range(slot(me, q), in + size_t(q) * a.count + base + lo, m, vec);
     } else {
-      copy_range(slot(me, 0), in + base + lo, m, vec);
+      copy_range(slot(me, 0), my_share, m, vec);
     }
 
     // 2. everybody staged
@@ -263,8 +300,7 @@ __global__ void __launch_bounds__(kThreads) coll_kernel(CollArgs a) {
         // touches part r anywhere, and each thread reads a pack before it
         // writes it). After the second barrier our slot holds the reduced
         // share. Each rank moves 2(n-1)/n of the share over NVLink instead
-        // of the one-shot's (n-1). No half alternation is needed inside a
-        // two-shot step: it ends with everybody done with our slot.
+        // of the one-shot's (n-1).
         constexpr size_t V = 16 / sizeof(T);
         const size_t per = ceil_div(ceil_div(m, size_t(n)), V) * V;
         const size_t plo = min(m, size_t(me) * per);
@@ -275,7 +311,10 @@ __global__ void __launch_bounds__(kThreads) coll_kernel(CollArgs a) {
         reduce_range<T, Op>(dst, n, src, n, phi - plo, vec);
         if (!barrier_all(a.view, e + 1, &s_aborted, {kAlgoStagedTwoShot})) break;
         copy_range(out + base + lo, slot(me, 0), m, vec);
-        epoch = e + 1;
+        // Skip an epoch so that the next step uses the other half: a push
+        // step may write into our scratch as soon as the peers passed
+        // barrier e + 1, while we may still be copying this half out.
+        epoch = e + 2;
         continue;
       }
     }
@@ -291,7 +330,7 @@ __global__ void __launch_bounds__(kThreads) coll_kernel(CollArgs a) {
       }
     } else if constexpr (K == CollKind::broadcast) {
       if (me != a.root) copy_range(out + base + lo, slot(a.root, 0), m, vec);
-      else if (out != in) copy_range(out + base + lo, in + base + lo, m, vec);
+      else if (out != in) copy_range(out + base + lo, my_share, m, vec);
     } else if constexpr (K == CollKind::allgather) {
       for (int p = 0; p < n; ++p) copy_range(out + size_t(p) * a.count + base + lo, slot(p, 0), m, vec);
     } else {  // alltoall

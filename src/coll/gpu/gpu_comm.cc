@@ -197,7 +197,14 @@ GpuOp GpuComm::Impl::collective(CollKind kind, const char* name, const void* in,
   args.in = in;
   args.out = out;
   args.root = root;
-  const int slots = (kind == CollKind::reduce_scatter || kind == CollKind::alltoall) ? size : 1;
+  // Small operations push (one one-way NVLink trip), larger ones pull; the
+  // push layout needs a slot per sender in every block region.
+  const size_t per_rank_total = total / (per_rank_blocks ? size_t(size) : 1);
+  const bool push = size > 1 && per_rank_total <= push_max_bytes_;
+  const int slots = (kind == CollKind::reduce_scatter || kind == CollKind::alltoall ||
+                     (push && kind != CollKind::broadcast))
+                        ? size
+                        : 1;
   bool vec = (!reads_in || aligned16(in)) && (!writes_out || aligned16(out));
   if (reduces) {
     // Reduce kernels count elements of `type`.
@@ -211,8 +218,10 @@ GpuOp GpuComm::Impl::collective(CollKind kind, const char* name, const void* in,
     if (per_rank_blocks) vec = vec && args.count % 16 == 0;
   }
   args.vec = vec ? 1 : 0;
-  args.two_shot = kind == CollKind::allreduce && size > 1 && count * esize >= two_shot_min_bytes_ ? 1 : 0;
+  args.push = push ? 1 : 0;
+  args.two_shot = !push && kind == CollKind::allreduce && size > 1 && count * esize >= two_shot_min_bytes_ ? 1 : 0;
   if (args.two_shot) what += " two-shot";
+  if (push) what += " push";
   return enqueue(std::move(what), stream, [&] {
     launch_collective(kind, type, op, args, blocks, stream);
   });

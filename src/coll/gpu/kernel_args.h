@@ -24,6 +24,7 @@ struct CollArgs {
   int root;
   int vec;       // 1 when every pointer and block offset is 16-byte aligned
   int two_shot;  // allreduce: reduce-scatter + allgather through scratch (large sizes)
+  int push;      // write shares into the peers' scratch, consume locally (small sizes)
 };
 
 // Zero-copy allreduce, reduce_scatter, allgather: every rank's input and

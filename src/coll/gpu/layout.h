@@ -8,9 +8,13 @@
 //            acknowledgements. Written remotely with st.release.sys, read
 //            here with ld.acquire.sys.
 //   [data]   two halves of kHalfBytes: consecutive steps of a collective
-//            alternate halves (the step's epoch parity picks one), so the
-//            barrier of step e+1 proves every peer finished reading the half
-//            that step e+2 overwrites: one barrier per step, no clearing.
+//            alternate halves (the parity of the step's first epoch picks
+//            one), so the barrier of step e+1 proves every peer finished
+//            with the half that step e+2 overwrites: one barrier per step, no
+//            clearing. Pull steps stage into their own scratch and peers
+//            read it; push steps write into the peers' scratch and read
+//            their own; a two-shot step (two barriers) skips an epoch so the
+//            alternation holds for whatever step follows.
 //   [p2p]    per peer: two halves of kP2PHalfBytes, this rank's outbox to it.
 //
 // Epochs live in device memory and advance inside the kernels, never on the
@@ -49,6 +53,7 @@ inline constexpr int kStatusMismatch = 2;  // a peer runs another algorithm for 
 inline constexpr uint64_t kAlgoStaged = 1;        // copy through scratch, one barrier per step
 inline constexpr uint64_t kAlgoZeroCopy = 2;      // registered buffers, two-shot, two barriers
 inline constexpr uint64_t kAlgoStagedTwoShot = 3;  // allreduce through scratch, two barriers per step
+inline constexpr uint64_t kAlgoPush = 4;          // small messages: written into the peers' scratch
 
 // Word index (into the flags region) of the flag of `kind` that `sender` writes for `block`.
 WEFT_HOST_DEVICE inline constexpr size_t flag_index(FlagKind kind, int sender, int block) {

@@ -116,6 +116,7 @@ void GpuComm::Impl::setup_peers(Store& store) {
   registrar_ = std::make_unique<reg::Registrar>(rank, exporter_, std::move(peers), config.init_timeout);
   zero_copy_min_bytes_ = static_cast<size_t>(env::get_int("WEFT_GPU_ZERO_COPY_MIN_BYTES"));
   two_shot_min_bytes_ = static_cast<size_t>(env::get_int("WEFT_GPU_TWO_SHOT_MIN_BYTES"));
+  push_max_bytes_ = static_cast<size_t>(env::get_int("WEFT_GPU_PUSH_MAX_BYTES"));
   preload_p2p_kernels();
 
   view.rank = rank;
