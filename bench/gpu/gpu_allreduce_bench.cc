@@ -180,6 +180,12 @@ int run_rank(const Options& o, int rank, int n, uint16_t port) {
       CHECK_CUDA(cudaEventElapsedTime(&ms, t0, t1));
       return double(ms) * 1000.0 / o.iters;
     };
+    if (bytes == std::max(parse_size(o.min), es) && rank == 0) {
+      // The floor: the smallest GPU operation (an 8-byte memset) launched
+      // the same way; no collective launched this way can take less.
+      std::printf("# floor: one 8-byte cudaMemsetAsync launched the same way: %.2f us\n",
+                  time_us([&] { CHECK_CUDA(cudaMemsetAsync(out, 0, 8, stream)); }));
+    }
     double weft_us = time_us([&] { comm.allreduce(in, out, count, type, ReduceOp::sum, stream); });
     double reg_us = time_us([&] { comm.allreduce(reg_in, reg_out, count, type, ReduceOp::sum, stream); });
     double nccl_us = time_us([&] {

@@ -48,6 +48,9 @@ struct Ctx {
   }
   void upload(void* dev, const std::vector<uint8_t>& host) {
     CHECK_CUDA(cudaMemcpy(dev, host.data(), host.size(), cudaMemcpyHostToDevice));
+    // From pageable memory cudaMemcpy may return before the DMA has landed,
+    // and our collectives run on a non-blocking stream: wait for it.
+    CHECK_CUDA(cudaDeviceSynchronize());
   }
   std::vector<uint8_t> download(const void* dev, size_t bytes) {
     std::vector<uint8_t> host(bytes);

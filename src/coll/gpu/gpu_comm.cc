@@ -59,8 +59,31 @@ void FailureState::throw_if_failed() const {
 }
 
 // --- GpuOp ---------------------------------------------------------------------------
+EventPool::~EventPool() {
+  for (cudaEvent_t e : free_) cudaEventDestroy(e);
+}
+
+cudaEvent_t EventPool::take(const std::string& what) {
+  {
+    std::lock_guard lock(mu_);
+    if (!free_.empty()) {
+      cudaEvent_t e = free_.back();
+      free_.pop_back();
+      return e;
+    }
+  }
+  cudaEvent_t e = nullptr;
+  WEFT_CUDART(what, cudaEventCreateWithFlags, &e, cudaEventDisableTiming);
+  return e;
+}
+
+void EventPool::give(cudaEvent_t event) {
+  std::lock_guard lock(mu_);
+  free_.push_back(event);
+}
+
 GpuOp::Record::~Record() {
-  if (done) cudaEventDestroy(done);
+  if (done) events->give(done);
 }
 
 bool GpuOp::test() const {
@@ -140,7 +163,8 @@ GpuOp GpuComm::Impl::enqueue(std::string what, cudaStream_t stream, Launch&& lau
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   WEFT_CUDART(record->description, cudaStreamIsCapturing, stream, &capture);
   if (capture != cudaStreamCaptureStatusNone) return GpuOp(record);  // replays are untracked
-  WEFT_CUDART(record->description, cudaEventCreateWithFlags, &record->done, cudaEventDisableTiming);
+  record->events = events;
+  record->done = events->take(record->description);
   WEFT_CUDART(record->description, cudaEventRecord, record->done, stream);
   record->deadline = std::chrono::steady_clock::now() + config.timeout;
   {

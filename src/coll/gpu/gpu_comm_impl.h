@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "coll/gpu/gpu_comm.h"
 #include "coll/gpu/kernel_args.h"
@@ -24,10 +25,27 @@
 
 namespace weft::gpu {
 
+// Completion events, recycled: creating and destroying one per operation
+// costs host time comparable to a small collective's time on the device.
+class EventPool {
+ public:
+  EventPool() = default;
+  ~EventPool();
+  EventPool(const EventPool&) = delete;
+  EventPool& operator=(const EventPool&) = delete;
+  cudaEvent_t take(const std::string& what);  // a free event, or a new one
+  void give(cudaEvent_t event);
+
+ private:
+  std::mutex mu_;
+  std::vector<cudaEvent_t> free_;
+};
+
 // One enqueued operation, as GpuOp and the watchdog see it.
 struct GpuOp::Record {
   std::string description;  // "allreduce #12 (1 MiB f32 sum)"
   cudaEvent_t done = nullptr;  // recorded after the kernel; null when captured
+  std::shared_ptr<EventPool> events;  // where `done` goes back
   std::chrono::steady_clock::time_point deadline;
   std::shared_ptr<class FailureState> failure;  // shared with the communicator
   const volatile int* kernel_gave_up = nullptr;  // host-mapped status word
@@ -73,6 +91,7 @@ class GpuComm::Impl {
   int blocks = 0;
   PeerView view{};
   std::shared_ptr<FailureState> failure = std::make_shared<FailureState>();
+  std::shared_ptr<EventPool> events = std::make_shared<EventPool>();
 
  private:
   friend class GpuComm;
