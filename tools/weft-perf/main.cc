@@ -115,7 +115,7 @@ int drive(const SweepOptions& sweep, const DriverOptions& d, LaunchSpec spec) {
   double bound = 0;
   if (d.limits) {
     // Before the runs, so they do not compete with it.
-    auto figures = measure_memory_bandwidth();
+    auto figures = measure_limits();  // memcpy, a+=b, TCP loopback
     print_limits(std::cout, figures);
     bound = bound_algbw_gbs(sweep.collective, d.np, figures[0].traffic_gbs);
     std::cout << "\n" << std::flush;
