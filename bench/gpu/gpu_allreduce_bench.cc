@@ -2,8 +2,12 @@
 // buffers, same sizes, same run (a first comparison; weft-perf --compare nccl
 // supersedes it).
 //
-//   gpu_allreduce_bench --np 4 [-b 8] [-e 256M] [-d f32|bf16] [--nccl-lib PATH]
+//   gpu_allreduce_bench --np 4 [-b 8] [-e 256M] [-d f32|bf16] [--blocks B] [--nccl-lib PATH]
 //
+// weft runs twice per size: on cudaMalloc buffers (staged through weft's
+// scratch) and on registered weft::cuda::alloc buffers (zero-copy from
+// WEFT_GPU_ZERO_COPY_MIN_BYTES on, staged below it); NCCL runs on the
+// cudaMalloc buffers.
 // The parent hosts the store and spawns --np copies of itself as the ranks.
 // Each size is checked (integer-valued data, exact) for both libraries before
 // it is timed; times are the mean of -n back-to-back launches between CUDA
@@ -23,6 +27,7 @@
 
 #include "coll/gpu/gpu_comm.h"
 #include "nccl_loader.h"
+#include "weft/cuda.h"
 #include "weft/error.h"
 #include "weft/store.h"
 
@@ -46,7 +51,8 @@ size_t parse_size(const std::string& s) {
 struct Options {
   int np = 2;
   std::string min = "8", max = "256M", dtype = "f32", nccl_lib;
-  int iters = 20, warmup = 5;
+  int iters = 20, warmup = 5, blocks = 0;
+  bool graph = false;
 };
 
 int run_rank(const Options& o, int rank, int n, uint16_t port) {
@@ -56,6 +62,7 @@ int run_rank(const Options& o, int rank, int n, uint16_t port) {
   std::shared_ptr<Store> store(std::move(tcp));
   gpu::GpuCommConfig cfg;
   cfg.device = rank;
+  cfg.blocks = o.blocks;
   gpu::GpuComm comm(*store, rank, n, cfg);
 
   setenv("NCCL_NVLS_ENABLE", "0", 1);  // NVLink multicast is forbidden on the lent machines
@@ -80,6 +87,10 @@ int run_rank(const Options& o, int rank, int n, uint16_t port) {
   void *in, *out;
   CHECK_CUDA(cudaMalloc(&in, max_bytes));
   CHECK_CUDA(cudaMalloc(&out, max_bytes));
+  void* reg_in = weft::cuda::alloc(max_bytes);
+  void* reg_out = weft::cuda::alloc(max_bytes);
+  const uint64_t reg_in_id = comm.register_buffer(reg_in, max_bytes);
+  const uint64_t reg_out_id = comm.register_buffer(reg_out, max_bytes);
   cudaStream_t stream;
   CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   cudaEvent_t t0, t1;
@@ -87,11 +98,11 @@ int run_rank(const Options& o, int rank, int n, uint16_t port) {
   CHECK_CUDA(cudaEventCreate(&t1));
 
   if (rank == 0) {
-    std::printf("# weft vs NCCL %d.%d.%d allreduce, %d GPUs, %s, sum, %d blocks, %d iters\n",
+    std::printf("# weft vs NCCL %d.%d.%d allreduce, %d GPUs, %s, sum, %d blocks, %d iters, %s\n",
                 version / 10000, version / 100 % 100, version % 100, n, o.dtype.c_str(),
-                comm.blocks(), o.iters);
-    std::printf("%12s %10s %10s %10s %10s %10s %8s %7s\n", "bytes", "weft_us", "weft_busbw",
-                "nccl_us", "nccl_busbw", "ratio", "speedup", "wrong");
+                comm.blocks(), o.iters, o.graph ? "CUDA graph" : "eager launches");
+    std::printf("%12s %10s %10s %10s %10s %10s %10s %10s %7s\n", "bytes", "weft_us", "weft_busbw",
+                "reg_us", "reg_busbw", "nccl_us", "nccl_busbw", "best/nccl", "wrong");
   }
   long total_wrong = 0;
   for (size_t bytes = std::max(parse_size(o.min), es); bytes <= max_bytes; bytes *= 2) {
@@ -99,7 +110,7 @@ int run_rank(const Options& o, int rank, int n, uint16_t port) {
     // Check both libraries once: rank r contributes r+1 (exact in bf16 up to 8 ranks).
     std::vector<uint16_t> h16(count);
     std::vector<float> h32(count);
-    auto fill = [&] {
+    auto fill = [&](void* in) {
       float v = float(rank + 1);
       if (bf16) {
         uint32_t x;
@@ -111,7 +122,7 @@ int run_rank(const Options& o, int rank, int n, uint16_t port) {
         CHECK_CUDA(cudaMemcpy(in, h32.data(), bytes, cudaMemcpyHostToDevice));
       }
     };
-    auto count_wrong = [&] {
+    auto count_wrong = [&](const void* out) {
       const float want = float(n * (n + 1) / 2);
       long wrong = 0;
       if (bf16) {
@@ -128,42 +139,66 @@ int run_rank(const Options& o, int rank, int n, uint16_t port) {
       }
       return wrong;
     };
-    fill();
+    fill(in);
+    fill(reg_in);
     CHECK_CUDA(cudaMemset(out, 0, bytes));
+    CHECK_CUDA(cudaMemset(reg_out, 0, bytes));
     CHECK_CUDA(cudaDeviceSynchronize());  // pageable copies may still be landing
     comm.allreduce(in, out, count, type, ReduceOp::sum, stream).wait();
-    long wrong = count_wrong();
+    long wrong = count_wrong(out);
+    comm.allreduce(reg_in, reg_out, count, type, ReduceOp::sum, stream).wait();
+    wrong += count_wrong(reg_out);
     CHECK_CUDA(cudaMemset(out, 0, bytes));
     CHECK_CUDA(cudaDeviceSynchronize());
     nccl.check(nccl.AllReduce(in, out, count, ntype, bench::kNcclSum, ncomm, stream), "ncclAllReduce");
     CHECK_CUDA(cudaStreamSynchronize(stream));
-    wrong += count_wrong();
+    wrong += count_wrong(out);
     total_wrong += wrong;
 
+    // Eager: -n launches back to back. --graph: the -n launches captured
+    // once into a CUDA graph, and the graph replayed (no host overhead).
     auto time_us = [&](auto&& launch) {
       for (int i = 0; i < o.warmup; ++i) launch();
+      cudaGraphExec_t exec = nullptr;
+      if (o.graph) {
+        cudaGraph_t graph;
+        CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+        for (int i = 0; i < o.iters; ++i) launch();
+        CHECK_CUDA(cudaStreamEndCapture(stream, &graph));
+        CHECK_CUDA(cudaGraphInstantiate(&exec, graph, 0));
+        CHECK_CUDA(cudaGraphDestroy(graph));
+        CHECK_CUDA(cudaGraphLaunch(exec, stream));  // warm-up replay
+      }
       CHECK_CUDA(cudaEventRecord(t0, stream));
-      for (int i = 0; i < o.iters; ++i) launch();
+      if (o.graph) CHECK_CUDA(cudaGraphLaunch(exec, stream));
+      else
+        for (int i = 0; i < o.iters; ++i) launch();
       CHECK_CUDA(cudaEventRecord(t1, stream));
       CHECK_CUDA(cudaEventSynchronize(t1));
+      if (exec) CHECK_CUDA(cudaGraphExecDestroy(exec));
       float ms = 0;
       CHECK_CUDA(cudaEventElapsedTime(&ms, t0, t1));
       return double(ms) * 1000.0 / o.iters;
     };
     double weft_us = time_us([&] { comm.allreduce(in, out, count, type, ReduceOp::sum, stream); });
+    double reg_us = time_us([&] { comm.allreduce(reg_in, reg_out, count, type, ReduceOp::sum, stream); });
     double nccl_us = time_us([&] {
       nccl.check(nccl.AllReduce(in, out, count, ntype, bench::kNcclSum, ncomm, stream), "ncclAllReduce");
     });
     const double factor = 2.0 * (n - 1) / n;
     if (rank == 0)
-      std::printf("%12zu %10.2f %10.2f %10.2f %10.2f %10.2f %8.2f %7ld\n", bytes, weft_us,
-                  factor * bytes / weft_us / 1e3, nccl_us, factor * bytes / nccl_us / 1e3,
-                  (factor * bytes / weft_us) / (factor * bytes / nccl_us), nccl_us / weft_us, wrong);
+      std::printf("%12zu %10.2f %10.2f %10.2f %10.2f %10.2f %10.2f %10.2f %7ld\n", bytes, weft_us,
+                  factor * bytes / weft_us / 1e3, reg_us, factor * bytes / reg_us / 1e3, nccl_us,
+                  factor * bytes / nccl_us / 1e3, nccl_us / std::min(weft_us, reg_us), wrong);
   }
   if (rank == 0) std::printf("# wrong: %ld\n", total_wrong);
   nccl.CommDestroy(ncomm);
   cudaFree(in);
   cudaFree(out);
+  comm.deregister(reg_in_id);
+  comm.deregister(reg_out_id);
+  weft::cuda::free(reg_in);
+  weft::cuda::free(reg_out);
   return total_wrong == 0 ? 0 : 1;
 }
 
@@ -178,6 +213,8 @@ int main(int argc, char** argv) {
   app.add_option("-d", o.dtype, "f32 or bf16");
   app.add_option("-n", o.iters, "timed iterations per size");
   app.add_option("-w", o.warmup, "warm-up iterations per size");
+  app.add_flag("--graph", o.graph, "time CUDA-graph replays instead of eager launches");
+  app.add_option("--blocks", o.blocks, "weft thread blocks per kernel (0: WEFT_GPU_BLOCKS)");
   app.add_option("--nccl-lib", o.nccl_lib, "path of libnccl.so.2");
   CLI11_PARSE(app, argc, argv);
   try {

@@ -33,8 +33,10 @@ namespace weft {
 
 class Store;
 
-// Where the communicator's buffers live. Only host memory is implemented on
-// this path; the GPU path chooses its device here at init.
+// Where the communicator's buffers live. A CUDA communicator (one process per
+// GPU of one host) runs its collectives on device memory of GPU `index`,
+// enqueued on the caller's stream (OpOptions::stream); weft must be built
+// with CUDA (WEFT_WITH_CUDA), otherwise init throws Unsupported.
 struct Device {
   enum class Kind : uint8_t { cpu, cuda };
   Kind kind = Kind::cpu;
@@ -55,7 +57,20 @@ struct CommOptions {
 
 // Per-operation options (the last argument of every operation).
 struct OpOptions {
-  std::optional<std::chrono::milliseconds> timeout;  // overrides CommOptions::timeout
+  // Overrides CommOptions::timeout (host-memory communicators; a CUDA
+  // communicator applies CommOptions::timeout to every operation).
+  std::optional<std::chrono::milliseconds> timeout;
+  // CUDA communicators: the cudaStream_t the operation is enqueued on (null:
+  // the legacy default stream). It runs after the work already on the stream
+  // and later work waits for it, as with NCCL; the returned Work completes
+  // when it finished on the device. Ignored for host memory.
+  void* stream = nullptr;
+};
+
+// A buffer registered with register_buffer().
+struct BufferHandle {
+  uint64_t id = 0;
+  bool valid() const { return id != 0; }
 };
 
 class Communicator {
@@ -77,7 +92,10 @@ class Communicator {
 
   // --- collectives ------------------------------------------------------------
   // send may equal recv (in place) for every collective below; counts are in
-  // elements of `type`.
+  // elements of `type`. On a CUDA communicator allreduce, reduce, broadcast,
+  // allgather, reduce_scatter, alltoall, send and recv run on the GPU (device
+  // buffers, OpOptions::stream); barrier synchronizes the processes on the
+  // host; allgatherv, alltoallv, gather and scatter throw Unsupported.
   Work allreduce(const void* send, void* recv, size_t count, DataType type, ReduceOp op,
                  const OpOptions& opts = {});
   // recv is written on `root` only (may be null elsewhere).
@@ -119,10 +137,25 @@ class Communicator {
   Work recv(void* buf, size_t count, DataType type, int peer, uint32_t tag = 0,
             const OpOptions& opts = {});
 
+  // --- registration -----------------------------------------------------------------
+  // CUDA communicators: makes device memory [ptr, ptr + bytes) readable and
+  // writable by every peer (its whole allocation is exported once and mapped
+  // by each peer's service; registering memory already covered reuses that
+  // registration). Collectives whose buffers are registered on every rank
+  // read and write the peers' buffers directly (zero-copy) instead of
+  // copying through weft's scratch; a rank that registered while a peer did
+  // not makes that collective fail with Mismatch on both. Local (no other
+  // rank takes part), but register on every rank alike. Host-memory
+  // communicators need no registration: the handle is valid and does nothing.
+  BufferHandle register_buffer(const void* ptr, size_t bytes);
+  // Releases the registration (the peers unmap when its last user goes).
+  // The buffer must not be in use by a pending operation.
+  void deregister(BufferHandle handle);
+
   // --- lifecycle ------------------------------------------------------------------
   // Collective over this communicator: ranks with the same color form a new
   // communicator, ordered by (key, rank). color < 0 joins none (returns an
-  // empty communicator: valid() == false).
+  // empty communicator: valid() == false). Host-memory communicators only.
   Communicator split(int color, int key);
   // Fails every pending and later operation with Aborted, here and (through
   // the connections) on every other rank of the communicator. Does not block.

@@ -5,17 +5,20 @@
 # NCCL, and drive a weft store with torch.distributed.TCPStore when torch is
 # importable. Logs and a summary go to $OUT (default ./gpu-logs).
 #
-#   scripts/device/gpu-suite.sh [--tests REGEX] [--bench-np N] [--no-bench]
+#   scripts/device/gpu-suite.sh [--tests REGEX] [--bench-np "N ..."] [--bench-blocks "B ..."]
+#                               [--bench-graph] [--no-bench]
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${OUT:-$root/gpu-logs}
 mkdir -p "$out"
-tests_regex=""; bench_np=""; bench=1
+tests_regex=""; bench_np=""; bench_blocks="32"; bench=1; bench_graph=0
 while [ $# -gt 0 ]; do
   case $1 in
     --tests) tests_regex=$2; shift 2 ;;
     --bench-np) bench_np=$2; shift 2 ;;
+    --bench-blocks) bench_blocks=$2; shift 2 ;;
     --no-bench) bench=0; shift ;;
+    --bench-graph) bench_graph=1; shift ;;
     *) echo "unknown option $1"; exit 2 ;;
   esac
 done
@@ -45,10 +48,18 @@ grep -hE "^\[(correctness|graph|peerlost|timeout) n=" "$out/ctest-gpu.log" | sor
 if [ "$bench" = 1 ] && [ -x bin/gpu_allreduce_bench ]; then
   nccl_lib=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib", "libnccl.so.2"))' 2>/dev/null)
   for np in ${bench_np:-$ngpu}; do
-    log "gpu_allreduce_bench --np $np (NCCL: ${nccl_lib:-default search})"
-    timeout 300 bin/gpu_allreduce_bench --np "$np" -b 8 -e 256M ${nccl_lib:+--nccl-lib "$nccl_lib"} \
-      > "$out/bench-allreduce-np$np.txt" 2>&1
-    tee -a "$out/summary.txt" < "$out/bench-allreduce-np$np.txt" | tail -40
+    for blocks in $bench_blocks; do
+      log "gpu_allreduce_bench --np $np --blocks $blocks (NCCL: ${nccl_lib:-default search})"
+      timeout 300 bin/gpu_allreduce_bench --np "$np" --blocks "$blocks" -b 8 -e 256M \
+        ${nccl_lib:+--nccl-lib "$nccl_lib"} > "$out/bench-allreduce-np$np-b$blocks.txt" 2>&1
+      tee -a "$out/summary.txt" < "$out/bench-allreduce-np$np-b$blocks.txt" | tail -40
+      if [ "$bench_graph" = 1 ]; then
+        log "gpu_allreduce_bench --np $np --blocks $blocks --graph"
+        timeout 300 bin/gpu_allreduce_bench --np "$np" --blocks "$blocks" --graph -b 8 -e 256M \
+          ${nccl_lib:+--nccl-lib "$nccl_lib"} > "$out/bench-allreduce-np$np-b$blocks-graph.txt" 2>&1
+        tee -a "$out/summary.txt" < "$out/bench-allreduce-np$np-b$blocks-graph.txt" | tail -40
+      fi
+    done
   done
 fi
 

@@ -15,6 +15,7 @@
 #include "bootstrap/address_book.h"
 #include "coll/op_desc.h"
 #include "comm/comm_impl.h"
+#include "comm/device_comm.h"
 #include "topo/host_identity.h"
 #include "topo/interfaces.h"
 #include "net/address.h"
@@ -139,9 +140,6 @@ std::string required_env(const char* name) {
 Communicator Communicator::init(Store& store, int rank, int size, const CommOptions& options) {
   WEFT_REQUIRE(size >= 1 && rank >= 0 && rank < size, "Communicator::init: rank ", rank,
                " is not in [0, ", size, ")");
-  if (options.device.kind != Device::Kind::cpu)
-    throw_error(ErrorCode::Unsupported, "Communicator::init: device memory is not supported by "
-                                        "this build (host memory only)");
   env::warn_unknown_once();
   log::set_process_rank(rank);
   const auto t0 = Clock::now();
@@ -172,7 +170,18 @@ Communicator Communicator::init(Store& store, int rank, int size, const CommOpti
   }
   book[rank] = listening.self;
   const uint64_t comm_id = book[0].comm_id;
-  return build(rank, std::move(book), std::move(listening), comm_id, options, t0);
+  Communicator comm = build(rank, std::move(book), std::move(listening), comm_id, options, t0);
+  if (options.device.kind == Device::Kind::cuda) {
+    DeviceCommSetup setup;
+    setup.rank = rank;
+    setup.size = size;
+    setup.device = options.device.index;
+    setup.name = prefix + "device";
+    setup.timeout = comm.impl().config().timeout;
+    setup.init_timeout = options.init_timeout ? *options.init_timeout : store.timeout();
+    comm.impl().device = make_device_comm(store, setup);
+  }
+  return comm;
 }
 
 Communicator Communicator::init_from_env(const CommOptions& options) {
@@ -203,6 +212,9 @@ Communicator Communicator::init_from_env(const CommOptions& options) {
 
 Communicator Communicator::split(int color, int key) {
   Impl& parent = *impl_;
+  if (parent.device)
+    throw_error(ErrorCode::Unsupported,
+                str("rank ", rank(), ": split of a CUDA communicator is not implemented"));
   if (std::string(parent.transport().name()) != "socket")
     throw_error(ErrorCode::Unsupported, str("rank ", rank(), ": split needs the socket transport"));
   const auto t0 = Clock::now();

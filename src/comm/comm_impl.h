@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +28,7 @@
 #include "coll/context.h"
 #include "coll/op_desc.h"
 #include "coll/planner.h"
+#include "comm/device_comm.h"
 #include "comm/op_log.h"
 #include "comm/work_state.h"
 #include "transport/transport.h"
@@ -69,6 +71,13 @@ class Communicator::Impl {
   std::string self_entry;
   int nsocks = 1;
   uint64_t splits = 0;  // how many split() calls so far (all ranks agree)
+
+  // CUDA communicators: runs the device-memory operations (null for host memory).
+  std::unique_ptr<DeviceComm> device;
+  // Host-memory communicators: register_buffer handles handed out (they do nothing).
+  std::mutex registrations_mutex;
+  uint64_t next_registration = 1;
+  std::set<uint64_t> registrations;
 
   // Objects the communicator keeps alive (an embedded store server, the
   // store of init_from_env).

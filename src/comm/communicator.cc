@@ -39,6 +39,14 @@ OpDesc desc(OpKind kind, DataType type, size_t count, ReduceOp op = ReduceOp::su
   return d;
 }
 
+// Operations a CUDA communicator does not run on the GPU yet.
+[[noreturn]] void not_on_device(const Communicator::Impl& impl, const char* what) {
+  throw_error(ErrorCode::Unsupported,
+              str("rank ", impl.rank(), ": ", what, " on a CUDA communicator is not implemented (",
+                  "allreduce, reduce, broadcast, allgather, reduce_scatter, alltoall, send, recv ",
+                  "and barrier are)"));
+}
+
 }  // namespace
 
 int Communicator::rank() const { return impl_->rank(); }
@@ -46,6 +54,7 @@ int Communicator::size() const { return impl_->size(); }
 
 Work Communicator::allreduce(const void* send, void* recv, size_t count, DataType type,
                              ReduceOp op, const OpOptions& opts) {
+  if (auto* d = impl_->device.get()) return d->allreduce(send, recv, count, type, op, opts.stream);
   check_buffer(send, count, "allreduce", "send", rank());
   check_buffer(recv, count, "allreduce", "recv", rank());
   return impl_->submit(desc(OpKind::allreduce, type, count, op),
@@ -57,6 +66,7 @@ Work Communicator::allreduce(const void* send, void* recv, size_t count, DataTyp
 
 Work Communicator::reduce(const void* send, void* recv, size_t count, DataType type, ReduceOp op,
                           int root, const OpOptions& opts) {
+  if (auto* d = impl_->device.get()) return d->reduce(send, recv, count, type, op, root, opts.stream);
   check_root(*impl_, root, "reduce");
   check_buffer(send, count, "reduce", "send", rank());
   if (rank() == root) check_buffer(recv, count, "reduce", "recv", rank());
@@ -69,6 +79,7 @@ Work Communicator::reduce(const void* send, void* recv, size_t count, DataType t
 
 Work Communicator::broadcast(void* buf, size_t count, DataType type, int root,
                              const OpOptions& opts) {
+  if (auto* d = impl_->device.get()) return d->broadcast(buf, count, type, root, opts.stream);
   check_root(*impl_, root, "broadcast");
   check_buffer(buf, count, "broadcast", "buf", rank());
   return impl_->submit(desc(OpKind::broadcast, type, count, ReduceOp::sum, root),
@@ -80,6 +91,7 @@ Work Communicator::broadcast(void* buf, size_t count, DataType type, int root,
 
 Work Communicator::allgather(const void* send, void* recv, size_t count, DataType type,
                              const OpOptions& opts) {
+  if (auto* d = impl_->device.get()) return d->allgather(send, recv, count, type, opts.stream);
   check_buffer(send, count, "allgather", "send", rank());
   check_buffer(recv, count, "allgather", "recv", rank());
   return impl_->submit(desc(OpKind::allgather, type, count),
@@ -92,6 +104,7 @@ Work Communicator::allgather(const void* send, void* recv, size_t count, DataTyp
 Work Communicator::allgatherv(const void* send, void* recv, std::span<const size_t> counts,
                               std::span<const size_t> displs, DataType type,
                               const OpOptions& opts) {
+  if (impl_->device) not_on_device(*impl_, "allgatherv");
   const size_t n = static_cast<size_t>(size());
   WEFT_REQUIRE(counts.size() == n && displs.size() == n, "rank ", rank(),
                ": allgatherv needs ", n, " counts and displacements, got ", counts.size(),
@@ -107,6 +120,7 @@ Work Communicator::allgatherv(const void* send, void* recv, std::span<const size
 
 Work Communicator::reduce_scatter(const void* send, void* recv, size_t recv_count, DataType type,
                                   ReduceOp op, const OpOptions& opts) {
+  if (auto* d = impl_->device.get()) return d->reduce_scatter(send, recv, recv_count, type, op, opts.stream);
   check_buffer(send, recv_count, "reduce_scatter", "send", rank());
   check_buffer(recv, recv_count, "reduce_scatter", "recv", rank());
   return impl_->submit(desc(OpKind::reduce_scatter, type, recv_count, op),
@@ -118,6 +132,7 @@ Work Communicator::reduce_scatter(const void* send, void* recv, size_t recv_coun
 
 Work Communicator::alltoall(const void* send, void* recv, size_t count, DataType type,
                             const OpOptions& opts) {
+  if (auto* d = impl_->device.get()) return d->alltoall(send, recv, count, type, opts.stream);
   check_buffer(send, count, "alltoall", "send", rank());
   check_buffer(recv, count, "alltoall", "recv", rank());
   return impl_->submit(desc(OpKind::alltoall, type, count),
@@ -132,6 +147,7 @@ Work Communicator::alltoallv(const void* send, std::span<const size_t> send_coun
                              std::span<const size_t> recv_counts,
                              std::span<const size_t> recv_displs, DataType type,
                              const OpOptions& opts) {
+  if (impl_->device) not_on_device(*impl_, "alltoallv");
   const size_t n = static_cast<size_t>(size());
   WEFT_REQUIRE(send_counts.size() == n && send_displs.size() == n && recv_counts.size() == n &&
                    recv_displs.size() == n,
@@ -148,6 +164,7 @@ Work Communicator::alltoallv(const void* send, std::span<const size_t> send_coun
 
 Work Communicator::gather(const void* send, void* recv, size_t count, DataType type, int root,
                           const OpOptions& opts) {
+  if (impl_->device) not_on_device(*impl_, "gather");
   check_root(*impl_, root, "gather");
   check_buffer(send, count, "gather", "send", rank());
   if (rank() == root) check_buffer(recv, count, "gather", "recv", rank());
@@ -160,6 +177,7 @@ Work Communicator::gather(const void* send, void* recv, size_t count, DataType t
 
 Work Communicator::scatter(const void* send, void* recv, size_t count, DataType type, int root,
                            const OpOptions& opts) {
+  if (impl_->device) not_on_device(*impl_, "scatter");
   check_root(*impl_, root, "scatter");
   if (rank() == root) check_buffer(send, count, "scatter", "send", rank());
   check_buffer(recv, count, "scatter", "recv", rank());
@@ -178,18 +196,39 @@ Work Communicator::barrier(const OpOptions& opts) {
 
 Work Communicator::send(const void* buf, size_t count, DataType type, int peer, uint32_t tag,
                         const OpOptions& opts) {
+  if (auto* d = impl_->device.get()) return d->send(buf, count, type, peer, opts.stream);
   check_buffer(buf, count, "send", "buf", rank());
   return impl_->p2p(true, const_cast<void*>(buf), count, type, peer, tag, opts);
 }
 
 Work Communicator::recv(void* buf, size_t count, DataType type, int peer, uint32_t tag,
                         const OpOptions& opts) {
+  if (auto* d = impl_->device.get()) return d->recv(buf, count, type, peer, opts.stream);
   check_buffer(buf, count, "recv", "buf", rank());
   return impl_->p2p(false, buf, count, type, peer, tag, opts);
 }
 
+BufferHandle Communicator::register_buffer(const void* ptr, size_t bytes) {
+  WEFT_REQUIRE(ptr != nullptr && bytes > 0, "rank ", rank(), ": register_buffer(", ptr, ", ",
+               bytes, "): null or empty buffer");
+  if (auto* d = impl_->device.get()) return BufferHandle{d->register_buffer(ptr, bytes)};
+  std::lock_guard lock(impl_->registrations_mutex);
+  const uint64_t id = impl_->next_registration++;
+  impl_->registrations.insert(id);
+  return BufferHandle{id};
+}
+
+void Communicator::deregister(BufferHandle handle) {
+  if (auto* d = impl_->device.get()) return d->deregister(handle.id);
+  std::lock_guard lock(impl_->registrations_mutex);
+  WEFT_REQUIRE(impl_->registrations.erase(handle.id) == 1, "rank ", rank(),
+               ": deregister: handle ", handle.id, " is not registered with this communicator");
+}
+
 void Communicator::abort() {
-  if (impl_) impl_->abort();
+  if (!impl_) return;
+  if (impl_->device) impl_->device->abort("Communicator::abort");
+  impl_->abort();
 }
 
 }  // namespace weft

@@ -1,8 +1,39 @@
 #include "comm/work_state.h"
 
+#include <thread>
+
 #include "weft/error.h"
 
 namespace weft {
+namespace {
+
+// Pause between polls of a device operation: short at first (small
+// collectives finish in microseconds), at most 200 us.
+class Backoff {
+ public:
+  void pause() {
+    std::this_thread::sleep_for(delay_);
+    delay_ = std::min(delay_ * 2, std::chrono::microseconds(200));
+  }
+
+ private:
+  std::chrono::microseconds delay_{1};
+};
+
+}  // namespace
+
+bool Work::State::poll() const {
+  if (done()) return true;
+  bool complete = false;
+  try {
+    complete = poll_();
+  } catch (...) {
+    const_cast<State*>(this)->fail(std::current_exception());
+    return true;
+  }
+  if (complete) const_cast<State*>(this)->complete();
+  return complete;
+}
 
 void Work::State::complete() {
   {
@@ -24,11 +55,22 @@ void Work::State::fail(std::exception_ptr error) {
 }
 
 bool Work::State::wait_until(std::chrono::steady_clock::time_point deadline) const {
+  if (poll_) {
+    for (Backoff b; !poll(); b.pause())
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+    return true;
+  }
   std::unique_lock lock(mutex_);
   return cv_.wait_until(lock, deadline, [&] { return done_; });
 }
 
 void Work::State::wait() const {
+  if (poll_) {
+    // Bounded: the device path fails an operation past its timeout.
+    for (Backoff b; !poll(); b.pause()) {
+    }
+    return;
+  }
   std::unique_lock lock(mutex_);
   cv_.wait(lock, [&] { return done_; });
 }
@@ -61,12 +103,12 @@ void Work::wait(std::chrono::milliseconds timeout) const {
 
 bool Work::test() const {
   if (!state_) return true;
-  if (!state_->done()) return false;
+  if (!state_->finished()) return false;
   if (auto e = state_->error()) std::rethrow_exception(e);
   return true;
 }
 
-bool Work::completed() const { return !state_ || state_->done(); }
+bool Work::completed() const { return !state_ || state_->finished(); }
 
 std::exception_ptr Work::exception() const { return state_ ? state_->error() : nullptr; }
 

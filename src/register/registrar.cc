@@ -83,6 +83,18 @@ uintptr_t Registrar::peer_address(RegistrationHandle handle, int peer, const voi
   return *a;
 }
 
+bool Registrar::peer_addresses(const void* ptr, size_t bytes, std::span<uintptr_t> by_rank) const {
+  std::lock_guard lock(mu_);
+  const Registration* r = cache_.find(ptr, bytes);
+  if (r == nullptr) return false;
+  for (const Peer& p : peers_) {
+    auto a = r->peer_address(p.rank, ptr);
+    if (!a || p.rank < 0 || static_cast<size_t>(p.rank) >= by_rank.size()) return false;
+    by_rank[static_cast<size_t>(p.rank)] = *a;
+  }
+  return true;
+}
+
 size_t Registrar::live() const {
   std::lock_guard lock(mu_);
   return cache_.live();

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,11 @@ class Registrar {
 
   // Where `peer` sees local address `ptr`, which must lie in registration `handle`.
   uintptr_t peer_address(RegistrationHandle handle, int peer, const void* ptr) const;
+
+  // Where each peer sees [ptr, ptr + bytes) when one live registration
+  // covers it: by_rank[peer] for every peer (other entries untouched).
+  // False when no registration covers the range. O(log n).
+  bool peer_addresses(const void* ptr, size_t bytes, std::span<uintptr_t> by_rank) const;
 
   // Registrations alive (for tests and logs).
   size_t live() const;

@@ -23,7 +23,8 @@ int device_count() {
 }
 
 // Runs `mode` on `n` ranks; returns each rank's exit status and output.
-void run_ranks(const std::string& mode, int n, std::chrono::seconds limit) {
+void run_ranks(const std::string& mode, int n, std::chrono::seconds limit,
+               const std::string& worker = "gpu_coll_worker") {
   auto server = StoreServer::start({.host = "127.0.0.1", .port = 0});
   std::string dir = make_temp_dir("gpu-coll");
   std::vector<Subprocess> ranks;
@@ -34,7 +35,7 @@ void run_ranks(const std::string& mode, int n, std::chrono::seconds limit) {
              {"WEFT_TEST_STORE_PORT", std::to_string(server->port())}};
     o.stdout_path = dir + "/rank" + std::to_string(r) + ".out";
     o.stderr_path = dir + "/rank" + std::to_string(r) + ".err";
-    ranks.push_back(Subprocess::spawn({bin("gpu_coll_worker"), mode}, o));
+    ranks.push_back(Subprocess::spawn({bin(worker), mode}, o));
   }
   for (int r = 0; r < n; ++r) {
     auto status = ranks[r].wait_for(limit);
@@ -60,6 +61,12 @@ TEST_P(GpuCollectives, EveryCollectiveDtypeAndOp) { run_ranks("correctness", Get
 TEST_P(GpuCollectives, GraphCaptureAndReplays) { run_ranks("graph", GetParam(), 120s); }
 TEST_P(GpuCollectives, KilledRankGivesPeerLost) { run_ranks("peerlost", GetParam(), 60s); }
 TEST_P(GpuCollectives, StalledRankGivesTimeout) { run_ranks("timeout", GetParam(), 60s); }
+// The same path through weft::Communicator (Device::cuda), with registered
+// buffers (zero-copy allreduce) and graph replays.
+TEST_P(GpuCollectives, PublicApiWithRegistration) { run_ranks("api", GetParam(), 280s, "gpu_api_worker"); }
+TEST_P(GpuCollectives, OneRankRegisteredGivesMismatch) {
+  run_ranks("zero_copy_mismatch", GetParam(), 60s, "gpu_api_worker");
+}
 
 INSTANTIATE_TEST_SUITE_P(Gpus, GpuCollectives, ::testing::Values(2, 4, 8),
                          [](const auto& info) { return std::to_string(info.param) + "gpus"; });

@@ -72,10 +72,12 @@ __device__ __forceinline__ void copy_range(T* dst, const T* src, size_t n, bool 
   for (size_t i = done + threadIdx.x; i < n; i += blockDim.x) dst[i] = load_fresh(src + i);
 }
 
-// out[i] = finish(src[0][i] op src[1][i] op ... op src[n-1][i]).
+// dst[d][i] = finish(src[0][i] op src[1][i] op ... op src[n-1][i]) for each
+// of the `ndst` destinations (one for the staged path, every rank's output
+// for the zero-copy two-shot path).
 template <typename T, ReduceOp Op>
-__device__ __forceinline__ void reduce_range(T* out, const T* const* src, int nsrc, size_t n,
-                                             bool vec) {
+__device__ __forceinline__ void reduce_range(T* const* dst, int ndst, const T* const* src,
+                                             int nsrc, size_t n, bool vec) {
   using A = typename Accum<T>::type;
   size_t done = 0;
   if (vec) {
@@ -96,30 +98,62 @@ __device__ __forceinline__ void reduce_range(T* out, const T* const* src, int ns
 #pragma unroll
       for (int j = 0; j < V; ++j)
         reinterpret_cast<T*>(&result)[j] = from_accum<T>(finish<Op>(acc[j], nsrc));
-      reinterpret_cast<uint4*>(out)[i] = result;
+      for (int d = 0; d < ndst; ++d) reinterpret_cast<uint4*>(dst[d])[i] = result;
     }
     done = packs * V;
   }
   for (size_t i = done + threadIdx.x; i < n; i += blockDim.x) {
     A acc = to_accum(load_fresh(src[0] + i));
     for (int s = 1; s < nsrc; ++s) acc = combine<Op>(acc, to_accum(load_fresh(src[s] + i)));
-    out[i] = from_accum<T>(finish<Op>(acc, nsrc));
+    const T result = from_accum<T>(finish<Op>(acc, nsrc));
+    for (int d = 0; d < ndst; ++d) dst[d][i] = result;
   }
 }
 
+// What a barrier carries besides its epoch, in the other words of the flag
+// slot: the algorithm the sender runs (ranks that disagree give up with
+// kStatusMismatch instead of waiting on flags that will never come) and,
+// for zero-copy algorithms, where the receiving peer sees the sender's input
+// and output buffers.
+struct BarrierPayload {
+  uint64_t algo = 0;
+  const uintptr_t* in_seen_by = nullptr;   // [peer] -> address at that peer
+  const uintptr_t* out_seen_by = nullptr;
+  uintptr_t* peer_in = nullptr;             // filled: [peer] -> its input, seen here
+  uintptr_t* peer_out = nullptr;
+};
+
 // Signals `epoch` to this block on every peer and waits for theirs.
-// Returns false (on every thread) when the host asked kernels to give up.
-__device__ __forceinline__ bool barrier_all(const PeerView& v, uint64_t epoch, int* s_aborted) {
+// Returns false (on every thread) when the host asked kernels to give up or
+// a peer runs another algorithm.
+__device__ __forceinline__ bool barrier_all(const PeerView& v, uint64_t epoch, int* s_aborted,
+                                            const BarrierPayload& pay = {}) {
   __syncthreads();
   const int p = threadIdx.x;
   if (p < v.nranks && p != v.rank) {
     __threadfence_system();
-    auto* peer_flags = reinterpret_cast<uint64_t*>(v.scratch[p]);
-    st_release_sys(peer_flags + flag_index(FlagKind::collective, v.rank, blockIdx.x), epoch);
-    const auto* mine = reinterpret_cast<const uint64_t*>(v.scratch[v.rank]);
-    if (!wait_flag(mine + flag_index(FlagKind::collective, p, blockIdx.x), epoch, v.abort_flag)) {
+    auto* slot = reinterpret_cast<uint64_t*>(v.scratch[p]) +
+                 flag_index(FlagKind::collective, v.rank, blockIdx.x);
+    if (pay.in_seen_by) {
+      slot[1] = pay.in_seen_by[p];
+      slot[2] = pay.out_seen_by[p];
+    }
+    slot[3] = pay.algo;
+    st_release_sys(slot, epoch);  // orders the payload stores before the epoch
+    const auto* theirs = reinterpret_cast<const uint64_t*>(v.scratch[v.rank]) +
+                         flag_index(FlagKind::collective, p, blockIdx.x);
+    if (!wait_flag(theirs, epoch, v.abort_flag)) {
       *s_aborted = 1;
-      *v.status = 1;
+      *v.status = kStatusAborted;
+    } else {
+      const volatile uint64_t* words = theirs;
+      if (words[3] != pay.algo) {
+        *s_aborted = 1;
+        *v.status = kStatusMismatch;
+      } else if (pay.peer_in) {
+        pay.peer_in[p] = words[1];
+        pay.peer_out[p] = words[2];
+      }
     }
   }
   __syncthreads();
@@ -167,7 +201,7 @@ __global__ void __launch_bounds__(kThreads) coll_kernel(CollArgs a) {
     }
 
     // 2. everybody staged
-    if (!barrier_all(a.view, e, &s_aborted)) break;
+    if (!barrier_all(a.view, e, &s_aborted, {kAlgoStaged})) break;
 
     // 3. consume the peers' shares
     if constexpr (K == CollKind::allreduce || K == CollKind::reduce ||
@@ -175,7 +209,8 @@ __global__ void __launch_bounds__(kThreads) coll_kernel(CollArgs a) {
       if (K != CollKind::reduce || me == a.root) {
         const T* src[kMaxRanks];
         for (int p = 0; p < n; ++p) src[p] = slot(p, K == CollKind::reduce_scatter ? me : 0);
-        reduce_range<T, Op>(out + base + lo, src, n, m, vec);
+        T* const dst = out + base + lo;
+        reduce_range<T, Op>(&dst, 1, src, n, m, vec);
       }
     } else if constexpr (K == CollKind::broadcast) {
       if (me != a.root) copy_range(out + base + lo, slot(a.root, 0), m, vec);

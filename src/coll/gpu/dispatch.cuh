@@ -23,22 +23,35 @@ void launch_with_op(ReduceOp op, const CollArgs& a, int blocks, cudaStream_t str
   throw_error(ErrorCode::InvalidArgument, "unknown reduce op");
 }
 
+template <typename T>
+struct TypeTag {
+  using type = T;
+};
+
+// Calls f(TypeTag<T>{}) with the C++ type of `dtype`.
+template <typename F>
+void with_dtype(DataType dtype, F&& f) {
+  switch (dtype) {
+    case DataType::f32: return f(TypeTag<float>{});
+    case DataType::f64: return f(TypeTag<double>{});
+    case DataType::f16: return f(TypeTag<__half>{});
+    case DataType::bf16: return f(TypeTag<__nv_bfloat16>{});
+    case DataType::i8: return f(TypeTag<int8_t>{});
+    case DataType::u8: return f(TypeTag<uint8_t>{});
+    case DataType::i32: return f(TypeTag<int32_t>{});
+    case DataType::u32: return f(TypeTag<uint32_t>{});
+    case DataType::i64: return f(TypeTag<int64_t>{});
+    case DataType::u64: return f(TypeTag<uint64_t>{});
+  }
+  throw_error(ErrorCode::InvalidArgument, "unknown data type");
+}
+
 template <CollKind K>
 void launch_reduce_kind(DataType dtype, ReduceOp op, const CollArgs& a, int blocks,
                         cudaStream_t stream) {
-  switch (dtype) {
-    case DataType::f32: return launch_with_op<float, K>(op, a, blocks, stream);
-    case DataType::f64: return launch_with_op<double, K>(op, a, blocks, stream);
-    case DataType::f16: return launch_with_op<__half, K>(op, a, blocks, stream);
-    case DataType::bf16: return launch_with_op<__nv_bfloat16, K>(op, a, blocks, stream);
-    case DataType::i8: return launch_with_op<int8_t, K>(op, a, blocks, stream);
-    case DataType::u8: return launch_with_op<uint8_t, K>(op, a, blocks, stream);
-    case DataType::i32: return launch_with_op<int32_t, K>(op, a, blocks, stream);
-    case DataType::u32: return launch_with_op<uint32_t, K>(op, a, blocks, stream);
-    case DataType::i64: return launch_with_op<int64_t, K>(op, a, blocks, stream);
-    case DataType::u64: return launch_with_op<uint64_t, K>(op, a, blocks, stream);
-  }
-  throw_error(ErrorCode::InvalidArgument, "unknown data type");
+  with_dtype(dtype, [&](auto tag) {
+    launch_with_op<typename decltype(tag)::type, K>(op, a, blocks, stream);
+  });
 }
 
 }  // namespace weft::gpu::device

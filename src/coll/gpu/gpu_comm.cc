@@ -71,7 +71,14 @@ bool GpuOp::test() const {
   }
   if (q != cudaSuccess) cuda::throw_runtime_error(q, "cudaEventQuery", record_->description);
   // Complete: it failed if the kernels gave up rather than finished.
-  if (*record_->kernel_gave_up) record_->failure->throw_if_failed();
+  if (const int why = *record_->kernel_gave_up) {
+    if (why == kStatusMismatch)
+      record_->failure->set(Error(
+          ErrorCode::Mismatch,
+          str(record_->description, ": the ranks ran different GPU algorithms for this operation ",
+              "(one registered its buffers for zero-copy and a peer did not, or their counts differ)")));
+    record_->failure->throw_if_failed();
+  }
   return true;
 }
 
@@ -180,6 +187,9 @@ GpuOp GpuComm::Impl::collective(CollKind kind, const char* name, const void* in,
   if (reads_in) check_device_pointer(in, config.device, "the input buffer", ctx);
   if (writes_out) check_device_pointer(out, config.device, "the output buffer", ctx);
 
+  if (kind == CollKind::allreduce)
+    if (auto op_done = try_zero_copy_allreduce(what, in, out, count, type, op, stream)) return *op_done;
+
   CollArgs args{};
   args.view = view;
   args.in = in;
@@ -202,6 +212,37 @@ GpuOp GpuComm::Impl::collective(CollKind kind, const char* name, const void* in,
   return enqueue(std::move(what), stream, [&] {
     launch_collective(kind, type, op, args, blocks, stream);
   });
+}
+
+std::optional<GpuOp> GpuComm::Impl::try_zero_copy_allreduce(const std::string& what, const void* in,
+                                                           void* out, size_t count, DataType type,
+                                                           ReduceOp op, cudaStream_t stream) {
+  const size_t bytes = count * size_of(type);
+  if (size < 2 || bytes < zero_copy_min_bytes_) return std::nullopt;
+  ZeroCopyArgs args{};
+  if (!registrar_->peer_addresses(in, bytes, args.in_seen_by) ||
+      !registrar_->peer_addresses(out, bytes, args.out_seen_by))
+    return std::nullopt;
+  args.view = view;
+  args.in = in;
+  args.out = out;
+  args.count = count;
+  args.vec = aligned16(in) && aligned16(out) ? 1 : 0;
+  return enqueue(what + " zero-copy", stream, [&] {
+    launch_zero_copy_allreduce(type, op, args, blocks, stream);
+  });
+}
+
+uint64_t GpuComm::register_buffer(const void* ptr, size_t bytes) {
+  impl_->failure->throw_if_failed();
+  DeviceGuard guard(impl_->config.device);
+  check_device_pointer(ptr, impl_->config.device, "the buffer",
+                       str("rank ", impl_->rank, ": register_buffer"));
+  return impl_->registrar_->register_buffer(ptr, bytes).value;
+}
+
+void GpuComm::deregister(uint64_t id) {
+  impl_->registrar_->deregister(reg::RegistrationHandle{id});
 }
 
 GpuOp GpuComm::Impl::p2p(bool is_send, void* buf, size_t count, DataType type, int peer,

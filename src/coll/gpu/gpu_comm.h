@@ -88,6 +88,12 @@ class GpuComm {
   GpuOp send(const void* buf, size_t count, DataType type, int peer, cudaStream_t stream);
   GpuOp recv(void* buf, size_t count, DataType type, int peer, cudaStream_t stream);
 
+  // Registers device memory with every peer (local: no other rank takes
+  // part). Allreduces whose input and output are registered on every rank
+  // run zero-copy; see weft::Communicator::register_buffer.
+  uint64_t register_buffer(const void* ptr, size_t bytes);
+  void deregister(uint64_t id);
+
   // Fails every pending and later operation with Aborted; kernels return.
   void abort(const std::string& reason);
 

@@ -15,9 +15,11 @@
 
 #include "coll/gpu/gpu_comm.h"
 #include "coll/gpu/kernel_args.h"
+#include "cuda/cuda_exporter.h"
 #include "cuda/cuda_mapper.h"
 #include "ipc/registration_client.h"
 #include "ipc/registration_service.h"
+#include "register/registrar.h"
 #include "weft/error.h"
 
 namespace weft::gpu {
@@ -57,6 +59,11 @@ class GpuComm::Impl {
   GpuOp enqueue(std::string what, cudaStream_t stream, Launch&& launch);
   GpuOp collective(CollKind kind, const char* name, const void* in, void* out, size_t count,
                    DataType type, ReduceOp op, int root, cudaStream_t stream);
+  // Zero-copy allreduce when both buffers are registered here and the size
+  // makes it worth two barriers; nullopt otherwise (the staged path runs).
+  std::optional<GpuOp> try_zero_copy_allreduce(const std::string& what, const void* in, void* out,
+                                               size_t count, DataType type, ReduceOp op,
+                                               cudaStream_t stream);
   GpuOp p2p(bool is_send, void* buf, size_t count, DataType type, int peer, cudaStream_t stream);
 
   const int rank;
@@ -79,6 +86,9 @@ class GpuComm::Impl {
   std::unique_ptr<cuda::CudaMapper> mapper_;
   std::unique_ptr<ipc::RegistrationService> service_;
   std::map<int, std::unique_ptr<ipc::RegistrationClient>> clients_;  // by peer rank
+  cuda::CudaExporter exporter_;
+  std::unique_ptr<reg::Registrar> registrar_;  // user buffers (register_buffer)
+  size_t zero_copy_min_bytes_ = 0;
 
   uint64_t next_seq_ = 0;
   std::mutex pending_mu_;

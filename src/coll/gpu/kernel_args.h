@@ -25,6 +25,18 @@ struct CollArgs {
   int vec;       // 1 when every pointer and block offset is 16-byte aligned
 };
 
+// Zero-copy allreduce: every rank's input and output are registered, so the
+// kernel reads and writes them directly on the peers (see zero_copy_kernel.cuh).
+struct ZeroCopyArgs {
+  PeerView view;
+  const void* in;
+  void* out;
+  uintptr_t in_seen_by[kMaxRanks];   // where each peer sees `in` (own entry unused)
+  uintptr_t out_seen_by[kMaxRanks];  // where each peer sees `out`
+  size_t count;                      // elements
+  int vec;                           // every pointer 16-byte aligned
+};
+
 struct P2PArgs {
   PeerView view;
   void* buf;
@@ -38,6 +50,10 @@ struct P2PArgs {
 // copy kinds ignore them.
 void launch_collective(CollKind kind, DataType dtype, ReduceOp op, const CollArgs& args,
                        int blocks, cudaStream_t stream);
+void launch_zero_copy_allreduce(DataType dtype, ReduceOp op, const ZeroCopyArgs& args,
+                                int blocks, cudaStream_t stream);
+// Loads the send/recv kernels now (see kernels_p2p.cu for why).
+void preload_p2p_kernels();
 void launch_send(const P2PArgs& args, int blocks, cudaStream_t stream);
 void launch_recv(const P2PArgs& args, int blocks, cudaStream_t stream);
 

@@ -6,6 +6,7 @@
 // and per block, separate from the collective epochs (only two ranks take
 // part).
 #include "coll/gpu/coll_kernel.cuh"
+#include "weft/error.h"
 
 namespace weft::gpu {
 namespace device {
@@ -39,7 +40,7 @@ __global__ void __launch_bounds__(kThreads) send_kernel(P2PArgs a) {
     if (threadIdx.x == 0 && e > 2) {
       // the half we are about to fill was consumed two steps ago
       const uint64_t* ack = flags_of(a.view, me) + flag_index(FlagKind::p2p_ack, a.peer, blockIdx.x);
-      if (!wait_flag(ack, e - 2, a.view.abort_flag)) s_aborted = 1, *a.view.status = 1;
+      if (!wait_flag(ack, e - 2, a.view.abort_flag)) s_aborted = 1, *a.view.status = kStatusAborted;
     }
     __syncthreads();
     if (s_aborted) break;
@@ -72,7 +73,7 @@ __global__ void __launch_bounds__(kThreads) recv_kernel(P2PArgs a) {
     const uint64_t e = step + 1;
     if (threadIdx.x == 0) {
       const uint64_t* ready = flags_of(a.view, me) + flag_index(FlagKind::p2p_data, a.peer, blockIdx.x);
-      if (!wait_flag(ready, e, a.view.abort_flag)) s_aborted = 1, *a.view.status = 1;
+      if (!wait_flag(ready, e, a.view.abort_flag)) s_aborted = 1, *a.view.status = kStatusAborted;
     }
     __syncthreads();
     if (s_aborted) break;
@@ -91,6 +92,18 @@ __global__ void __launch_bounds__(kThreads) recv_kernel(P2PArgs a) {
 }
 
 }  // namespace device
+
+void preload_p2p_kernels() {
+  // With lazy module loading (CUDA's default), the first launch of a kernel
+  // loads it, and loading waits for the device to go idle. A recv kernel
+  // spinning on one stream while the matching send is launched on another
+  // (a ring shift) would then wait for itself: load both up front.
+  cudaFuncAttributes attr;
+  if (cudaFuncGetAttributes(&attr, device::send_kernel) != cudaSuccess ||
+      cudaFuncGetAttributes(&attr, device::recv_kernel) != cudaSuccess)
+    throw_error(ErrorCode::CudaError, str("loading the point-to-point kernels: ",
+                                          cudaGetErrorString(cudaGetLastError())));
+}
 
 void launch_send(const P2PArgs& args, int blocks, cudaStream_t stream) {
   device::send_kernel<<<blocks, kThreads, 0, stream>>>(args);

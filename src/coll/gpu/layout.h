@@ -41,6 +41,14 @@ inline constexpr size_t kDataOffset = kFlagsBytes;
 inline constexpr size_t kP2POffset = kDataOffset + 2 * kHalfBytes;
 inline constexpr size_t kScratchBytes = kP2POffset + size_t(kMaxRanks) * 2 * kP2PHalfBytes;
 
+// What a kernel writes to the host-mapped status word when it gives up.
+inline constexpr int kStatusAborted = 1;   // the host raised the abort word
+inline constexpr int kStatusMismatch = 2;  // a peer runs another algorithm for this operation
+
+// Algorithms, as announced in every collective barrier (peers must agree).
+inline constexpr uint64_t kAlgoStaged = 1;        // copy through scratch, one barrier per step
+inline constexpr uint64_t kAlgoZeroCopy = 2;      // registered buffers, two-shot, two barriers
+
 // Word index (into the flags region) of the flag of `kind` that `sender` writes for `block`.
 WEFT_HOST_DEVICE inline constexpr size_t flag_index(FlagKind kind, int sender, int block) {
   return ((size_t(kind) * kMaxRanks + sender) * kMaxBlocks + block) * kFlagStride;

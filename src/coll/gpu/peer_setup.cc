@@ -109,6 +109,14 @@ void GpuComm::Impl::setup_peers(Store& store) {
     clients_[p] = std::move(client);
   }
 
+  // User buffers: a registrar with its own connections to the same services.
+  std::vector<reg::Registrar::Peer> peers;
+  for (int p = 0; p < size; ++p)
+    if (p != rank) peers.push_back({p, store.get_string(key(config, str("svc/", p)))});
+  registrar_ = std::make_unique<reg::Registrar>(rank, exporter_, std::move(peers), config.init_timeout);
+  zero_copy_min_bytes_ = static_cast<size_t>(env::get_int("WEFT_GPU_ZERO_COPY_MIN_BYTES"));
+  preload_p2p_kernels();
+
   view.rank = rank;
   view.nranks = size;
   view.epochs = epochs_;
@@ -136,6 +144,7 @@ void GpuComm::Impl::release_resources() noexcept {
   // Clients first (our scratch stays mapped on peers until they stop: the
   // services keep departed peers' mappings), then our service (unmaps the
   // peers' scratch here; our device is idle by now), then memory.
+  registrar_.reset();  // peers unmap our user buffers
   clients_.clear();
   if (service_) service_->stop();
   service_.reset();
