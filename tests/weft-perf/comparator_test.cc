@@ -201,9 +201,15 @@ TEST(Refusals, CompareNeedsNp) {
                  "starts every library's ranks)");
 }
 
-TEST(Refusals, GraphNeedsNccl) {
+TEST(Refusals, GraphNeedsGpus) {
   expect_refused(weft_perf({"allreduce", "--np", "2", "--graph", "--compare", "mpi"}),
-                 "[InvalidArgument] --graph applies to GPU runners: use it with --compare nccl");
+                 "[InvalidArgument] --graph applies to GPU runs: use it with -g or --compare nccl");
+}
+
+TEST(Refusals, HostComparatorBesideGpus) {
+  expect_refused(weft_perf({"allreduce", "--np", "2", "-g", "--compare", "gloo"}),
+                 "[InvalidArgument] gloo runs on host memory and weft here on the GPUs (-g / "
+                 "--compare nccl): compare them in separate runs");
 }
 
 TEST(Refusals, NcclLibraryMissing) {
@@ -214,6 +220,17 @@ TEST(Refusals, NcclLibraryMissing) {
                     "PATH or set NCCL_LIB)");
 #else
   expect_refused(r, "[Unsupported] nccl: this weft-perf was built without CUDA (configure with "
+                    "WEFT_CUDA=ON)");
+#endif
+}
+
+TEST(Refusals, WeftOnGpusWithoutGpus) {
+  auto r = weft_perf({"allreduce", "--np", "2", "-g"});
+#ifdef WEFT_WITH_CUDA
+  if (::access("/dev/nvidiactl", F_OK) == 0) GTEST_SKIP() << "this machine has a GPU driver";
+  expect_refused(r, "[Unsupported] GPU runs need 2 CUDA devices (one process per GPU), found 0");
+#else
+  expect_refused(r, "[Unsupported] -g: this weft-perf was built without CUDA (configure with "
                     "WEFT_CUDA=ON)");
 #endif
 }
@@ -238,7 +255,7 @@ TEST(Refusals, NcclWithoutGpus) {
   }
   if (lib.empty()) GTEST_SKIP() << "no libnccl.so.2 on this machine";
   expect_refused(weft_perf({"allreduce", "--np", "2", "--compare", "nccl"}, {{"NCCL_LIB", lib}}),
-                 "[Unsupported] nccl: needs 2 CUDA devices (one process per GPU), found 0");
+                 "[Unsupported] GPU runs need 2 CUDA devices (one process per GPU), found 0");
 }
 #endif
 

@@ -150,6 +150,7 @@ Result run_self(const std::string& library, const LaunchSpec& s) {
     argv.push_back(exe);
     for (auto& a : sweep_args(s.sweep)) argv.push_back(a);
     argv.insert(argv.end(), {"--runner", library});
+    if (library == "weft" && s.gpu) argv.push_back("-g");
     if (library == "nccl" && !s.nccl_lib.empty()) argv.insert(argv.end(), {"--nccl-lib", s.nccl_lib});
     if (r == 0) argv.insert(argv.end(), {"--json", run.json()});
     std::vector<std::pair<std::string, std::string>> env = {

@@ -60,6 +60,8 @@ struct LaunchSpec {
   std::vector<std::pair<std::string, std::string>> mpirun_env;
   bool mpi_malloc_default = false;  // see weft-perf-mpi --malloc-default
 
+  // weft on the GPUs (-g): one process per GPU, device = local rank.
+  bool gpu = false;
   // NCCL: the library to dlopen (empty: $NCCL_LIB, else libnccl.so.2).
   std::string nccl_lib;
 };

@@ -3,7 +3,7 @@
 //
 //   weft-perf allreduce -b 1K -e 64M --np 4                      weft alone
 //   weft-perf allreduce -b 1K -e 64M --np 4 --compare gloo,mpi --plot ar.png --limits
-//   weft-perf allreduce -b 8 -e 256M --np 8 --compare nccl --graph   (GPU machine)
+//   weft-perf allreduce -b 8 -e 256M --np 8 --compare nccl --graph   (GPU machine: weft -g)
 //   weftrun --nproc-per-node 4 weft-perf allreduce ...           (one rank per process)
 //
 // With --np N this process is the driver: it starts N ranks of each library
@@ -25,7 +25,7 @@
 #include "libraries.h"
 #include "machine_limits.h"
 #include "plot.h"
-#include "runners/nccl_runner.h"
+#include "runners/gpu_runners.h"
 #include "runners/weft_runner.h"
 #include "side_by_side.h"
 #include "sweep.h"
@@ -52,15 +52,18 @@ struct DriverOptions {
   int timeout_s = 600;
 };
 
+const char* const kGraphNeedsGpu = "--graph applies to GPU runs: use it with -g or --compare nccl";
+
 // One rank of one library, in this process.
-int run_rank(const SweepOptions& sweep, const std::string& runner, const std::string& nccl_lib) {
-  if (runner == "nccl") {
-    auto r = make_nccl_runner(nccl_lib, sweep.graph);
-    return exit_code(run_sweep(*r, sweep));
-  }
+int run_rank(const SweepOptions& sweep, const std::string& runner, bool gpu,
+             const std::string& nccl_lib) {
+  if (runner == "nccl") return exit_code(run_sweep(*make_nccl_runner(nccl_lib, sweep.graph), sweep));
   WEFT_REQUIRE(runner == "weft", "--runner must be weft or nccl (gloo and mpi run as ",
                "weft-perf-gloo / weft-perf-mpi), got \"", runner, "\"");
-  WEFT_REQUIRE(!sweep.graph, "--graph needs a GPU runner (weft's own: -g, not yet available)");
+  if (gpu) {
+    return exit_code(run_sweep(*make_weft_gpu_runner(sweep.graph, sweep.register_buffers), sweep));
+  }
+  WEFT_REQUIRE(!sweep.graph, kGraphNeedsGpu);
   WeftRunner r(weft::Communicator::init_from_env());
   return exit_code(run_sweep(r, sweep));
 }
@@ -72,11 +75,14 @@ void preflight(const std::vector<std::string>& libs, const LaunchSpec& spec,
     require_supported(library_info(lib), spec.sweep.collective, spec.sweep.dtype, spec.sweep.op);
   }
   if (!d.plot.empty()) require_gnuplot();
+  WEFT_REQUIRE(!spec.sweep.graph || spec.gpu, kGraphNeedsGpu);
   for (const auto& lib : libs) {
-    if (lib == "nccl") nccl_preflight(spec.nccl_lib, spec.nranks);
+    WEFT_REQUIRE(!spec.gpu || lib == "weft" || lib == "nccl", lib,
+                 " runs on host memory and weft here on the GPUs (-g / --compare nccl): "
+                 "compare them in separate runs");
+    if (lib == "nccl") nccl_preflight(spec.nccl_lib);
   }
-  WEFT_REQUIRE(!spec.sweep.graph || (libs.size() == 2 && libs[1] == "nccl"),
-               "--graph applies to GPU runners: use it with --compare nccl");
+  if (spec.gpu) gpu_preflight(spec.nranks);
 }
 
 int drive(const SweepOptions& sweep, const DriverOptions& d, LaunchSpec spec) {
@@ -101,15 +107,14 @@ int drive(const SweepOptions& sweep, const DriverOptions& d, LaunchSpec spec) {
     spec.mpirun_env = {{"PMIX_MCA_ptl_tcp_if_include", d.bridge},
                        {"PMIX_MCA_ptl_tcp_remote_connections", "1"}};
   }
-  WEFT_REQUIRE(!d.gpu, "-g: weft's GPU runner needs weft's device-memory collectives ",
-               "(OpOptions::stream), which this build does not have yet");
-
   std::vector<std::string> libs = {"weft"};
   for (const auto& name : split(d.compare, ',')) {
     library_info(name);  // unknown names fail here, before anything runs
     WEFT_REQUIRE(name != "weft", "--compare lists the other libraries; weft always runs");
     if (std::find(libs.begin(), libs.end(), name) == libs.end()) libs.push_back(name);
   }
+  // NCCL runs one process per GPU: weft then runs on the GPUs too.
+  spec.gpu = d.gpu || std::find(libs.begin(), libs.end(), "nccl") != libs.end();
   preflight(libs, spec, d);
 
   double bound = 0;
@@ -122,7 +127,6 @@ int drive(const SweepOptions& sweep, const DriverOptions& d, LaunchSpec spec) {
   }
   std::vector<Result> results;
   for (const auto& lib : libs) {
-    if (lib == "nccl") std::cout << "# note: weft ran on host memory (-g, weft's GPU runner, is not available yet)\n";
     results.push_back(run_library(lib, spec));
     std::cout << "\n" << std::flush;
   }
@@ -155,7 +159,8 @@ int main(int argc, char** argv) {
                "measure single-core memcpy and a+=b first; add each library's fraction of the "
                "memory-bandwidth bound");
   app.add_flag("--in-place", d.in_place, "tabulate and plot the in-place rows");
-  app.add_flag("-g,--gpu", d.gpu, "run weft on the GPUs (one process per GPU)");
+  app.add_flag("-g,--gpu", d.gpu,
+               "run weft on the GPUs, one process per GPU (implied by --compare nccl)");
   app.add_option("--nccl-lib", spec.nccl_lib, "libnccl.so.2 to load (default: $NCCL_LIB, else "
                                               "the loader's libnccl.so.2)");
   app.add_option("--keep-dir", spec.keep_dir, "keep each library's JSON and rank output here");
@@ -182,7 +187,7 @@ int main(int argc, char** argv) {
     WEFT_REQUIRE(d.compare.empty() && d.plot.empty() && !d.limits,
                  "--compare, --plot and --limits need --np N (weft-perf then starts every ",
                  "library's ranks)");
-    return run_rank(sweep, d.runner.empty() ? "weft" : d.runner, spec.nccl_lib);
+    return run_rank(sweep, d.runner.empty() ? "weft" : d.runner, d.gpu, spec.nccl_lib);
   } catch (const std::exception& e) {
     std::cout << std::flush;
     std::fprintf(stderr, "weft-perf: %s\n", e.what());

@@ -263,6 +263,9 @@ void add_sweep_options(CLI::App& app, SweepOptions& o) {
   app.add_option("--algo", o.algo, "an algorithm name, or best (try each, report the fastest)");
   app.add_flag("--graph", o.graph,
                "GPU runners: capture each timed batch of calls into a CUDA graph and replay it");
+  app.add_flag("--register", o.register_buffers,
+               "weft on GPUs: register the buffers, so weft reads and writes the peers' "
+               "buffers directly (zero-copy)");
   app.add_option("--json", o.json_path, "write the result as JSON here (rank 0)");
   app.add_flag("--corrupt-for-test", o.corrupt,
                "spoil one result element per checked row (tests the checker)")
@@ -289,6 +292,7 @@ std::vector<std::string> sweep_args(const SweepOptions& o) {
                                 "-r", std::to_string(o.root),
                                 "--algo", o.algo};
   if (o.graph) a.push_back("--graph");
+  if (o.register_buffers) a.push_back("--register");
   if (o.corrupt) a.push_back("--corrupt-for-test");
   return a;
 }

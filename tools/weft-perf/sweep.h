@@ -39,6 +39,7 @@ struct SweepOptions {
   int root = 0;
   std::string algo = "best";  // "best" tries every algorithm and reports the fastest
   bool graph = false;         // GPU runners: time CUDA-graph replays of each batch
+  bool register_buffers = false;  // weft on GPUs: register the buffers (zero-copy)
   std::string json_path;      // written by rank 0 when set
   bool corrupt = false;       // test hook: spoil one result element so the check must fail
 };

@@ -1,6 +1,8 @@
 #include "runners/cuda_support.h"
+#include "runners/gpu_runners.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "weft/error.h"
 
@@ -19,6 +21,14 @@ int cuda_device_count() {
     return 0;
   }
   return n;
+}
+
+void gpu_preflight(int nranks) {
+  const int devices = cuda_device_count();
+  if (devices < nranks) {
+    throw_error(ErrorCode::Unsupported, str("GPU runs need ", nranks,
+                                            " CUDA devices (one process per GPU), found ", devices));
+  }
 }
 
 std::shared_ptr<void> cuda_allocate(std::size_t bytes) {
@@ -73,6 +83,52 @@ void StreamBatch::run(int n) {
     for (int i = 0; i < n; ++i) launch_();
   }
   complete();
+}
+
+namespace {
+
+int env_int(const char* name) {
+  const char* v = std::getenv(name);
+  WEFT_REQUIRE(v != nullptr && *v != '\0', "GPU runner: ", name,
+               " is not set (weft-perf --np N -g / --compare nccl starts these processes)");
+  return std::atoi(v);
+}
+
+}  // namespace
+
+GpuRunner::GpuRunner(const std::string& library)
+    : rank_(env_int("RANK")), nranks_(env_int("WORLD_SIZE")), device_(env_int("LOCAL_RANK")) {
+  cuda_check(cudaSetDevice(device_), "cudaSetDevice");
+  TcpStoreOptions so;
+  const char* addr = std::getenv("MASTER_ADDR");
+  so.host = addr != nullptr && *addr != '\0' ? addr : "127.0.0.1";
+  so.port = static_cast<uint16_t>(env_int("MASTER_PORT"));
+  store_ = TcpStore::connect(so);
+  CommOptions co;
+  co.name = "weft-perf-control-" + library;
+  control_ = std::make_unique<Communicator>(Communicator::init(*store_, rank_, nranks_, co));
+  cuda_check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+}
+
+GpuRunner::~GpuRunner() {
+  if (stream_ != nullptr) {
+    cudaStreamSynchronize(stream_);
+    cudaStreamDestroy(stream_);
+  }
+}
+
+void GpuRunner::barrier() { control_->barrier().wait(); }
+
+double GpuRunner::sum_all(double value) {
+  double out = 0;
+  control_->allreduce(&value, &out, 1, DataType::f64, ReduceOp::sum).wait();
+  return out;
+}
+
+std::string GpuRunner::device_text() const {
+  cudaDeviceProp prop{};
+  cuda_check(cudaGetDeviceProperties(&prop, device_), "cudaGetDeviceProperties");
+  return str(prop.name, ", device ", device_);
 }
 
 }  // namespace weft::perf

@@ -1,4 +1,4 @@
-#include "runners/nccl_runner.h"
+#include "runners/gpu_runners.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -12,69 +12,27 @@
 namespace weft::perf {
 namespace {
 
-int env_int(const char* name) {
-  const char* v = std::getenv(name);
-  WEFT_REQUIRE(v != nullptr && *v != '\0', "nccl runner: ", name,
-               " is not set (weft-perf --np N --compare nccl starts these processes)");
-  return std::atoi(v);
-}
-
-class NcclOp final : public Op {
+class NcclRunner final : public GpuRunner {
  public:
-  NcclOp(cudaStream_t stream, bool graph, std::function<void()> call)
-      : batch_(stream, graph, std::move(call)) {}
-  void launch() override { batch_.launch(); }
-  void complete() override { batch_.complete(); }
-  void prepare_batch(int n) override { batch_.prepare(n); }
-  void run_batch(int n) override { batch_.run(n); }
-
- private:
-  StreamBatch batch_;
-};
-
-class NcclRunner final : public Runner {
- public:
-  NcclRunner(const std::string& lib, bool graph)
-      : api_(lib), graph_(graph), rank_(env_int("RANK")), nranks_(env_int("WORLD_SIZE")),
-        device_(env_int("LOCAL_RANK")) {
-    cuda_check(cudaSetDevice(device_), "cudaSetDevice");
-    TcpStoreOptions so;
-    so.host = std::getenv("MASTER_ADDR") != nullptr ? std::getenv("MASTER_ADDR") : "127.0.0.1";
-    so.port = static_cast<uint16_t>(env_int("MASTER_PORT"));
-    store_ = TcpStore::connect(so);
-    // Barriers and sums of timings go through weft on host memory; NCCL
-    // itself only runs the measured collectives.
-    CommOptions co;
-    co.name = "weft-perf-nccl-control";
-    control_ = std::make_unique<Communicator>(Communicator::init(*store_, rank_, nranks_, co));
+  NcclRunner(const std::string& lib, bool graph) : GpuRunner("nccl"), api_(lib), graph_(graph) {
     NcclUniqueId id{};
     const std::string key = "weft-perf/nccl-unique-id";
-    if (rank_ == 0) {
+    if (rank() == 0) {
       api_.check(api_.GetUniqueId(&id), "ncclGetUniqueId");
-      store_->set(key, std::span(reinterpret_cast<const uint8_t*>(&id), sizeof id));
+      store().set(key, std::span(reinterpret_cast<const uint8_t*>(&id), sizeof id));
     }
-    Bytes got = store_->get(key);
+    Bytes got = store().get(key);
     WEFT_REQUIRE(got.size() == sizeof id, "nccl runner: bad unique id in the store");
     std::memcpy(&id, got.data(), sizeof id);
-    api_.check(api_.CommInitRank(&comm_, nranks_, id, rank_), "ncclCommInitRank");
-    cuda_check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+    api_.check(api_.CommInitRank(&comm_, nranks(), id, rank()), "ncclCommInitRank");
   }
 
   ~NcclRunner() override {
-    if (stream_ != nullptr) cudaStreamSynchronize(stream_);
+    cudaStreamSynchronize(stream());
     if (comm_ != nullptr) api_.CommDestroy(comm_);
-    if (stream_ != nullptr) cudaStreamDestroy(stream_);
   }
 
   std::string library() const override { return "nccl"; }
-  int rank() const override { return rank_; }
-  int nranks() const override { return nranks_; }
-  void barrier() override { control_->barrier().wait(); }
-  double sum_all(double value) override {
-    double out = 0;
-    control_->allreduce(&value, &out, 1, DataType::f64, ReduceOp::sum).wait();
-    return out;
-  }
 
   std::vector<std::string> algorithms(Collective c, bool in_place) override {
     // NCCL picks its algorithm and protocol itself (NCCL_ALGO / NCCL_PROTO override).
@@ -86,27 +44,17 @@ class NcclRunner final : public Runner {
     Prepared p;
     p.result = s.recv;
     if (s.collective == Collective::reduce_scatter && s.in_place) {
-      p.result = static_cast<char*>(s.recv) + rank_ * s.count * size_of(s.dtype);
+      p.result = static_cast<char*>(s.recv) + rank() * s.count * size_of(s.dtype);
     }
-    p.op = std::make_unique<NcclOp>(stream_, graph_, call(s));
+    p.op = std::make_unique<StreamOp>(stream(), graph_, call(s));
     return p;
   }
 
   std::string describe() const override {
-    cudaDeviceProp prop{};
-    cudaGetDeviceProperties(&prop, device_);
     const char* nvls = std::getenv("NCCL_NVLS_ENABLE");
-    return str("NCCL ", api_.version(), " (", api_.path(), ") on ", prop.name, ", device ",
-               device_, ", NCCL_NVLS_ENABLE=", nvls != nullptr ? nvls : "(unset)",
+    return str("NCCL ", api_.version(), " (", api_.path(), ") on ", device_text(),
+               ", NCCL_NVLS_ENABLE=", nvls != nullptr ? nvls : "(unset)",
                graph_ ? ", CUDA-graph batches" : ", eager launches");
-  }
-
-  std::shared_ptr<void> allocate(std::size_t bytes) override { return cuda_allocate(bytes); }
-  void copy_in(void* dst, const void* host, std::size_t bytes) override {
-    cuda_copy_in(dst, host, bytes);
-  }
-  void copy_out(void* host, const void* src, std::size_t bytes) override {
-    cuda_copy_out(host, src, bytes);
   }
 
  private:
@@ -116,10 +64,10 @@ class NcclRunner final : public Runner {
     char* recv = static_cast<char*>(s.recv);
     const char* send = s.in_place ? recv : static_cast<const char*>(s.send);
     const std::size_t count = s.count, es = size_of(s.dtype);
-    const int n = nranks_, r = rank_, root = s.root;
+    const int n = nranks(), r = rank(), root = s.root;
     NcclApi& a = api_;
     NcclComm comm = comm_;
-    void* st = stream_;
+    void* st = stream();
     switch (s.collective) {
       case Collective::allreduce:
         return [=, &a] { a.check(a.AllReduce(send, recv, count, t, op, comm, st), "ncclAllReduce"); };
@@ -164,11 +112,7 @@ class NcclRunner final : public Runner {
 
   NcclApi api_;
   bool graph_;
-  int rank_, nranks_, device_;
-  std::unique_ptr<TcpStore> store_;
-  std::unique_ptr<Communicator> control_;
   NcclComm comm_ = nullptr;
-  cudaStream_t stream_ = nullptr;
 };
 
 }  // namespace
@@ -177,13 +121,8 @@ std::unique_ptr<Runner> make_nccl_runner(const std::string& nccl_lib, bool graph
   return std::make_unique<NcclRunner>(nccl_lib, graph);
 }
 
-void nccl_preflight(const std::string& nccl_lib, int nranks) {
+void nccl_preflight(const std::string& nccl_lib) {
   NcclApi api(nccl_lib);  // throws when it does not load
-  const int devices = cuda_device_count();
-  if (devices < nranks) {
-    throw_error(ErrorCode::Unsupported, str("nccl: needs ", nranks,
-                                            " CUDA devices (one process per GPU), found ", devices));
-  }
 }
 
 }  // namespace weft::perf

@@ -8,57 +8,69 @@ namespace weft::perf {
 namespace {
 
 // Launches keep their Work; complete() waits for all of them.
-class WeftOp final : public Op {
+class WeftHostOp final : public Op {
  public:
-  WeftOp(Communicator& comm, const OpSpec& s) : comm_(comm), s_(s) {}
-
-  void launch() override { pending_.push_back(start()); }
+  WeftHostOp(Communicator& comm, const OpSpec& s) : s_(s) {
+    call_.comm = &comm;
+    call_.copy = [](void* dst, const void* src, std::size_t n) { std::memcpy(dst, src, n); };
+  }
+  void launch() override {
+    Work w = start_weft_op(call_, s_, pending_);
+    pending_.push_back(std::move(w));
+  }
   void complete() override {
     for (auto& w : pending_) w.wait();
     pending_.clear();
   }
 
  private:
-  Work start() {
-    const int n = comm_.size(), r = comm_.rank();
-    const std::size_t es = size_of(s_.dtype), count = s_.count;
-    char* recv = static_cast<char*>(s_.recv);
-    const char* send = s_.in_place ? recv : static_cast<const char*>(s_.send);
-    switch (s_.collective) {
-      case Collective::allreduce: return comm_.allreduce(send, recv, count, s_.dtype, s_.op);
-      case Collective::reduce:
-        return comm_.reduce(send, recv, count, s_.dtype, s_.op, s_.root);
-      case Collective::broadcast:
-        // Out of place: the root's input is copied into the buffer first
-        // (weft's broadcast, like MPI's, is in place).
-        if (!s_.in_place && r == s_.root) std::memcpy(recv, send, count * es);
-        return comm_.broadcast(recv, count, s_.dtype, s_.root);
-      case Collective::allgather:
-        if (s_.in_place) send = recv + r * count * es;
-        return comm_.allgather(send, recv, count, s_.dtype);
-      case Collective::reduce_scatter:
-        return comm_.reduce_scatter(send, s_.in_place ? recv + r * count * es : recv, count,
-                                    s_.dtype, s_.op);
-      case Collective::alltoall: return comm_.alltoall(send, recv, count, s_.dtype);
-      case Collective::sendrecv: {
-        // A ring: each rank sends to the next and receives from the previous.
-        if (n == 1) {
-          std::memcpy(recv, send, count * es);
-          return Work();
-        }
-        pending_.push_back(comm_.send(send, count, s_.dtype, (r + 1) % n));
-        return comm_.recv(recv, count, s_.dtype, (r - 1 + n) % n);
-      }
-    }
-    throw_error(ErrorCode::Internal, "weft runner: unknown collective");
-  }
-
-  Communicator& comm_;
+  WeftCall call_;
   OpSpec s_;
   std::vector<Work> pending_;
 };
 
 }  // namespace
+
+Work start_weft_op(const WeftCall& call, const OpSpec& s, std::vector<Work>& also) {
+  Communicator& comm = *call.comm;
+  const int n = comm.size(), r = comm.rank();
+  const std::size_t es = size_of(s.dtype), count = s.count;
+  char* recv = static_cast<char*>(s.recv);
+  const char* send = s.in_place ? recv : static_cast<const char*>(s.send);
+  const OpOptions& o = call.opts;
+  switch (s.collective) {
+    case Collective::allreduce: return comm.allreduce(send, recv, count, s.dtype, s.op, o);
+    case Collective::reduce: return comm.reduce(send, recv, count, s.dtype, s.op, s.root, o);
+    case Collective::broadcast:
+      // Out of place: the root's input is copied into the buffer first
+      // (weft's broadcast, like MPI's, is in place).
+      if (!s.in_place && r == s.root) call.copy(recv, send, count * es);
+      return comm.broadcast(recv, count, s.dtype, s.root, o);
+    case Collective::allgather:
+      if (s.in_place) send = recv + r * count * es;
+      return comm.allgather(send, recv, count, s.dtype, o);
+    case Collective::reduce_scatter:
+      return comm.reduce_scatter(send, s.in_place ? recv + r * count * es : recv, count, s.dtype,
+                                 s.op, o);
+    case Collective::alltoall: return comm.alltoall(send, recv, count, s.dtype, o);
+    case Collective::sendrecv: {
+      // A ring: each rank sends to the next and receives from the previous.
+      if (n == 1) {
+        call.copy(recv, send, count * es);
+        return Work();
+      }
+      Work received = comm.recv(recv, count, s.dtype, (r - 1 + n) % n, 0, call.recv_opts);
+      also.push_back(comm.send(send, count, s.dtype, (r + 1) % n, 0, o));
+      return received;
+    }
+  }
+  throw_error(ErrorCode::Internal, "weft runner: unknown collective");
+}
+
+const void* weft_result(const OpSpec& s, int rank) {
+  const bool rs_in_place = s.collective == Collective::reduce_scatter && s.in_place;
+  return static_cast<char*>(s.recv) + (rs_in_place ? rank * s.count * size_of(s.dtype) : 0);
+}
 
 double WeftRunner::sum_all(double value) {
   double out = 0;
@@ -74,10 +86,8 @@ std::vector<std::string> WeftRunner::algorithms(Collective c, bool in_place) {
 
 Prepared WeftRunner::prepare(const OpSpec& spec) {
   Prepared p;
-  p.op = std::make_unique<WeftOp>(comm_, spec);
-  const bool rs_in_place = spec.collective == Collective::reduce_scatter && spec.in_place;
-  p.result = static_cast<char*>(spec.recv) +
-             (rs_in_place ? comm_.rank() * spec.count * size_of(spec.dtype) : 0);
+  p.op = std::make_unique<WeftHostOp>(comm_, spec);
+  p.result = weft_result(spec, comm_.rank());
   return p;
 }
 

@@ -1,15 +1,36 @@
-// weft itself: one rank of a weft::Communicator on host memory, the
-// operations launched back to back and waited for together (as nccl-tests
-// launches its iterations), rank and world from the environment that
-// weft-perf --np, weftrun or torchrun set.
+// weft itself: one rank of a weft::Communicator. On host memory (this
+// runner) the operations of a batch are launched back to back and waited
+// for together, as nccl-tests launches its iterations; rank and world come
+// from the environment that weft-perf --np, weftrun or torchrun set. weft on
+// the GPUs is gpu_runners.h's weft runner; both issue their calls through
+// start_weft_op.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "runner.h"
 #include "weft/communicator.h"
 
 namespace weft::perf {
+
+// How weft calls are issued: the communicator, the options of every call
+// (the stream, for a CUDA communicator) and of sendrecv's receive (a second
+// stream on GPUs, so send and receive do not wait for each other), and a
+// copy within the buffers' memory (memcpy, or an async device copy).
+struct WeftCall {
+  Communicator* comm = nullptr;
+  OpOptions opts;
+  OpOptions recv_opts;
+  std::function<void(void* dst, const void* src, std::size_t bytes)> copy;
+};
+
+// Issues the operation `s` in nccl-tests' layouts (runner.h); returns its
+// Work, and appends sendrecv's other Work to `also`.
+Work start_weft_op(const WeftCall& call, const OpSpec& s, std::vector<Work>& also);
+
+// The result pointer of `s` on weft (in-place reduce_scatter: recv + rank*count).
+const void* weft_result(const OpSpec& s, int rank);
 
 class WeftRunner final : public Runner {
  public:
