@@ -82,6 +82,8 @@ void preflight(const std::vector<std::string>& libs, const LaunchSpec& spec,
                  "compare them in separate runs");
     if (lib == "nccl") nccl_preflight(spec.nccl_lib);
   }
+  WEFT_REQUIRE(!spec.gpu || !d.limits,
+               "--limits measures host memory bandwidth; it has no bound for GPU runs");
   if (spec.gpu) gpu_preflight(spec.nranks);
 }
 

@@ -56,11 +56,18 @@ Extent extent(Collective c, std::size_t count, int n) {
 // The rank whose block this rank receives in a sendrecv ring.
 int ring_prev(int rank, int n) { return (rank - 1 + n) % n; }
 
+// Host memory for the images below, allocated once at the largest size
+// (fresh pages are slow to fault in here; see the top of sweep.h).
+struct Staging {
+  std::vector<char> in, out;
+};
+
 // Host images of one operation's inputs and results; moved through the
 // runner's copy_in / copy_out so device buffers are checked the same way.
 class Checker {
  public:
-  Checker(Runner& r, const OpSpec& s) : r_(r), s_(s), n_(r.nranks()), rank_(r.rank()) {}
+  Checker(Runner& r, const OpSpec& s, Staging& staging)
+      : r_(r), s_(s), n_(r.nranks()), rank_(r.rank()), in_(staging.in), out_(staging.out) {}
 
   // Writes this rank's inputs, and garbage where results will land so that a
   // result left over from an earlier run cannot pass.
@@ -68,22 +75,23 @@ class Checker {
     const Extent e = extent(s_.collective, s_.count, n_);
     const std::size_t es = size_of(s_.dtype);
     const bool red = is_reduction(s_.collective);
-    std::vector<char> in(e.send * es), out(std::max(e.send, e.recv) * es, 0x5a);
+    const std::size_t in_bytes = e.send * es, out_bytes = std::max(e.send, e.recv) * es;
     for (std::size_t i = 0; i < e.send; ++i) {
       std::int64_t v = check::input_value(rank_, i, s_.op, red);
       if (s_.collective == Collective::broadcast) v = check::input_value(s_.root, i, s_.op, false);
-      check::put_value(in.data(), i, s_.dtype, v);
+      check::put_value(in_.data(), i, s_.dtype, v);
     }
+    std::memset(out_.data(), 0x5a, out_bytes);
     if (!s_.in_place) {
-      r_.copy_in(s_.send, in.data(), in.size());
-      r_.copy_in(s_.recv, out.data(), e.recv * es);
+      r_.copy_in(s_.send, in_.data(), in_bytes);
+      r_.copy_in(s_.recv, out_.data(), e.recv * es);
       return;
     }
     // In place: the input goes where nccl-tests' in-place layout puts it.
     const bool root_only = s_.collective == Collective::broadcast && rank_ != s_.root;
     std::size_t at = s_.collective == Collective::allgather ? rank_ * s_.count * es : 0;
-    if (!root_only) std::memcpy(out.data() + at, in.data(), in.size());
-    r_.copy_in(s_.recv, out.data(), out.size());
+    if (!root_only) std::memcpy(out_.data() + at, in_.data(), in_bytes);
+    r_.copy_in(s_.recv, out_.data(), out_bytes);
   }
 
   // Elements of this rank's result that differ from the reference.
@@ -93,13 +101,13 @@ class Checker {
     const std::size_t out_elems = c == Collective::allgather || c == Collective::alltoall
                                       ? e.recv : s_.count;
     if (c == Collective::reduce && rank_ != s_.root) return 0;  // no result here
-    std::vector<char> out(out_elems * size_of(s_.dtype));
-    r_.copy_out(out.data(), result, out.size());
+    char* out = out_.data();
+    r_.copy_out(out, result, out_elems * size_of(s_.dtype));
     std::uint64_t wrong = 0;
     for (std::size_t j = 0; j < out_elems; ++j) {
       double tol = 0, want = expected(j, &tol);
-      if (corrupt && j == 0) check::put_value(out.data(), 0, s_.dtype, static_cast<std::int64_t>(want) + 1);
-      double got = check::get_value(out.data(), j, s_.dtype);
+      if (corrupt && j == 0) check::put_value(out, 0, s_.dtype, static_cast<std::int64_t>(want) + 1);
+      double got = check::get_value(out, j, s_.dtype);
       wrong += !(got == want || std::abs(got - want) <= tol);
     }
     return wrong;
@@ -130,6 +138,8 @@ class Checker {
   Runner& r_;
   const OpSpec& s_;
   int n_, rank_;
+  std::vector<char>& in_;
+  std::vector<char>& out_;
 };
 
 // Per-call count for a requested size (0: too small for this world size).
@@ -147,10 +157,10 @@ struct Measured {
   std::uint64_t wrong = 0;
 };
 
-Measured measure(Runner& r, const SweepOptions& o, const OpSpec& spec) {
+Measured measure(Runner& r, const SweepOptions& o, const OpSpec& spec, Staging& staging) {
   Prepared p = r.prepare(spec);
   const int n = r.nranks();
-  Checker checker(r, spec);
+  Checker checker(r, spec, staging);
   checker.fill();
   if (o.warmup > 0) {
     p.op->prepare_batch(o.warmup);
@@ -332,6 +342,7 @@ Result run_sweep(Runner& r, const SweepOptions& o) {
   const Extent max_extent = extent(o.collective, max_count, n);
   const std::size_t buffer_bytes = std::max(max_extent.send, max_extent.recv) * elt;
   std::shared_ptr<void> send = r.allocate(buffer_bytes), recv = r.allocate(buffer_bytes);
+  Staging staging{std::vector<char>(buffer_bytes), std::vector<char>(buffer_bytes)};
 
   auto spec_for = [&](std::size_t count, bool in_place, const std::string& algo) {
     return OpSpec{o.collective, algo,     o.dtype, o.op, send.get(), recv.get(), count,
@@ -364,7 +375,7 @@ Result run_sweep(Runner& r, const SweepOptions& o) {
       row.in_place = in_place;
       row.time_us = std::numeric_limits<double>::infinity();
       for (const auto& algo : algos) {
-        Measured m = measure(r, o, spec_for(count, in_place, algo));
+        Measured m = measure(r, o, spec_for(count, in_place, algo), staging);
         row.wrong += m.wrong;  // any algorithm's wrong result counts
         if (m.time_us < row.time_us) {
           row.time_us = m.time_us;

@@ -77,8 +77,9 @@ void StreamBatch::prepare(int n) {
 
 void StreamBatch::run(int n) {
   if (graph_) {
-    prepare(n);
-    cuda_check(cudaGraphLaunch(graphs_.at(n), stream_), "cudaGraphLaunch");
+    auto it = graphs_.find(n);
+    WEFT_REQUIRE(it != graphs_.end(), "StreamBatch: run(", n, ") before prepare(", n, ")");
+    cuda_check(cudaGraphLaunch(it->second, stream_), "cudaGraphLaunch");
   } else {
     for (int i = 0; i < n; ++i) launch_();
   }

@@ -28,7 +28,8 @@ void cuda_copy_out(void* host, const void* device, std::size_t bytes);
 
 // Batches of `launch` on `stream`. Eager: n launches then a stream
 // synchronize. Graph: prepare(n) captures n launches into a graph once (not
-// timed), run(n) replays it and synchronizes.
+// timed), run(n) replays it and synchronizes (InvalidArgument without
+// prepare(n) first).
 class StreamBatch {
  public:
   StreamBatch(cudaStream_t stream, bool graph, std::function<void()> launch);
