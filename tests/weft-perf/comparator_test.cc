@@ -206,6 +206,20 @@ TEST(Refusals, GraphNeedsGpus) {
                  "[InvalidArgument] --graph applies to GPU runs: use it with -g or --compare nccl");
 }
 
+TEST(Refusals, LimitsOnGpus) {
+  expect_refused(weft_perf({"allreduce", "--np", "2", "-g", "--limits"}),
+                 "[InvalidArgument] --limits measures host memory bandwidth; it has no bound for "
+                 "GPU runs");
+}
+
+TEST(Refusals, AlgorithmTheLibraryLacks) {
+  // Checked by the rank itself (the library knows its algorithms), reported
+  // by the driver with the rank's message.
+  auto r = weft_perf({"allreduce", "--np", "1", "-b", "1K", "-e", "1K", "--algo", "ring"});
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_TRUE(has(r.err, "weft has no algorithm \"ring\" for allreduce (it has auto)")) << r.err;
+}
+
 TEST(Refusals, HostComparatorBesideGpus) {
   expect_refused(weft_perf({"allreduce", "--np", "2", "-g", "--compare", "gloo"}),
                  "[InvalidArgument] gloo runs on host memory and weft here on the GPUs (-g / "
