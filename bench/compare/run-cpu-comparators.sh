@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs the host-memory comparators (Gloo TCP, Open MPI shared memory) the way
-# bench/results/cpu-comparators.md records them. Usage:
+# Runs weft beside the host-memory comparators (Gloo TCP, Open MPI shared
+# memory) with weft-perf --compare, the way bench/results/cpu*.md record them:
 #   bench/compare/run-cpu-comparators.sh [OUTDIR] [NP...]     (default: /tmp/weft-cpu-compare, 2 4)
-# Each run prints the comparators' nccl-tests-like tables, the side-by-side
-# table and writes a PNG; the JSON of every run is kept under OUTDIR.
+# Each run prints every library's nccl-tests-like table, the side-by-side
+# table with ratios and fractions of the memory-bandwidth bound (--limits),
+# and writes a PNG; the JSON of every run is kept under OUTDIR.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${COMPARE_BIN_DIR:-$root/build/bin}
@@ -29,18 +30,17 @@ fi
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-"${prio[@]}" "$bin/weft-perf-compare" --limits-only | tee "$out/limits.txt"
 
 for np in "${nps[@]}"; do
   plot=()
   command -v gnuplot >/dev/null && plot=(--plot "$out/allreduce-${np}r.png")
-  "${prio[@]}" "$bin/weft-perf-compare" allreduce -b 1K -e 64M -f 2 -n 20 -w 5 -c 1 --np "$np" \
-    --libs gloo,mpi "${plot[@]}" --keep-dir "$out/allreduce-${np}r" \
+  "${prio[@]}" "$bin/weft-perf" allreduce -b 1K -e 64M -f 2 -n 20 -w 5 -c 1 --np "$np" \
+    --compare gloo,mpi --limits "${plot[@]}" --keep-dir "$out/allreduce-${np}r" \
     | tee "$out/allreduce-${np}r.txt"
 done
 
 # Open MPI with glibc's default malloc thresholds: its per-call temporaries
 # >= 32 MiB are then mmapped and faulted in on every call.
-"${prio[@]}" "$bin/weft-perf-compare" allreduce -b 16M -e 64M -f 2 -n 10 -w 3 -c 1 --np 2 --libs mpi \
+"${prio[@]}" "$bin/weft-perf" allreduce -b 16M -e 64M -f 2 -n 10 -w 3 -c 1 --np 2 --compare mpi \
   --mpi-malloc-default --keep-dir "$out/mpi-malloc-default" | tee "$out/mpi-malloc-default.txt"
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -78,7 +78,7 @@ double get(const void* p, size_t i, DataType t) {
 }
 
 // What a value becomes once stored in `t` (integer types wrap).
-double as_stored(DataType t, int64_t v) {
+double stored(DataType t, int64_t v) {
   std::vector<char> tmp(8);
   put(tmp.data(), 0, t, v);
   return get(tmp.data(), 0, t);
@@ -109,14 +109,14 @@ double reference(const CheckCase& c, int n, size_t i, double* tolerance) {
   }
   *tolerance = 0;
   if (c.op == ReduceOp::avg) {
-    if (!is_floating(c.type)) return as_stored(c.type, acc / n);
+    if (!is_floating(c.type)) return stored(c.type, acc / n);
     double exact = static_cast<double>(acc) / n;
     double rel = c.type == DataType::f64 ? 1e-12 : c.type == DataType::f32 ? 1e-6
                : c.type == DataType::f16 ? 1e-3 : 8e-3;
     *tolerance = rel * std::max(1.0, std::fabs(exact));
     return exact;
   }
-  return as_stored(c.type, acc);
+  return stored(c.type, acc);
 }
 
 struct Checker {
@@ -193,7 +193,7 @@ CheckResult run_check(Communicator& comm, const CheckCase& c) {
       fill(in, count, [&](size_t i) { return r == c.root ? value(r, i, c.op, false) : 77; });
       comm.broadcast(in.data(), count, c.type, c.root).wait();
       for (size_t i = 0; i < count; ++i)
-        k.expect(in.data(), i, as_stored(c.type, value(c.root, i, c.op, false)), 0, "buf");
+        k.expect(in.data(), i, stored(c.type, value(c.root, i, c.op, false)), 0, "buf");
       break;
     }
     case Coll::allgather:
@@ -215,7 +215,7 @@ CheckResult run_check(Communicator& comm, const CheckCase& c) {
       if (gets)
         for (int q = 0; q < n; ++q)
           for (size_t i = 0; i < count; ++i)
-            k.expect(out.data(), q * count + i, as_stored(c.type, value(q, i, c.op, false)), 0,
+            k.expect(out.data(), q * count + i, stored(c.type, value(q, i, c.op, false)), 0,
                      "out");
       break;
     }
@@ -241,7 +241,7 @@ CheckResult run_check(Communicator& comm, const CheckCase& c) {
       comm.allgatherv(src, out.data(), counts, displs, c.type).wait();
       for (int q = 0; q < n; ++q) {
         for (size_t i = 0; i < counts[q]; ++i)
-          k.expect(out.data(), displs[q] + i, as_stored(c.type, value(q, i, c.op, false)), 0,
+          k.expect(out.data(), displs[q] + i, stored(c.type, value(q, i, c.op, false)), 0,
                    "out");
         k.expect(out.data(), displs[q] + counts[q], 99, 0, "gap");
       }
@@ -273,7 +273,7 @@ CheckResult run_check(Communicator& comm, const CheckCase& c) {
       comm.alltoall(in.data(), dst, count, c.type).wait();
       for (int q = 0; q < n; ++q)
         for (size_t i = 0; i < count; ++i)
-          k.expect(dst, q * count + i, as_stored(c.type, value(q, r * count + i, c.op, false)), 0,
+          k.expect(dst, q * count + i, stored(c.type, value(q, r * count + i, c.op, false)), 0,
                    "out");
       break;
     }
@@ -298,7 +298,7 @@ CheckResult run_check(Communicator& comm, const CheckCase& c) {
         size_t qd = 0;
         for (int b = 0; b < r; ++b) qd += len(q, b);
         for (size_t i = 0; i < rc[q]; ++i)
-          k.expect(out.data(), rd[q] + i, as_stored(c.type, value(q, qd + i, c.op, false)), 0,
+          k.expect(out.data(), rd[q] + i, stored(c.type, value(q, qd + i, c.op, false)), 0,
                    "out");
       }
       break;
@@ -314,12 +314,25 @@ CheckResult run_check(Communicator& comm, const CheckCase& c) {
       }
       comm.scatter(r == c.root ? in.data() : nullptr, dst, count, c.type, c.root).wait();
       for (size_t i = 0; i < count; ++i)
-        k.expect(dst, i, as_stored(c.type, value(c.root, r * count + i, c.op, false)), 0, "out");
+        k.expect(dst, i, stored(c.type, value(c.root, r * count + i, c.op, false)), 0, "out");
       break;
     }
   }
   (void)red;
   return k.result;
+}
+
+int64_t input_value(int q, size_t i, ReduceOp op, bool reducing) {
+  return value(q, i, op, reducing);
+}
+void put_value(void* buf, size_t i, DataType t, int64_t v) { put(buf, i, t, v); }
+double get_value(const void* buf, size_t i, DataType t) { return get(buf, i, t); }
+double as_stored(DataType t, int64_t v) { return stored(t, v); }
+double reduced_value(DataType t, ReduceOp op, int n, size_t i, double* tolerance) {
+  CheckCase c;
+  c.type = t;
+  c.op = op;
+  return reference(c, n, i, tolerance);
 }
 
 std::string run_matrix(Communicator& comm, const std::vector<size_t>& counts) {

@@ -48,6 +48,19 @@ struct CheckResult {
 // operation throws.
 CheckResult run_check(Communicator& comm, const CheckCase& c);
 
+// The element-level pieces of the checks, for callers that run the operation
+// themselves (weft-perf's sweep, whose runners include other libraries):
+// rank q's input element i, element access in any dtype, and the reference.
+//  - input_value: `reducing` picks the values of reductions (sum/avg: 0..10,
+//    prod: 1 or 2, min/max: 0..96) or of data movement (0..100);
+//  - reduced_value: the reduction over ranks 0..n-1 of input_value(q, i, op,
+//    true) as the dtype stores it; *tolerance is 0 except for float avg.
+int64_t input_value(int q, size_t i, ReduceOp op, bool reducing);
+void put_value(void* buf, size_t i, DataType t, int64_t v);
+double get_value(const void* buf, size_t i, DataType t);
+double as_stored(DataType t, int64_t v);
+double reduced_value(DataType t, ReduceOp op, int n, size_t i, double* tolerance);
+
 // Every (coll, dtype, op) for the sizes given, for world sizes that run them
 // all; returns the failures, one line each ("" when all passed).
 std::string run_matrix(Communicator& comm, const std::vector<size_t>& counts);

@@ -1,217 +1,198 @@
-// weft-perf: nccl-tests-like measurements of weft's collectives.
+// weft-perf: nccl-tests-like measurements of weft's collectives, and of the
+// libraries users would pick instead, in the same invocation.
 //
-//   weft-perf allreduce -b 4K -e 64M -f 2 -d f32 -o sum -n 20 -w 5 -c 1 --np 4
-//   weftrun --nproc-per-node 4 weft-perf allreduce ...     (one rank per process)
+//   weft-perf allreduce -b 1K -e 64M --np 4                      weft alone
+//   weft-perf allreduce -b 1K -e 64M --np 4 --compare gloo,mpi --plot ar.png --limits
+//   weft-perf allreduce -b 8 -e 256M --np 8 --compare nccl --graph   (GPU machine: weft -g)
+//   weftrun --nproc-per-node 4 weft-perf allreduce ...           (one rank per process)
 //
-// With --np N it spawns N local ranks of itself around an embedded store;
-// otherwise it is one rank and reads RANK / WORLD_SIZE / MASTER_ADDR /
-// MASTER_PORT. Rank 0 prints nccl-tests' columns (out-of-place, then in
-// place) and a last line "# wrong: N" totalling every check (-c 1).
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
+// With --np N this process is the driver: it starts N ranks of each library
+// (launcher.h) with the same sweep, prints each library's table as its rank 0
+// finishes it, then the side-by-side table with busbw ratios (weft / each),
+// a "# wrong: N (library)" line per library, the plot and the limits.
+// Without --np it is one rank (RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT)
+// of the library named by --runner (weft by default).
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
-#include <fstream>
-#include <nlohmann/json.hpp>
+#include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
-#include "bench.h"
+#include "child_process.h"
+#include "launcher.h"
+#include "libraries.h"
+#include "machine_limits.h"
+#include "plot.h"
+#include "runners/gpu_runners.h"
+#include "runners/weft_runner.h"
+#include "side_by_side.h"
+#include "sweep.h"
 #include "weft/communicator.h"
 #include "weft/error.h"
-#include "weft/store.h"
-
-extern char** environ;
 
 namespace {
 
-using weft::perf::Row;
-using weft::perf::Settings;
+using namespace weft::perf;
 
-size_t parse_size(const std::string& text) {
-  size_t pos = 0;
-  double v = std::stod(text, &pos);
-  std::string unit = text.substr(pos);
-  double mul = 1;
-  if (unit == "K" || unit == "k" || unit == "KB" || unit == "KiB") mul = 1024;
-  else if (unit == "M" || unit == "m" || unit == "MB" || unit == "MiB") mul = 1024.0 * 1024;
-  else if (unit == "G" || unit == "g" || unit == "GB" || unit == "GiB") mul = 1024.0 * 1024 * 1024;
-  else if (!unit.empty() && unit != "B") throw CLI::ValidationError("size", "bad unit in " + text);
-  return static_cast<size_t>(v * mul);
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  for (std::string item; std::getline(ss, item, sep);) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
 }
 
-// --np: re-run this executable N times as ranks 0..N-1 around a store we host.
-int spawn_ranks(int np, int argc, char** argv) {
-  weft::StoreServerOptions so;
-  so.host = "127.0.0.1";
-  so.port = 0;
-  auto server = weft::StoreServer::start(so);
-  std::vector<std::string> args;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--np") {
-      ++i;
-      continue;
-    }
-    if (a.rfind("--np=", 0) == 0) continue;
-    args.push_back(a);
+struct DriverOptions {
+  int np = 0;
+  std::string compare, plot, runner, netns, bridge, subnet, mpirun_args;
+  bool limits = false, in_place = false, gpu = false;
+  int timeout_s = 600;
+};
+
+const char* const kGraphNeedsGpu = "--graph applies to GPU runs: use it with -g or --compare nccl";
+
+// One rank of one library, in this process.
+int run_rank(const SweepOptions& sweep, const std::string& runner, bool gpu,
+             const std::string& nccl_lib) {
+  if (runner == "nccl") return exit_code(run_sweep(*make_nccl_runner(nccl_lib, sweep.graph), sweep));
+  WEFT_REQUIRE(runner == "weft", "--runner must be weft or nccl (gloo and mpi run as ",
+               "weft-perf-gloo / weft-perf-mpi), got \"", runner, "\"");
+  if (gpu) {
+    return exit_code(run_sweep(*make_weft_gpu_runner(sweep.graph, sweep.register_buffers), sweep));
   }
-  std::vector<pid_t> pids;
-  for (int r = 0; r < np; ++r) {
-    std::vector<std::string> env;
-    for (char** e = environ; *e; ++e) {
-      std::string kv = *e;
-      if (kv.rfind("RANK=", 0) == 0 || kv.rfind("WORLD_SIZE=", 0) == 0 ||
-          kv.rfind("MASTER_ADDR=", 0) == 0 || kv.rfind("MASTER_PORT=", 0) == 0)
-        continue;
-      env.push_back(kv);
-    }
-    env.push_back("RANK=" + std::to_string(r));
-    env.push_back("WORLD_SIZE=" + std::to_string(np));
-    env.push_back("MASTER_ADDR=127.0.0.1");
-    env.push_back("MASTER_PORT=" + std::to_string(server->port()));
-    std::vector<char*> envp, argp;
-    for (auto& s : env) envp.push_back(s.data());
-    envp.push_back(nullptr);
-    for (auto& s : args) argp.push_back(s.data());
-    argp.push_back(nullptr);
-    pid_t pid;
-    if (posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, argp.data(), envp.data()) != 0) {
-      std::perror("posix_spawn");
-      for (pid_t p : pids) kill(p, SIGKILL);
-      return 1;
-    }
-    pids.push_back(pid);
-  }
-  int rc = 0;
-  for (size_t done = 0; done < pids.size(); ++done) {
-    int status = 0;
-    pid_t pid = wait(&status);
-    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (!ok && rc == 0) {
-      rc = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
-      std::fprintf(stderr, "weft-perf: rank process %d failed; stopping the others\n", pid);
-      for (pid_t p : pids)
-        if (p != pid) kill(p, SIGTERM);
-    }
-  }
-  return rc;
+  WEFT_REQUIRE(!sweep.graph, kGraphNeedsGpu);
+  WeftRunner r(weft::Communicator::init_from_env());
+  return exit_code(run_sweep(r, sweep));
 }
 
-void print_header(const Settings& s, int world) {
-  std::printf("# weft-perf %s: %d ranks, %s, op %s, root %d, %d iterations (%d warmup), check %s\n",
-              s.collective.c_str(), world, weft::to_string(s.type), weft::to_string(s.op), s.root,
-              s.iters, s.warmup, s.check ? "on" : "off");
-  std::printf("#\n");
-  std::printf("# %10s %12s %8s %6s %6s   %9s %8s %8s %6s   %9s %8s %8s %6s\n", "", "", "", "",
-              "", "out-of-place", "", "", "", "in-place", "", "", "");
-  std::printf("# %10s %12s %8s %6s %6s   %9s %8s %8s %6s   %9s %8s %8s %6s\n", "size", "count",
-              "type", "redop", "root", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw",
-              "#wrong");
-  std::printf("# %10s %12s %8s %6s %6s   %9s %8s %8s %6s   %9s %8s %8s %6s\n", "(B)",
-              "(elements)", "", "", "", "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)",
-              "");
+// Fails before anything runs when a requested piece cannot work.
+void preflight(const std::vector<std::string>& libs, const LaunchSpec& spec,
+               const DriverOptions& d) {
+  for (const auto& lib : libs) {
+    require_supported(library_info(lib), spec.sweep.collective, spec.sweep.dtype, spec.sweep.op);
+  }
+  if (!d.plot.empty()) require_gnuplot();
+  WEFT_REQUIRE(!spec.sweep.graph || spec.gpu, kGraphNeedsGpu);
+  for (const auto& lib : libs) {
+    WEFT_REQUIRE(!spec.gpu || lib == "weft" || lib == "nccl", lib,
+                 " runs on host memory and weft here on the GPUs (-g / --compare nccl): "
+                 "compare them in separate runs");
+    if (lib == "nccl") nccl_preflight(spec.nccl_lib);
+  }
+  WEFT_REQUIRE(!spec.gpu || !d.limits,
+               "--limits measures host memory bandwidth; it has no bound for GPU runs");
+  if (spec.gpu) gpu_preflight(spec.nranks);
 }
 
-std::string wrong_text(long long w) { return w < 0 ? "N/A" : std::to_string(w); }
+int drive(const SweepOptions& sweep, const DriverOptions& d, LaunchSpec spec) {
+  spec.sweep = sweep;
+  spec.nranks = d.np;
+  spec.echo = true;
+  spec.timeout = std::chrono::seconds(d.timeout_s);
+  spec.mpirun_args = split(d.mpirun_args, ' ');
+  if (!d.netns.empty()) {
+    auto names = split(d.netns, ',');
+    spec.rank_prefix = [names](int r) {
+      return std::vector<std::string>{"ip", "netns", "exec", names[r % names.size()]};
+    };
+  }
+  if (!d.bridge.empty()) {
+    WEFT_REQUIRE(!d.subnet.empty(), "--bridge needs --subnet");
+    for (const char* a : {"--mca", "btl", "tcp,self", "--mca", "btl_tcp_if_include"}) {
+      spec.mpirun_args.push_back(a);
+    }
+    spec.mpirun_args.push_back(d.subnet);
+    spec.mpirun_args.insert(spec.mpirun_args.end(), {"--mca", "oob_tcp_if_include", d.bridge});
+    spec.mpirun_env = {{"PMIX_MCA_ptl_tcp_if_include", d.bridge},
+                       {"PMIX_MCA_ptl_tcp_remote_connections", "1"}};
+  }
+  std::vector<std::string> libs = {"weft"};
+  for (const auto& name : split(d.compare, ',')) {
+    library_info(name);  // unknown names fail here, before anything runs
+    WEFT_REQUIRE(name != "weft", "--compare lists the other libraries; weft always runs");
+    if (std::find(libs.begin(), libs.end(), name) == libs.end()) libs.push_back(name);
+  }
+  // NCCL runs one process per GPU: weft then runs on the GPUs too.
+  spec.gpu = d.gpu || std::find(libs.begin(), libs.end(), "nccl") != libs.end();
+  preflight(libs, spec, d);
 
-nlohmann::json timing_json(const weft::perf::Timing& t) {
-  return {{"time_us", t.time_us}, {"algbw_GBps", t.algbw}, {"busbw_GBps", t.busbw},
-          {"wrong", t.wrong}};
+  double bound = 0;
+  if (d.limits) {
+    // Before the runs, so they do not compete with it.
+    auto figures = measure_limits();  // memcpy, a+=b, TCP loopback
+    print_limits(std::cout, figures);
+    bound = bound_algbw_gbs(sweep.collective, d.np, figures[0].traffic_gbs);
+    std::cout << "\n" << std::flush;
+  }
+  std::vector<Result> results;
+  for (const auto& lib : libs) {
+    results.push_back(run_library(lib, spec));
+    std::cout << "\n" << std::flush;
+  }
+  if (libs.size() > 1 || d.limits) print_side_by_side(std::cout, results, d.in_place, bound);
+  if (!d.plot.empty()) {
+    PlotOptions po;
+    po.in_place = d.in_place;
+    write_plot(d.plot, results, po);
+    std::cout << "# plot: " << d.plot << "\n";
+  }
+  std::uint64_t wrong = 0;
+  for (const auto& r : results) wrong += r.total_wrong();
+  return wrong == 0 ? 0 : 1;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"weft-perf: nccl-tests-like benchmark of weft collectives"};
-  Settings s;
-  std::string min_text = "8", max_text = "64M", dtype = "f32", op = "sum", json_path;
-  int np = 0, check = 1;
-  app.add_option("collective", s.collective,
-                 "allreduce|allgather|reduce_scatter|broadcast|reduce|alltoall|sendrecv")
-      ->required();
-  app.add_option("-b,--minbytes", min_text, "Smallest size (e.g. 8, 4K, 1M)");
-  app.add_option("-e,--maxbytes", max_text, "Largest size");
-  app.add_option("-f,--stepfactor", s.factor, "Size multiplier between rows");
-  app.add_option("-d,--datatype", dtype, "f32 f64 f16 bf16 i8 u8 i32 u32 i64 u64");
-  app.add_option("-o,--op", op, "sum prod min max avg");
-  app.add_option("-r,--root", s.root, "Root rank (broadcast, reduce)");
-  app.add_option("-n,--iters", s.iters, "Timed iterations per size");
-  app.add_option("-w,--warmup_iters", s.warmup, "Warmup iterations per size");
-  app.add_option("-c,--check", check, "Check results (1) or not (0)");
-  app.add_option("--np", np, "Spawn this many local ranks with an embedded store");
-  app.add_option("--json", json_path, "Also write the results as JSON to this file");
+  SweepOptions sweep;
+  DriverOptions d;
+  LaunchSpec spec;
+  CLI::App app{"weft-perf: nccl-tests-like benchmark of weft's collectives, side by side with "
+               "Gloo, Open MPI and NCCL"};
+  add_sweep_options(app, sweep);
+  app.add_option("--np", d.np, "start this many local ranks of each library (the driver)");
+  app.add_option("--compare", d.compare,
+                 "comma-separated libraries to run beside weft: gloo, mpi, nccl");
+  app.add_option("--plot", d.plot, "draw busbw against size, log-log, into this PNG (gnuplot)");
+  app.add_flag("--limits", d.limits,
+               "measure single-core memcpy and a+=b first; add each library's fraction of the "
+               "memory-bandwidth bound");
+  app.add_flag("--in-place", d.in_place, "tabulate and plot the in-place rows");
+  app.add_flag("-g,--gpu", d.gpu,
+               "run weft on the GPUs, one process per GPU (implied by --compare nccl)");
+  app.add_option("--nccl-lib", spec.nccl_lib, "libnccl.so.2 to load (default: $NCCL_LIB, else "
+                                              "the loader's libnccl.so.2)");
+  app.add_option("--keep-dir", spec.keep_dir, "keep each library's JSON and rank output here");
+  app.add_option("--timeout", d.timeout_s, "seconds per library before its ranks are killed");
+  app.add_option("--master-addr", spec.master_addr,
+                 "address of the store weft's and NCCL's ranks meet at");
+  app.add_option("--gloo-iface", spec.gloo_iface, "interface for Gloo's TCP device");
+  app.add_option("--mpirun-args", d.mpirun_args, "extra mpirun arguments, space-separated");
+  app.add_flag("--mpi-malloc-default", spec.mpi_malloc_default,
+               "run Open MPI with glibc's default malloc thresholds");
+  app.add_option("--netns", d.netns,
+                 "comma-separated network namespaces; rank r runs in the (r mod k)-th");
+  app.add_option("--bridge", d.bridge,
+                 "root-namespace bridge joining the namespaces: MPI then runs over TCP on "
+                 "--subnet, its PMIx and OOB traffic over the bridge");
+  app.add_option("--subnet", d.subnet, "the namespaces' subnet for MPI's TCP btl (a.b.c.d/n)");
+  app.add_option("--runner", d.runner, "run one rank of this library (set by the driver)")
+      ->group("");
   CLI11_PARSE(app, argc, argv);
 
-  if (!weft::perf::known_collective(s.collective)) {
-    std::fprintf(stderr, "weft-perf: unknown collective '%s'\n", s.collective.c_str());
-    return 2;
-  }
-  auto t = weft::parse_data_type(dtype);
-  auto o = weft::parse_reduce_op(op);
-  if (!t || !o) {
-    std::fprintf(stderr, "weft-perf: bad datatype '%s' or op '%s'\n", dtype.c_str(), op.c_str());
-    return 2;
-  }
-  s.type = *t;
-  s.op = *o;
-  s.check = check != 0;
-  s.min_bytes = parse_size(min_text);
-  s.max_bytes = parse_size(max_text);
-  if (s.factor <= 1) s.factor = 2;
-  if (np > 0) return spawn_ranks(np, argc, argv);
-
   try {
-    weft::Communicator comm = weft::Communicator::init_from_env();
-    const bool printer = comm.rank() == 0;
-    if (printer) print_header(s, comm.size());
-    long long total_wrong = 0;
-    nlohmann::json rows = nlohmann::json::array();
-    for (double b = static_cast<double>(std::max<size_t>(s.min_bytes, 1));
-         b <= static_cast<double>(s.max_bytes) * 1.0000001; b *= s.factor) {
-      Row row = weft::perf::measure(comm, s, static_cast<size_t>(b));
-      for (auto* tm : {&row.out_of_place, &row.in_place})
-        if (tm->wrong > 0) total_wrong += tm->wrong;
-      const bool rooted = s.collective == "broadcast" || s.collective == "reduce";
-      const bool reducing = s.collective == "allreduce" || s.collective == "reduce" ||
-                            s.collective == "reduce_scatter";
-      if (printer) {
-        std::printf("  %10zu %12zu %8s %6s %6s   %9.1f %8.3f %8.3f %6s   %9.1f %8.3f %8.3f %6s\n",
-                    row.bytes, row.count, weft::to_string(s.type),
-                    reducing ? weft::to_string(s.op) : "none",
-                    rooted ? std::to_string(s.root).c_str() : "-", row.out_of_place.time_us,
-                    row.out_of_place.algbw, row.out_of_place.busbw,
-                    wrong_text(row.out_of_place.wrong).c_str(), row.in_place.time_us,
-                    row.in_place.algbw, row.in_place.busbw,
-                    wrong_text(row.in_place.wrong).c_str());
-        std::fflush(stdout);
-      }
-      rows.push_back({{"size", row.bytes},
-                      {"count", row.count},
-                      {"out_of_place", timing_json(row.out_of_place)},
-                      {"in_place", timing_json(row.in_place)}});
-    }
-    if (printer) {
-      std::printf("# wrong: %lld\n", total_wrong);
-      if (!json_path.empty()) {
-        nlohmann::json doc = {{"collective", s.collective},
-                              {"ranks", comm.size()},
-                              {"datatype", weft::to_string(s.type)},
-                              {"op", weft::to_string(s.op)},
-                              {"root", s.root},
-                              {"iters", s.iters},
-                              {"warmup", s.warmup},
-                              {"rows", rows},
-                              {"wrong", total_wrong}};
-        std::ofstream(json_path) << doc.dump(2) << "\n";
-      }
-    }
-    return total_wrong == 0 ? 0 : 1;
-  } catch (const weft::Error& e) {
+    validate(sweep);
+    if (d.np > 0 && d.runner.empty()) return drive(sweep, d, spec);
+    WEFT_REQUIRE(d.compare.empty() && d.plot.empty() && !d.limits,
+                 "--compare, --plot and --limits need --np N (weft-perf then starts every ",
+                 "library's ranks)");
+    return run_rank(sweep, d.runner.empty() ? "weft" : d.runner, d.gpu, spec.nccl_lib);
+  } catch (const std::exception& e) {
+    std::cout << std::flush;
     std::fprintf(stderr, "weft-perf: %s\n", e.what());
-    return 1;
+    return 2;
   }
 }
