@@ -6,12 +6,15 @@
 # importable. Logs and a summary go to $OUT (default ./gpu-logs).
 #
 #   scripts/device/gpu-suite.sh [--tests REGEX] [--bench-np "N ..."] [--bench-blocks "B ..."]
-#                               [--bench-graph] [--no-bench]
+#                               [--bench-graph] [--no-bench] [--perf "allreduce allgather ..."]
+#
+# --perf: weft-perf --compare nccl for each collective, registered buffers,
+# eager and CUDA-graph launches, on --bench-np GPUs.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${OUT:-$root/gpu-logs}
 mkdir -p "$out"
-tests_regex=""; bench_np=""; bench_blocks="32"; bench=1; bench_graph=0
+tests_regex=""; bench_np=""; bench_blocks="32"; bench=1; bench_graph=0; perf_colls=""
 while [ $# -gt 0 ]; do
   case $1 in
     --tests) tests_regex=$2; shift 2 ;;
@@ -19,6 +22,7 @@ while [ $# -gt 0 ]; do
     --bench-blocks) bench_blocks=$2; shift 2 ;;
     --no-bench) bench=0; shift ;;
     --bench-graph) bench_graph=1; shift ;;
+    --perf) perf_colls=$2; shift 2 ;;
     *) echo "unknown option $1"; exit 2 ;;
   esac
 done
@@ -59,6 +63,22 @@ if [ "$bench" = 1 ] && [ -x bin/gpu_allreduce_bench ]; then
           ${nccl_lib:+--nccl-lib "$nccl_lib"} > "$out/bench-allreduce-np$np-b$blocks-graph.txt" 2>&1
         tee -a "$out/summary.txt" < "$out/bench-allreduce-np$np-b$blocks-graph.txt" | tail -40
       fi
+    done
+  done
+fi
+
+if [ -n "$perf_colls" ] && [ -x bin/weft-perf ]; then
+  nccl_lib=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib", "libnccl.so.2"))' 2>/dev/null)
+  for np in ${bench_np:-$ngpu}; do
+    for coll in $perf_colls; do
+      for launch in eager graph; do
+        flag=""; [ "$launch" = graph ] && flag="--graph"
+        log "weft-perf $coll --np $np --compare nccl --register $flag"
+        timeout 300 bin/weft-perf "$coll" -b 8 -e 256M -n 20 -w 5 -c 1 --np "$np" --compare nccl \
+          --register $flag ${nccl_lib:+--nccl-lib "$nccl_lib"} > "$out/perf-$coll-np$np-$launch.txt" 2>&1
+        echo "exit $?" >> "$out/perf-$coll-np$np-$launch.txt"
+        sed -n '/weft time/,$p' "$out/perf-$coll-np$np-$launch.txt" | tee -a "$out/summary.txt" | tail -32
+      done
     done
   done
 fi

@@ -213,6 +213,15 @@ GpuOp GpuComm::Impl::collective(CollKind kind, const char* name, const void* in,
   if (reads_in) check_device_pointer(in, config.device, "the input buffer", ctx);
   if (writes_out) check_device_pointer(out, config.device, "the output buffer", ctx);
 
+  if (kind == CollKind::allreduce && size > 1 && total <= ll_max_bytes_) {
+    LLArgs ll{};
+    ll.view = view;
+    ll.in = in;
+    ll.out = out;
+    ll.bytes = total;
+    ll.aligned = (reinterpret_cast<uintptr_t>(in) | reinterpret_cast<uintptr_t>(out)) % 8 == 0;
+    return enqueue(what + " LL", stream, [&] { launch_ll_allreduce(type, op, ll, blocks, stream); });
+  }
   if (kind == CollKind::allreduce || kind == CollKind::reduce_scatter || kind == CollKind::allgather)
     if (auto op_done = try_zero_copy(kind, what, in, out, count, type, op, stream)) return *op_done;
 

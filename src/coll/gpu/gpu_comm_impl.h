@@ -111,6 +111,7 @@ class GpuComm::Impl {
   size_t zero_copy_min_bytes_ = 0;
   size_t two_shot_min_bytes_ = 0;
   size_t push_max_bytes_ = 0;
+  size_t ll_max_bytes_ = 0;
 
   uint64_t next_seq_ = 0;
   std::mutex pending_mu_;

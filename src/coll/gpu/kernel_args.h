@@ -41,6 +41,15 @@ struct ZeroCopyArgs {
   int vec;       // every pointer and per-rank block 16-byte aligned
 };
 
+// LL allreduce of at most kLLMaxBytes (see ll_kernel.cuh).
+struct LLArgs {
+  PeerView view;
+  const void* in;
+  void* out;
+  size_t bytes;
+  int aligned;  // in and out 8-byte aligned
+};
+
 struct P2PArgs {
   PeerView view;
   void* buf;
@@ -56,6 +65,8 @@ void launch_collective(CollKind kind, DataType dtype, ReduceOp op, const CollArg
                        int blocks, cudaStream_t stream);
 void launch_zero_copy(CollKind kind, DataType dtype, ReduceOp op, const ZeroCopyArgs& args,
                       int blocks, cudaStream_t stream);
+void launch_ll_allreduce(DataType dtype, ReduceOp op, const LLArgs& args, int blocks,
+                         cudaStream_t stream);
 // Loads the send/recv kernels now (see kernels_p2p.cu for why).
 void preload_p2p_kernels();
 void launch_send(const P2PArgs& args, int blocks, cudaStream_t stream);

@@ -16,6 +16,7 @@
 //            their own; a two-shot step (two barriers) skips an epoch so the
 //            alternation holds for whatever step follows.
 //   [p2p]    per peer: two halves of kP2PHalfBytes, this rank's outbox to it.
+//   [ll]     two halves x one slot per sender: small allreduces' LL lines.
 //
 // Epochs live in device memory and advance inside the kernels, never on the
 // host, so a captured CUDA graph replays correctly.
@@ -43,7 +44,12 @@ inline constexpr size_t kHalfBytes = size_t(8) << 20;
 inline constexpr size_t kP2PHalfBytes = size_t(1) << 20;
 inline constexpr size_t kDataOffset = kFlagsBytes;
 inline constexpr size_t kP2POffset = kDataOffset + 2 * kHalfBytes;
-inline constexpr size_t kScratchBytes = kP2POffset + size_t(kMaxRanks) * 2 * kP2PHalfBytes;
+// [ll] per half, per sender: 16-byte lines of {data, flag, data, flag}
+//      (ll_kernel.cuh); payload is half the slot.
+inline constexpr size_t kLLSlotBytes = size_t(128) << 10;
+inline constexpr size_t kLLMaxBytes = kLLSlotBytes / 2;  // largest LL payload
+inline constexpr size_t kLLOffset = kP2POffset + size_t(kMaxRanks) * 2 * kP2PHalfBytes;
+inline constexpr size_t kScratchBytes = kLLOffset + 2 * size_t(kMaxRanks) * kLLSlotBytes;
 
 // What a kernel writes to the host-mapped status word when it gives up.
 inline constexpr int kStatusAborted = 1;   // the host raised the abort word

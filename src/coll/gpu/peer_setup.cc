@@ -2,6 +2,7 @@
 // scratch with every peer (the seed's flow, through ipc::RegistrationService).
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <random>
 
@@ -117,6 +118,7 @@ void GpuComm::Impl::setup_peers(Store& store) {
   zero_copy_min_bytes_ = static_cast<size_t>(env::get_int("WEFT_GPU_ZERO_COPY_MIN_BYTES"));
   two_shot_min_bytes_ = static_cast<size_t>(env::get_int("WEFT_GPU_TWO_SHOT_MIN_BYTES"));
   push_max_bytes_ = static_cast<size_t>(env::get_int("WEFT_GPU_PUSH_MAX_BYTES"));
+  ll_max_bytes_ = std::min(kLLMaxBytes, static_cast<size_t>(env::get_int("WEFT_GPU_LL_MAX_BYTES")));
   preload_p2p_kernels();
 
   view.rank = rank;

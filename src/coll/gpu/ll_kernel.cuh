@@ -1,0 +1,137 @@
+// Low-latency (LL) allreduce for small messages: data and flag in one store.
+//
+// The push and pull paths pay for a barrier: a system-scope fence (which
+// waits until the NVLink writes before it are acknowledged) and then a flag
+// write the peers wait for. LL needs neither. Every 16-byte line a rank
+// stores into a peer's LL slot is {data0, flag, data1, flag}: each 8-byte
+// half arrives whole, so a reader that sees the current flag in both halves
+// has the 8 payload bytes, with no fence between them (NCCL's LL protocol).
+// One one-way NVLink trip, no fence, no barrier.
+//
+// Reuse without a barrier: line i is always handled by global thread
+// i mod (blocks x threads) and slots alternate halves by epoch parity. A
+// rank writes step e+2 into a peer's half only after it received that
+// peer's step e+1 lines, which the peer sent only after its kernel for step
+// e (which read the half) had finished. Flags are the epoch's low 32 bits,
+// so stale lines (epoch e-2) never look current. LL has its own scratch
+// region, so the other algorithms' halves are untouched.
+#pragma once
+
+#include "coll/gpu/coll_kernel.cuh"
+
+namespace weft::gpu::device {
+
+__device__ __forceinline__ void st_volatile_v4(uint4* p, uint4 v) {
+  asm volatile("st.volatile.global.v4.u32 [%0], {%1, %2, %3, %4};" ::"l"(p), "r"(v.x), "r"(v.y),
+               "r"(v.z), "r"(v.w)
+               : "memory");
+}
+
+__device__ __forceinline__ uint4 ld_volatile_v4(const uint4* p) {
+  uint4 v;
+  asm volatile("ld.volatile.global.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p)
+               : "memory");
+  return v;
+}
+
+// Line i of the LL slot that `sender` fills in `owner`'s scratch.
+__device__ __forceinline__ uint4* ll_line(const PeerView& v, int owner, uint64_t epoch, int sender,
+                                          size_t i) {
+  return reinterpret_cast<uint4*>(v.scratch[owner] + kLLOffset +
+                                  ((size_t(epoch & 1) * kMaxRanks + sender) * kLLSlotBytes)) +
+         i;
+}
+
+// Bytes [8i, 8i + 8) of a buffer of `bytes`, zero-padded past the end.
+__device__ __forceinline__ uint2 load_payload(const char* p, size_t i, size_t bytes, bool aligned) {
+  if (aligned && 8 * i + 8 <= bytes) return *reinterpret_cast<const uint2*>(p + 8 * i);
+  uint2 v = make_uint2(0, 0);
+  char* d = reinterpret_cast<char*>(&v);
+  for (size_t b = 8 * i; b < bytes && b < 8 * i + 8; ++b) d[b - 8 * i] = p[b];
+  return v;
+}
+
+__device__ __forceinline__ void store_payload(char* p, size_t i, size_t bytes, bool aligned, uint2 v) {
+  if (aligned && 8 * i + 8 <= bytes) {
+    *reinterpret_cast<uint2*>(p + 8 * i) = v;
+    return;
+  }
+  const char* s = reinterpret_cast<const char*>(&v);
+  for (size_t b = 8 * i; b < bytes && b < 8 * i + 8; ++b) p[b] = s[b - 8 * i];
+}
+
+// The reduction, in rank order, of 8 payload bytes from each rank.
+template <typename T, ReduceOp Op>
+__device__ __forceinline__ uint2 reduce_payload(const uint2 (&vals)[kMaxRanks], int n) {
+  using A = typename Accum<T>::type;
+  constexpr int V = 8 / sizeof(T);
+  A acc[V];
+#pragma unroll
+  for (int j = 0; j < V; ++j) acc[j] = to_accum(reinterpret_cast<const T*>(&vals[0])[j]);
+#pragma unroll
+  for (int p = 1; p < kMaxRanks; ++p) {
+    if (p < n) {
+#pragma unroll
+      for (int j = 0; j < V; ++j)
+        acc[j] = combine<Op>(acc[j], to_accum(reinterpret_cast<const T*>(&vals[p])[j]));
+    }
+  }
+  uint2 r;
+#pragma unroll
+  for (int j = 0; j < V; ++j) reinterpret_cast<T*>(&r)[j] = from_accum<T>(finish<Op>(acc[j], n));
+  return r;
+}
+
+template <typename T, ReduceOp Op>
+__global__ void __launch_bounds__(kThreads) ll_allreduce_kernel(LLArgs a) {
+  __shared__ uint64_t s_epoch;
+  if (threadIdx.x == 0) s_epoch = a.view.epochs[blockIdx.x];
+  __syncthreads();
+  const uint64_t e = s_epoch + 1;
+  const uint32_t flag = static_cast<uint32_t>(e);
+  const int n = a.view.nranks;
+  const int me = a.view.rank;
+  const size_t lines = (a.bytes + 7) / 8;
+  const size_t first = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const size_t stride = size_t(gridDim.x) * blockDim.x;
+  const char* in = static_cast<const char*>(a.in);
+  const bool aligned = a.aligned != 0;
+
+  for (size_t i = first; i < lines; i += stride) {
+    const uint2 d = load_payload(in, i, a.bytes, aligned);
+    const uint4 line = make_uint4(d.x, flag, d.y, flag);
+    for (int p = 0; p < n; ++p)
+      if (p != me) st_volatile_v4(ll_line(a.view, p, e, me, i), line);
+  }
+  bool aborted = false;
+  for (size_t i = first; i < lines && !aborted; i += stride) {
+    uint2 vals[kMaxRanks];
+#pragma unroll
+    for (int p = 0; p < kMaxRanks; ++p) {
+      if (p >= n) continue;
+      if (p == me) {
+        vals[p] = load_payload(in, i, a.bytes, aligned);
+        continue;
+      }
+      const uint4* src = ll_line(a.view, me, e, p, i);
+      uint4 v = ld_volatile_v4(src);
+      uint32_t spins = 0;
+      while (v.y != flag || v.w != flag) {
+        if ((++spins & 1023u) == 0 && abort_requested(a.view.abort_flag)) {
+          aborted = true;
+          break;
+        }
+        v = ld_volatile_v4(src);
+      }
+      vals[p] = make_uint2(v.x, v.z);
+    }
+    if (!aborted) store_payload(static_cast<char*>(a.out), i, a.bytes, aligned, reduce_payload<T, Op>(vals, n));
+  }
+  if (aborted) *a.view.status = kStatusAborted;
+  __syncthreads();
+  if (threadIdx.x == 0) a.view.epochs[blockIdx.x] = e;
+}
+
+}  // namespace weft::gpu::device
