@@ -13,6 +13,7 @@
 #include <random>
 
 #include "bootstrap/address_book.h"
+#include "bootstrap/shm_setup.h"
 #include "coll/op_desc.h"
 #include "comm/comm_impl.h"
 #include "topo/host_identity.h"
@@ -88,6 +89,7 @@ Communicator build(int rank, std::vector<bootstrap::PeerInfo> book, Listening li
               book[q].pid, ") via ", ifname, " ", net::format_endpoint(addr, book[q].port),
               ", transport socket");
   }
+  std::string transport_note;
   transport::SocketOptions socket_options;
   socket_options.nsocks = listening.self.nsocks;
   auto t = std::make_unique<transport::SocketTransport>(
@@ -99,6 +101,14 @@ Communicator build(int rank, std::vector<bootstrap::PeerInfo> book, Listening li
   impl->options = options;
   impl->self_entry = listening.self.serialize();
   impl->nsocks = socket_options.nsocks;
+  {
+    auto shm = bootstrap::setup_shm(rank, book, comm_id, impl->transport(),
+                                    options.init_timeout.value_or(std::chrono::seconds(60)));
+    transport_note = shm.group ? str("; shared memory with ", shm.group->local_size() - 1,
+                                     " peer(s) on this host")
+                               : std::string();
+    impl->set_topology(std::move(shm.group), std::move(shm.topology));
+  }
 
   if (rank == 0 && log::enabled(log::Level::Info, "bootstrap")) {
     for (const auto& p : book) {
@@ -123,7 +133,7 @@ Communicator build(int rank, std::vector<bootstrap::PeerInfo> book, Listening li
   WEFT_INFO("bootstrap", "rank ", rank, "/", size, ": communicator ", comm_id, " ready in ",
             std::chrono::duration<double, std::milli>(Clock::now() - t0).count(),
             " ms; interfaces ", listening.interfaces, "; transport socket (", socket_options.nsocks,
-            " streams per peer)");
+            " streams per peer)", transport_note);
   return Communicator(impl);
 }
 

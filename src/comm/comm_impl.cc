@@ -47,6 +47,12 @@ Communicator::Impl::~Impl() {
   transport_.reset();
 }
 
+void Communicator::Impl::set_topology(std::unique_ptr<shm::Group> shm, coll::Topology topology) {
+  std::lock_guard lock(mutex_);
+  shm_ = std::move(shm);
+  planner_.set_topology(std::move(topology));
+}
+
 std::chrono::milliseconds Communicator::Impl::timeout_of(const OpOptions& options) const {
   return options.timeout ? *options.timeout : config_.timeout;
 }
@@ -124,7 +130,7 @@ std::exception_ptr Communicator::Impl::run(Op& op) {
   }
   log_.set_state(op.log_id, OpLog::State::running);
   WEFT_TRACE("comm", "start ", what);
-  coll::Context ctx(*transport_, op.desc, Clock::now() + op.timeout, scratch_);
+  coll::Context ctx(*transport_, op.desc, Clock::now() + op.timeout, scratch_, shm_.get());
   std::exception_ptr failure;
   try {
     op.body(ctx, planner_);

@@ -29,6 +29,7 @@
 #include "coll/planner.h"
 #include "comm/op_log.h"
 #include "comm/work_state.h"
+#include "shm/group.h"
 #include "transport/transport.h"
 #include "weft/communicator.h"
 
@@ -69,6 +70,10 @@ class Communicator::Impl {
   std::string self_entry;
   int nsocks = 1;
   uint64_t splits = 0;  // how many split() calls so far (all ranks agree)
+
+  // Set by the bootstrap before the first operation: this host's shared
+  // memory group (may be null) and where the ranks are.
+  void set_topology(std::unique_ptr<shm::Group> shm, coll::Topology topology);
 
   // Objects the communicator keeps alive (an embedded store server, the
   // store of init_from_env).
@@ -118,6 +123,7 @@ class Communicator::Impl {
   // Declared last: destroyed first, so its threads (which call back into
   // the members above) are gone before the members are.
   std::unique_ptr<transport::Transport> transport_;
+  std::unique_ptr<shm::Group> shm_;  // guarded by mutex_ until set
   std::thread worker_;
 };
 

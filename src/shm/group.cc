@@ -1,0 +1,229 @@
+#include "shm/group.h"
+
+#include <poll.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "transport/transport.h"
+#include "weft/error.h"
+#include "weft/log.h"
+
+namespace weft::shm {
+namespace {
+
+constexpr uint64_t kMagic = 0x7765667473686d31ull;  // "weftshm1"
+constexpr size_t kLine = 64;
+constexpr size_t kPage = 4096;
+constexpr auto kSpinFor = std::chrono::microseconds(20);
+
+struct Header {
+  std::atomic<uint64_t> magic;
+  std::atomic<uint32_t> attached;
+  uint32_t members;
+  uint64_t half_bytes;
+};
+static_assert(sizeof(Header) <= kLine);
+static_assert(2 * transport::OpHeader::kSize <= kLine);
+
+size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
+
+size_t flags_offset() { return kLine; }
+size_t descs_offset(int n) { return flags_offset() + kLine * static_cast<size_t>(n); }
+size_t slots_offset(int n) { return round_up(descs_offset(n) + kLine * static_cast<size_t>(n), kPage); }
+
+Header& header_of(const Segment& s) { return *reinterpret_cast<Header*>(s.data()); }
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// A descriptor that becomes readable when `pid` exits (zombies included),
+// or an invalid Fd where pidfds are unavailable.
+net::Fd open_pidfd(int64_t pid) {
+#ifdef SYS_pidfd_open
+  return net::Fd(static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0)));
+#else
+  (void)pid;
+  return net::Fd();
+#endif
+}
+
+}  // namespace
+
+size_t segment_bytes(int n, size_t half_bytes) {
+  return slots_offset(n) + 2 * half_bytes * static_cast<size_t>(n);
+}
+
+std::unique_ptr<Group> Group::join(const std::string& name, std::vector<Member> members,
+                                   int self_rank, size_t half_bytes,
+                                   transport::Transport* transport, Clock::time_point deadline) {
+  const int n = static_cast<int>(members.size());
+  auto it = std::find_if(members.begin(), members.end(),
+                         [&](const Member& m) { return m.rank == self_rank; });
+  WEFT_ASSERT(it != members.end() && n >= 2);
+  const int me = static_cast<int>(it - members.begin());
+  half_bytes = round_up(std::max<size_t>(half_bytes, kPage), kPage);
+  const size_t bytes = segment_bytes(n, half_bytes);
+  // Pre-faulting costs each process ~bytes/4 KiB page-table entries; worth it
+  // while the segment is small, not for hundreds of ranks.
+  const bool populate = bytes <= (size_t{64} << 20);
+  Segment segment;
+  if (me == 0) {
+    segment = Segment::create(name, bytes, populate);
+    Header& h = header_of(segment);
+    h.members = static_cast<uint32_t>(n);
+    h.half_bytes = half_bytes;
+    h.magic.store(kMagic, std::memory_order_release);
+  } else {
+    segment = Segment::open(name, bytes, populate, deadline);
+    Header& h = header_of(segment);
+    while (h.magic.load(std::memory_order_acquire) != kMagic) {
+      if (Clock::now() > deadline)
+        throw_error(ErrorCode::Timeout, str("shared memory segment ", name, " never became ready"));
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    WEFT_REQUIRE(h.members == static_cast<uint32_t>(n) && h.half_bytes == half_bytes,
+                 "shared memory segment ", name, " was made for ", h.members, " ranks of ",
+                 h.half_bytes, " bytes, not ", n, " of ", half_bytes);
+  }
+  // Every member maps it, then the name goes: from here on no crash can leave
+  // the segment behind.
+  Header& h = header_of(segment);
+  h.attached.fetch_add(1, std::memory_order_acq_rel);
+  while (h.attached.load(std::memory_order_acquire) < static_cast<uint32_t>(n)) {
+    if (Clock::now() > deadline) {
+      segment.unlink();
+      throw_error(ErrorCode::Timeout,
+                  str("rank ", self_rank, ": only ", h.attached.load(), " of ", n,
+                      " ranks of this host mapped shared memory segment ", name, " in time"));
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  segment.unlink();
+  return std::unique_ptr<Group>(
+      new Group(std::move(segment), std::move(members), me, half_bytes, transport));
+}
+
+Group::Group(Segment segment, std::vector<Member> members, int me, size_t half_bytes,
+             transport::Transport* transport)
+    : segment_(std::move(segment)),
+      members_(std::move(members)),
+      me_(me),
+      half_bytes_(half_bytes),
+      transport_(transport),
+      flags_offset_(flags_offset()),
+      descs_offset_(descs_offset(local_size())),
+      slots_offset_(slots_offset(local_size())) {
+  for (int q = 0; q < local_size(); ++q)
+    pidfds_.push_back(q == me_ ? net::Fd() : open_pidfd(members_[static_cast<size_t>(q)].pid));
+}
+
+Group::~Group() = default;
+
+std::atomic<uint64_t>& Group::flag(int local) const {
+  return *reinterpret_cast<std::atomic<uint64_t>*>(segment_.data() + flags_offset_ +
+                                                   kLine * static_cast<size_t>(local));
+}
+
+char* Group::slot(int local, int half) const {
+  return segment_.data() + slots_offset_ +
+         half_bytes_ * (2 * static_cast<size_t>(local) + static_cast<size_t>(half));
+}
+
+const transport::OpHeader& Group::desc(int local, int half) const {
+  return *reinterpret_cast<const transport::OpHeader*>(
+      segment_.data() + descs_offset_ + kLine * static_cast<size_t>(local) +
+      transport::OpHeader::kSize * static_cast<size_t>(half));
+}
+
+int Group::begin_round(const transport::OpHeader& desc, Clock::time_point deadline) {
+  const int half = static_cast<int>(rounds_++ & 1);
+  wait_all(free_after_[half], deadline);
+  std::memcpy(const_cast<transport::OpHeader*>(&this->desc(me_, half)), &desc, sizeof desc);
+  return half;
+}
+
+uint64_t Group::signal() {
+  flag(me_).store(++phase_, std::memory_order_release);
+  return phase_;
+}
+
+void Group::wait_all(uint64_t phase, Clock::time_point deadline) {
+  for (int q = 0; q < local_size(); ++q)
+    if (q != me_ && !passed(q, phase)) return wait_slow(-1, phase, deadline);
+}
+
+void Group::wait(int local, uint64_t phase, Clock::time_point deadline) {
+  if (!passed(local, phase)) wait_slow(local, phase, deadline);
+}
+
+void Group::wait_slow(int only, uint64_t phase, Clock::time_point deadline) {
+  const auto start = Clock::now();
+  auto last_failure_check = start, last_alive_check = start;
+  int next = only >= 0 ? only : 0;
+  const int end = only >= 0 ? only + 1 : local_size();
+  for (uint32_t spins = 0;; ++spins) {
+    while (next < end && (next == me_ || passed(next, phase))) ++next;
+    if (next == end) return;
+    if (spins % 64 != 63) {
+      cpu_relax();
+      continue;
+    }
+    const auto now = Clock::now();
+    // Spin for the first tens of microseconds (a peer with a core of its own
+    // arrives within that), then yield the core, then nap.
+    if (now - start < kSpinFor)
+      continue;
+    if (now - start < std::chrono::milliseconds(20))
+      sched_yield();
+    else  // a long wait: stop competing for the CPU with the ranks we wait for
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    if (now - last_failure_check >= std::chrono::milliseconds(1)) {
+      last_failure_check = now;
+      if (transport_)
+        if (auto failure = transport_->failure()) std::rethrow_exception(failure);
+      if (now > deadline) timed_out(only, phase);
+    }
+    if (now - last_alive_check >= std::chrono::milliseconds(20)) {
+      last_alive_check = now;
+      check_alive();
+    }
+  }
+}
+
+void Group::check_alive() {
+  std::vector<pollfd> fds;
+  std::vector<int> who;
+  for (int q = 0; q < local_size(); ++q) {
+    if (!pidfds_[static_cast<size_t>(q)]) continue;
+    fds.push_back({pidfds_[static_cast<size_t>(q)].get(), POLLIN, 0});
+    who.push_back(q);
+  }
+  if (fds.empty() || ::poll(fds.data(), fds.size(), 0) <= 0) return;
+  for (size_t i = 0; i < fds.size(); ++i) {
+    if (!(fds[i].revents & (POLLIN | POLLHUP))) continue;
+    const Member& m = members_[static_cast<size_t>(who[i])];
+    throw_error(ErrorCode::PeerLost,
+                str("peer rank ", m.rank, " (pid ", m.pid,
+                    ") exited while this rank waited for it in shared memory"));
+  }
+}
+
+void Group::timed_out(int only, uint64_t phase) {
+  std::string who;
+  int count = 0;
+  for (int q = 0; q < local_size(); ++q) {
+    if (q == me_ || (only >= 0 && q != only) || passed(q, phase)) continue;
+    who += str(count++ ? ", " : "", members_[static_cast<size_t>(q)].rank);
+  }
+  throw_error(ErrorCode::Timeout, str("timed out waiting in shared memory for ",
+                                      count == 1 ? "peer rank " : "peer ranks ", who));
+}
+
+}  // namespace weft::shm
