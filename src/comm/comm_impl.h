@@ -82,6 +82,7 @@ class Communicator::Impl {
  private:
   struct Op {
     coll::OpDesc desc;
+    std::string what;  // desc.describe()
     Body body;
     std::shared_ptr<Work::State> state;
     std::chrono::milliseconds timeout;
@@ -95,6 +96,7 @@ class Communicator::Impl {
   };
 
   void worker_loop();
+  void bind_worker(int local_rank, int local_size);
   // Runs one collective; returns its error (the caller completes the Work).
   std::exception_ptr run(Op& op);
   void check_p2p_deadlines();

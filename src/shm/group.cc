@@ -1,11 +1,14 @@
 #include "shm/group.h"
 
+#include <linux/futex.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstring>
 #include <thread>
 
 #include "transport/transport.h"
@@ -18,7 +21,11 @@ namespace {
 constexpr uint64_t kMagic = 0x7765667473686d31ull;  // "weftshm1"
 constexpr size_t kLine = 64;
 constexpr size_t kPage = 4096;
-constexpr auto kSpinFor = std::chrono::microseconds(20);
+// How long a wait spins before sleeping on the peer's counter (futex):
+// a peer running on a core of its own usually arrives within this; when
+// members outnumber cores, the one being waited for may need this core.
+constexpr auto kSpinAlone = std::chrono::microseconds(30);
+constexpr auto kSpinShared = std::chrono::microseconds(3);
 
 struct Header {
   std::atomic<uint64_t> magic;
@@ -119,12 +126,20 @@ Group::Group(Segment segment, std::vector<Member> members, int me, size_t half_b
       transport_(transport),
       flags_offset_(flags_offset()),
       descs_offset_(descs_offset(local_size())),
-      slots_offset_(slots_offset(local_size())) {
+      slots_offset_(slots_offset(local_size())),
+      spin_for_(static_cast<unsigned>(local_size()) <= std::thread::hardware_concurrency()
+                    ? kSpinAlone
+                    : kSpinShared) {
   for (int q = 0; q < local_size(); ++q)
     pidfds_.push_back(q == me_ ? net::Fd() : open_pidfd(members_[static_cast<size_t>(q)].pid));
 }
 
 Group::~Group() = default;
+
+std::atomic<uint32_t>& Group::waiters(int local) const {
+  return *reinterpret_cast<std::atomic<uint32_t>*>(segment_.data() + flags_offset_ +
+                                                   kLine * static_cast<size_t>(local) + 8);
+}
 
 std::atomic<uint64_t>& Group::flag(int local) const {
   return *reinterpret_cast<std::atomic<uint64_t>*>(segment_.data() + flags_offset_ +
@@ -149,11 +164,6 @@ int Group::begin_round(const transport::OpHeader& desc, Clock::time_point deadli
   return half;
 }
 
-uint64_t Group::signal() {
-  flag(me_).store(++phase_, std::memory_order_release);
-  return phase_;
-}
-
 void Group::wait_all(uint64_t phase, Clock::time_point deadline) {
   for (int q = 0; q < local_size(); ++q)
     if (q != me_ && !passed(q, phase)) return wait_slow(-1, phase, deadline);
@@ -165,7 +175,7 @@ void Group::wait(int local, uint64_t phase, Clock::time_point deadline) {
 
 void Group::wait_slow(int only, uint64_t phase, Clock::time_point deadline) {
   const auto start = Clock::now();
-  auto last_failure_check = start, last_alive_check = start;
+  auto last_alive_check = start;
   int next = only >= 0 ? only : 0;
   const int end = only >= 0 ? only + 1 : local_size();
   for (uint32_t spins = 0;; ++spins) {
@@ -176,25 +186,44 @@ void Group::wait_slow(int only, uint64_t phase, Clock::time_point deadline) {
       continue;
     }
     const auto now = Clock::now();
-    // Spin for the first tens of microseconds (a peer with a core of its own
-    // arrives within that), then yield the core, then nap.
-    if (now - start < kSpinFor)
-      continue;
-    if (now - start < std::chrono::milliseconds(20))
-      sched_yield();
-    else  // a long wait: stop competing for the CPU with the ranks we wait for
-      std::this_thread::sleep_for(std::chrono::microseconds(50));
-    if (now - last_failure_check >= std::chrono::milliseconds(1)) {
-      last_failure_check = now;
-      if (transport_)
-        if (auto failure = transport_->failure()) std::rethrow_exception(failure);
-      if (now > deadline) timed_out(only, phase);
-    }
+    if (now - start < spin_for_) continue;
+    // Sleep on the peer's counter until it signals, at most a millisecond
+    // at a time to look at the deadline, failures and liveness.
+    sleep_on(next, phase);
+    if (transport_)
+      if (auto failure = transport_->failure()) std::rethrow_exception(failure);
+    if (now > deadline) timed_out(only, phase);
     if (now - last_alive_check >= std::chrono::milliseconds(20)) {
       last_alive_check = now;
       check_alive();
     }
   }
+}
+
+// The futex word is the low half of the 64-bit counter (little endian): it
+// changes with every signal. Dekker-style with the waiter count: the waiter
+// registers then re-reads the counter, the signaller stores the counter then
+// reads the count (both seq_cst), so one of them always sees the other.
+void Group::sleep_on(int local, uint64_t phase) {
+  std::atomic<uint64_t>& f = flag(local);
+  std::atomic<uint32_t>& sleepers = waiters(local);
+  sleepers.fetch_add(1, std::memory_order_seq_cst);
+  const uint64_t seen = f.load(std::memory_order_seq_cst);
+  if (seen < phase) {
+    struct timespec timeout = {0, 1000 * 1000};
+    ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&f), FUTEX_WAIT,
+              static_cast<uint32_t>(seen), &timeout, nullptr, 0);
+  }
+  sleepers.fetch_sub(1, std::memory_order_relaxed);
+}
+
+uint64_t Group::signal() {
+  std::atomic<uint64_t>& f = flag(me_);
+  f.store(++phase_, std::memory_order_seq_cst);
+  if (waiters(me_).load(std::memory_order_seq_cst) != 0)
+    ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&f), FUTEX_WAKE, INT32_MAX, nullptr,
+              nullptr, 0);
+  return phase_;
 }
 
 void Group::check_alive() {
