@@ -55,6 +55,9 @@ Listening listen_for_peers(int rank) {
   l.self.port = l.listener.port();
   l.self.nsocks = static_cast<int>(std::clamp<int64_t>(env::get_int("WEFT_NSOCKS"), 1, 16));
   l.self.version = WEFT_VERSION;
+  // Every rank says whether it may use shared memory, so that all of them
+  // agree on it even when their environments differ.
+  l.self.caps = env::get_bool("WEFT_SHM_DISABLE") ? "socket" : "socket,shm";
   if (!spec.empty()) {
     l.self.addresses.emplace_back(chosen.front().name, chosen.front().address);
   } else {

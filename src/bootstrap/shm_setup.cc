@@ -8,6 +8,7 @@
 #include <map>
 
 #include "weft/env.h"
+#include "weft/error.h"
 #include "weft/log.h"
 
 namespace weft::bootstrap {
@@ -32,9 +33,14 @@ ShmSetup setup_shm(int rank, const std::vector<PeerInfo>& book, uint64_t comm_id
     out.topology.leaders.push_back(ranks.front());
   }
   std::sort(out.topology.leaders.begin(), out.topology.leaders.end());
-  if (env::get_bool("WEFT_SHM_DISABLE")) {
-    out.topology.why_no_shm = "WEFT_SHM_DISABLE=1";
-    return out;
+  // Shared memory only if every rank allows it (its address book entry
+  // says so), so that all ranks make the same choice.
+  for (const auto& p : book) {
+    if (p.caps.find("shm") == std::string::npos) {
+      out.topology.why_no_shm = p.rank == rank ? std::string("WEFT_SHM_DISABLE=1")
+                                               : str("WEFT_SHM_DISABLE=1 on rank ", p.rank);
+      return out;
+    }
   }
   const std::vector<int>& local = hosts[book[static_cast<size_t>(rank)].host_id];
   out.topology.shm = true;

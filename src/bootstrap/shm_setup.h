@@ -17,7 +17,8 @@ struct ShmSetup {
 };
 
 // Collective among the ranks of this rank's host (all ranks call it).
-// WEFT_SHM_DISABLE=1: only the topology, no group.
+// When some rank's entry lacks the "shm" capability (WEFT_SHM_DISABLE=1
+// there): only the topology, no group, on every rank.
 ShmSetup setup_shm(int rank, const std::vector<PeerInfo>& book, uint64_t comm_id,
                    transport::Transport& transport, std::chrono::milliseconds timeout);
 

@@ -31,9 +31,9 @@ struct Result {
 
 class Ranks {
  public:
-  // `host_of(r)`: the WEFT_HOST_ID of rank r ("" leaves the real identity).
+  // `env_of(r)`: extra environment of rank r only.
   Ranks(int n, std::vector<std::string> args, Env env = {},
-        std::function<std::string(int)> host_of = {})
+        std::function<Env(int)> env_of = {})
       : n_(n), dir_(make_temp_dir("shm")) {
     StoreServerOptions so;
     so.host = "127.0.0.1";
@@ -48,7 +48,8 @@ class Ranks {
       o.env.push_back({"MASTER_PORT", std::to_string(server_->port())});
       o.env.push_back({"WEFT_DEBUG", "INFO"});
       o.env.push_back({"WEFT_DEBUG_SUBSYS", "coll,bootstrap"});
-      if (host_of && !host_of(r).empty()) o.env.push_back({"WEFT_HOST_ID", host_of(r)});
+      if (env_of)
+        for (auto& kv : env_of(r)) o.env.push_back(kv);
       o.stdout_path = dir_ + "/out." + std::to_string(r);
       o.stderr_path = dir_ + "/err." + std::to_string(r);
       std::vector<std::string> argv = {bin("shm_worker")};
@@ -93,6 +94,11 @@ class Ranks {
   std::unique_ptr<StoreServer> server_;
   std::vector<Subprocess> procs_;
 };
+
+// Rank r runs on fake host host_of(r).
+std::function<Env(int)> hosts(std::function<std::string(int)> host_of) {
+  return [host_of](int r) { return Env{{"WEFT_HOST_ID", host_of(r)}}; };
+}
 
 long long now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -174,6 +180,20 @@ TEST(OneHostDisabled, FallsBackToSockets) {
   EXPECT_EQ(results[0].output.find("shared memory with"), std::string::npos);
 }
 
+// One rank's WEFT_SHM_DISABLE=1 turns shared memory off for all of them
+// (the address book carries it), instead of leaving them to disagree.
+TEST(OneHostDisabled, OnOneRankOnlyIsOffEverywhere) {
+  Ranks ranks(3, {"colls", "allreduce,broadcast", "1031"}, {}, [](int r) {
+    return r == 1 ? Env{{"WEFT_SHM_DISABLE", "1"}} : Env{};
+  });
+  auto results = ranks.wait(120s);
+  expect_all_ok(results, "WEFT_SHM_DISABLE=1 on rank 1");
+  expect_log(results[0], "allreduce uses recursive_doubling (WEFT_SHM_DISABLE=1 on rank 1)");
+  expect_log(results[2], "broadcast uses tree (WEFT_SHM_DISABLE=1 on rank 1)");
+  for (const auto& r : results)
+    EXPECT_EQ(r.output.find("uses shm"), std::string::npos) << r.output;
+}
+
 TEST(OneHostForced, WeftAlgoRingAvoidsShm) {
   Ranks ranks(2, {"colls", "allreduce,allgather", "1031"}, {{"WEFT_ALGO", "ring"}});
   auto results = ranks.wait(120s);
@@ -187,7 +207,7 @@ TEST(Hierarchical, TwoHostsOfTwo) {
   // 70001 elements: for 4- and 8-byte types the leaders use the ring (above
   // 256 KiB), below it recursive doubling.
   Ranks ranks(4, {"colls", "allreduce", "0", "1", "7", "1031", "70001"}, {},
-              [](int r) { return r < 2 ? "hostA" : "hostB"; });
+              hosts([](int r) { return r < 2 ? "hostA" : "hostB"; }));
   auto results = ranks.wait(120s);
   expect_all_ok(results, "2 hosts x 2");
   expect_log(results[0], "allreduce uses hierarchical (4 ranks on 2 hosts");
@@ -196,7 +216,7 @@ TEST(Hierarchical, TwoHostsOfTwo) {
 TEST(Hierarchical, UnevenHostsLarge) {
   // Hosts of 2, 1 and 2 ranks, interleaved: leaders are ranks 0, 1, 2.
   Ranks ranks(5, {"large", "allreduce"}, {},
-              [](int r) { return std::string("host") + "ABCAC"[r]; });
+              hosts([](int r) { return std::string("host") + "ABCAC"[r]; }));
   auto results = ranks.wait(120s);
   expect_all_ok(results, "hosts A{0,3} B{1} C{2,4}");
   expect_log(results[0], "allreduce uses hierarchical (5 ranks on 3 hosts");
