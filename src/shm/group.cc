@@ -2,6 +2,7 @@
 
 #include <linux/futex.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -61,6 +62,21 @@ net::Fd open_pidfd(int64_t pid) {
 #endif
 }
 
+// The index of a member whose pidfd says it exited, or -1.
+int first_exited(const std::vector<net::Fd>& pidfds) {
+  std::vector<pollfd> fds;
+  std::vector<int> who;
+  for (size_t q = 0; q < pidfds.size(); ++q) {
+    if (!pidfds[q]) continue;
+    fds.push_back({pidfds[q].get(), POLLIN, 0});
+    who.push_back(static_cast<int>(q));
+  }
+  if (fds.empty() || ::poll(fds.data(), fds.size(), 0) <= 0) return -1;
+  for (size_t i = 0; i < fds.size(); ++i)
+    if (fds[i].revents & (POLLIN | POLLHUP)) return who[i];
+  return -1;
+}
+
 }  // namespace
 
 size_t segment_bytes(int n, size_t half_bytes) {
@@ -80,41 +96,58 @@ std::unique_ptr<Group> Group::join(const std::string& name, std::vector<Member> 
   // Pre-faulting costs each process ~bytes/4 KiB page-table entries; worth it
   // while the segment is small, not for hundreds of ranks.
   const bool populate = bytes <= (size_t{64} << 20);
-  Segment segment;
-  if (me == 0) {
-    segment = Segment::create(name, bytes, populate);
-    Header& h = header_of(segment);
-    h.members = static_cast<uint32_t>(n);
-    h.half_bytes = half_bytes;
-    h.magic.store(kMagic, std::memory_order_release);
-  } else {
-    segment = Segment::open(name, bytes, populate, deadline);
-    Header& h = header_of(segment);
-    while (h.magic.load(std::memory_order_acquire) != kMagic) {
+  std::vector<net::Fd> pidfds;
+  for (int q = 0; q < n; ++q)
+    pidfds.push_back(q == me ? net::Fd() : open_pidfd(members[static_cast<size_t>(q)].pid));
+  // Waits of the join: until `ready`, failing fast when a member exits.
+  auto wait_for = [&](auto ready, const char* what) {
+    for (int i = 0; !ready(); ++i) {
       if (Clock::now() > deadline)
-        throw_error(ErrorCode::Timeout, str("shared memory segment ", name, " never became ready"));
+        throw_error(ErrorCode::Timeout, str("rank ", self_rank, ": shared memory segment ", name,
+                                            ": ", what, " in time"));
+      if (i % 64 == 0)
+        if (int q = first_exited(pidfds); q >= 0)
+          throw_error(ErrorCode::PeerLost,
+                      str("rank ", self_rank, ": peer rank ", members[static_cast<size_t>(q)].rank,
+                          " (pid ", members[static_cast<size_t>(q)].pid,
+                          ") exited before mapping shared memory segment ", name));
       std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
-    WEFT_REQUIRE(h.members == static_cast<uint32_t>(n) && h.half_bytes == half_bytes,
-                 "shared memory segment ", name, " was made for ", h.members, " ranks of ",
-                 h.half_bytes, " bytes, not ", n, " of ", half_bytes);
-  }
-  // Every member maps it, then the name goes: from here on no crash can leave
-  // the segment behind.
-  Header& h = header_of(segment);
-  h.attached.fetch_add(1, std::memory_order_acq_rel);
-  while (h.attached.load(std::memory_order_acquire) < static_cast<uint32_t>(n)) {
-    if (Clock::now() > deadline) {
-      segment.unlink();
-      throw_error(ErrorCode::Timeout,
-                  str("rank ", self_rank, ": only ", h.attached.load(), " of ", n,
-                      " ranks of this host mapped shared memory segment ", name, " in time"));
+  };
+  try {
+    Segment segment;
+    if (me == 0) {
+      segment = Segment::create(name, bytes, populate);
+      Header& h = header_of(segment);
+      h.members = static_cast<uint32_t>(n);
+      h.half_bytes = half_bytes;
+      h.magic.store(kMagic, std::memory_order_release);
+    } else {
+      wait_for([&] { return (segment = Segment::try_open(name, bytes, populate)).data(); },
+               "not created");
+      Header& h = header_of(segment);
+      wait_for([&] { return h.magic.load(std::memory_order_acquire) == kMagic; },
+               "never initialised");
+      WEFT_REQUIRE(h.members == static_cast<uint32_t>(n) && h.half_bytes == half_bytes,
+                   "shared memory segment ", name, " was made for ", h.members, " ranks of ",
+                   h.half_bytes, " bytes, not ", n, " of ", half_bytes);
     }
-    std::this_thread::sleep_for(std::chrono::microseconds(100));
+    // Every member maps it, then the name goes: from here on no crash can
+    // leave the segment behind.
+    Header& h = header_of(segment);
+    h.attached.fetch_add(1, std::memory_order_acq_rel);
+    wait_for([&] { return h.attached.load(std::memory_order_acquire) >= static_cast<uint32_t>(n); },
+             "not every rank of this host mapped it");
+    segment.unlink();
+    auto group = std::unique_ptr<Group>(
+        new Group(std::move(segment), std::move(members), me, half_bytes, transport));
+    group->pidfds_ = std::move(pidfds);
+    return group;
+  } catch (...) {
+    // Whoever gives up removes the name (a creator that died cannot).
+    ::shm_unlink(name.c_str());
+    throw;
   }
-  segment.unlink();
-  return std::unique_ptr<Group>(
-      new Group(std::move(segment), std::move(members), me, half_bytes, transport));
 }
 
 Group::Group(Segment segment, std::vector<Member> members, int me, size_t half_bytes,
@@ -129,10 +162,7 @@ Group::Group(Segment segment, std::vector<Member> members, int me, size_t half_b
       slots_offset_(slots_offset(local_size())),
       spin_for_(static_cast<unsigned>(local_size()) <= std::thread::hardware_concurrency()
                     ? kSpinAlone
-                    : kSpinShared) {
-  for (int q = 0; q < local_size(); ++q)
-    pidfds_.push_back(q == me_ ? net::Fd() : open_pidfd(members_[static_cast<size_t>(q)].pid));
-}
+                    : kSpinShared) {}
 
 Group::~Group() = default;
 
@@ -227,21 +257,11 @@ uint64_t Group::signal() {
 }
 
 void Group::check_alive() {
-  std::vector<pollfd> fds;
-  std::vector<int> who;
-  for (int q = 0; q < local_size(); ++q) {
-    if (!pidfds_[static_cast<size_t>(q)]) continue;
-    fds.push_back({pidfds_[static_cast<size_t>(q)].get(), POLLIN, 0});
-    who.push_back(q);
-  }
-  if (fds.empty() || ::poll(fds.data(), fds.size(), 0) <= 0) return;
-  for (size_t i = 0; i < fds.size(); ++i) {
-    if (!(fds[i].revents & (POLLIN | POLLHUP))) continue;
-    const Member& m = members_[static_cast<size_t>(who[i])];
-    throw_error(ErrorCode::PeerLost,
-                str("peer rank ", m.rank, " (pid ", m.pid,
-                    ") exited while this rank waited for it in shared memory"));
-  }
+  const int q = first_exited(pidfds_);
+  if (q < 0) return;
+  const Member& m = members_[static_cast<size_t>(q)];
+  throw_error(ErrorCode::PeerLost, str("peer rank ", m.rank, " (pid ", m.pid,
+                                       ") exited while this rank waited for it in shared memory"));
 }
 
 void Group::timed_out(int only, uint64_t phase) {

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <thread>
 #include <utility>
 
 #include "net/fd.h"
@@ -41,25 +40,18 @@ Segment Segment::create(const std::string& name, size_t bytes, bool populate) {
   }
 }
 
-Segment Segment::open(const std::string& name, size_t bytes, bool populate,
-                      Clock::time_point deadline) {
-  for (;;) {
-    net::Fd fd(::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0600));
-    if (!fd && errno != ENOENT) throw_errno(str("shm_open(", name, ")"));
-    if (fd) {
-      struct stat st{};
-      if (::fstat(fd.get(), &st) != 0) throw_errno(str("fstat of ", name));
-      if (static_cast<size_t>(st.st_size) == bytes)
-        return Segment(name, map(fd.get(), bytes, populate, name), bytes);
-      WEFT_REQUIRE(st.st_size == 0 || static_cast<size_t>(st.st_size) == bytes,
-                   "shared memory segment ", name, " has ", st.st_size, " bytes, expected ",
-                   bytes);
-    }
-    if (Clock::now() > deadline)
-      throw_error(ErrorCode::Timeout,
-                  str("shared memory segment ", name, " was not created in time"));
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+Segment Segment::try_open(const std::string& name, size_t bytes, bool populate) {
+  net::Fd fd(::shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0600));
+  if (!fd) {
+    if (errno == ENOENT) return Segment();
+    throw_errno(str("shm_open(", name, ")"));
   }
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0) throw_errno(str("fstat of ", name));
+  if (st.st_size == 0) return Segment();
+  WEFT_REQUIRE(static_cast<size_t>(st.st_size) == bytes, "shared memory segment ", name, " has ",
+               st.st_size, " bytes, expected ", bytes);
+  return Segment(name, map(fd.get(), bytes, populate, name), bytes);
 }
 
 Segment::Segment(Segment&& other) noexcept { *this = std::move(other); }

@@ -7,7 +7,6 @@
 // frees it when the last one exits, however it exits.
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 #include <string>
 
@@ -15,15 +14,12 @@ namespace weft::shm {
 
 class Segment {
  public:
-  using Clock = std::chrono::steady_clock;
-
   // Creates `name` ("/weft-...") with O_EXCL, sizes it to `bytes`, maps it.
   static Segment create(const std::string& name, size_t bytes, bool populate);
-  // Opens a segment another process creates, retrying until it exists with
-  // `bytes` bytes (the creator sizes it after creating it); Timeout after
-  // `deadline`.
-  static Segment open(const std::string& name, size_t bytes, bool populate,
-                      Clock::time_point deadline);
+  // Opens a segment another process created; an empty Segment (data() null)
+  // while it does not exist yet or is not sized yet (the creator sizes it
+  // right after creating it). InvalidArgument for a segment of another size.
+  static Segment try_open(const std::string& name, size_t bytes, bool populate);
 
   Segment() = default;
   Segment(Segment&& other) noexcept;

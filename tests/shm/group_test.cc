@@ -66,9 +66,39 @@ TEST(ShmGroup, MemberThatNeverComesTimesOutAndLeavesNoName) {
     FAIL() << "no timeout";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::Timeout);
-    EXPECT_NE(std::string(e.what()).find("only 1 of 2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not every rank of this host mapped it in time"),
+              std::string::npos)
+        << e.what();
   }
   EXPECT_FALSE(name_exists(name));
+}
+
+// The creator dies right after creating the name, before anyone mapped the
+// segment: the member joining gives up fast (PeerLost, not the init timeout)
+// and removes the name the dead creator left.
+TEST(ShmGroup, CreatorThatDiesDuringJoinLeavesNoName) {
+  const std::string name = unique_name("creator");
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);  // never sized nor unlinked
+    ::_exit(0);
+  }
+  std::vector<Member> members = {{0, child}, {1, ::getpid()}};
+  const auto t0 = Clock::now();
+  try {
+    Group::join(name, members, 1, 4096, nullptr, Clock::now() + 30s);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::PeerLost);
+    EXPECT_NE(std::string(e.what()).find("peer rank 0 (pid " + std::to_string(child) +
+                                         ") exited before mapping"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_LT(Clock::now() - t0, 2s);
+  EXPECT_FALSE(name_exists(name));
+  ::waitpid(child, nullptr, 0);
 }
 
 TEST(ShmGroup, ExitedMemberIsPeerLost) {
