@@ -33,6 +33,9 @@ ShmSetup setup_shm(int rank, const std::vector<PeerInfo>& book, uint64_t comm_id
     out.topology.leaders.push_back(ranks.front());
   }
   std::sort(out.topology.leaders.begin(), out.topology.leaders.end());
+  out.topology.host_leader.resize(book.size());
+  for (const auto& [id, ranks] : hosts)
+    for (int q : ranks) out.topology.host_leader[static_cast<size_t>(q)] = ranks.front();
   // Shared memory only if every rank allows it (its address book entry
   // says so), so that all ranks make the same choice.
   for (const auto& p : book) {

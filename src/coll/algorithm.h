@@ -88,8 +88,15 @@ void broadcast_shm(Context& ctx, char* buf, size_t count, int root);
 
 // shm/hierarchical.cc ----------------------------------------------------------------
 // `leaders`: the lowest rank of each host, sorted (the same list on every rank).
+// Among host leaders, up to this size the latency-optimal algorithms run.
 inline constexpr size_t kHierarchicalRingBytes = 256 * 1024;
+// The scratch slot of a host root's partial sum (no algorithm it calls uses it).
+inline constexpr int kHierarchicalScratch = 4;
 void allreduce_hierarchical(Context& ctx, const std::vector<int>& leaders, const char* in,
                             char* out, size_t count);
+struct Topology;
+void broadcast_hierarchical(Context& ctx, const Topology& topo, char* buf, size_t count, int root);
+void reduce_hierarchical(Context& ctx, const Topology& topo, const char* in, char* out,
+                         size_t count, int root);
 
 }  // namespace weft::coll

@@ -29,6 +29,8 @@ void reduce(Context& ctx, const Planner& planner, const void* in, void* out, siz
   switch (planner.choose(OpKind::reduce, count * ctx.esize(), ctx.size())) {
     case Algo::shm:
       return allreduce_shm(ctx, cin(in), cout(out), count, root, ctx.op(), ctx.size());
+    case Algo::hierarchical:
+      return reduce_hierarchical(ctx, planner.topology(), cin(in), cout(out), count, root);
     case Algo::ring:
       return reduce_ring(ctx, cin(in), cout(out), count, root);
     default:
@@ -41,6 +43,8 @@ void broadcast(Context& ctx, const Planner& planner, void* buf, size_t count, in
   switch (planner.choose(OpKind::broadcast, count * ctx.esize(), ctx.size())) {
     case Algo::shm:
       return broadcast_shm(ctx, cout(buf), count, root);
+    case Algo::hierarchical:
+      return broadcast_hierarchical(ctx, planner.topology(), cout(buf), count, root);
     case Algo::chain:
       return broadcast_chain(ctx, cout(buf), count, root);
     default:

@@ -50,7 +50,9 @@ Algo Planner::choose(OpKind kind, size_t bytes, int world) const {
                    forced_ ? " (WEFT_ALGO)" : ""));
     return Algo::shm;
   }
-  if (kind == OpKind::allreduce && topo_.hosts > 1 && topo_.shm && !forced_socket &&
+  const bool hier_kind =
+      kind == OpKind::allreduce || kind == OpKind::broadcast || kind == OpKind::reduce;
+  if (hier_kind && topo_.hosts > 1 && topo_.shm && !forced_socket &&
       (topo_.max_ranks_per_host > 1 || (forced_ && *forced_ == Algo::hierarchical))) {
     log_choice(kind, Algo::hierarchical,
                str(world, " ranks on ", topo_.hosts,

@@ -8,7 +8,7 @@
 // reduce_scatter run through shared memory at every size (the choice must not
 // depend on anything ranks could disagree on, or a mismatch could hang
 // instead of being reported). When ranks span several hosts and some host
-// has several, allreduce is hierarchical. Forcing a socket algorithm turns
+// has several, allreduce, broadcast and reduce are hierarchical. Forcing a socket algorithm turns
 // both off.
 #pragma once
 
@@ -35,7 +35,8 @@ struct Topology {
   int hosts = 1;
   int max_ranks_per_host = 1;
   bool shm = false;          // every host with several ranks has its shared segment
-  std::vector<int> leaders;  // the lowest rank of each host, sorted
+  std::vector<int> leaders;      // the lowest rank of each host, sorted
+  std::vector<int> host_leader;  // per rank: the lowest rank of its host
   std::string why_no_shm;    // for the log, when shm is false
 };
 

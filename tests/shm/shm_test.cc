@@ -206,20 +206,31 @@ TEST(OneHostForced, WeftAlgoRingAvoidsShm) {
 TEST(Hierarchical, TwoHostsOfTwo) {
   // 70001 elements: for 4- and 8-byte types the leaders use the ring (above
   // 256 KiB), below it recursive doubling.
-  Ranks ranks(4, {"colls", "allreduce", "0", "1", "7", "1031", "70001"}, {},
+  Ranks ranks(4, {"colls", "allreduce,reduce,broadcast", "0", "1", "7", "1030", "70001"}, {},
               hosts([](int r) { return r < 2 ? "hostA" : "hostB"; }));
   auto results = ranks.wait(120s);
   expect_all_ok(results, "2 hosts x 2");
   expect_log(results[0], "allreduce uses hierarchical (4 ranks on 2 hosts");
+  expect_log(results[3], "reduce uses hierarchical");
+  expect_log(results[3], "broadcast uses hierarchical");
+  EXPECT_EQ(results[0].output.find("allgather uses shm"), std::string::npos);
 }
 
 TEST(Hierarchical, UnevenHostsLarge) {
   // Hosts of 2, 1 and 2 ranks, interleaved: leaders are ranks 0, 1, 2.
-  Ranks ranks(5, {"large", "allreduce"}, {},
+  Ranks ranks(5, {"large", "allreduce,reduce,broadcast"}, {},
               hosts([](int r) { return std::string("host") + "ABCAC"[r]; }));
   auto results = ranks.wait(120s);
   expect_all_ok(results, "hosts A{0,3} B{1} C{2,4}");
   expect_log(results[0], "allreduce uses hierarchical (5 ranks on 3 hosts");
+}
+
+TEST(Hierarchical, EveryRootOnUnevenHosts) {
+  // Counts 3..7 put the root on ranks 4, 0, 1, 2, 3: leaders, a lone rank and
+  // ranks that share a host with a leader.
+  Ranks ranks(5, {"colls", "reduce,broadcast", "3", "4", "5", "6", "7"}, {},
+              hosts([](int r) { return std::string("host") + "ABCAC"[r]; }));
+  expect_all_ok(ranks.wait(120s), "roots on hosts A{0,3} B{1} C{2,4}");
 }
 
 // --- failures -------------------------------------------------------------------------------

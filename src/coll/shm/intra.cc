@@ -24,7 +24,14 @@ size_t share(size_t m, int r, int n) { return chunk_begin(m, r, n); }
 // (it exceeds the caches anyway; see stream_copy.h).
 constexpr size_t kStreamBytes = 8u << 20;
 
+// memcpy that accepts null pointers for zero bytes (count-0 operations may
+// pass null buffers).
+void copy(void* dst, const void* src, size_t bytes) {
+  if (bytes) std::memcpy(dst, src, bytes);
+}
+
 void copy_out(bool stream, void* dst, const void* src, size_t bytes) {
+  if (!bytes) return;
   if (stream)
     stream_copy(dst, src, bytes);
   else
@@ -53,7 +60,7 @@ void allreduce_shm(Context& ctx, const char* in, char* out, size_t count, int ro
     // synchronisation instead of two; the reads (n x bytes) are cheap at
     // this size.
     Round round(ctx);
-    std::memcpy(round.slot(r), in, bytes);
+    copy(round.slot(r), in, bytes);
     round.arrive();
     if (receives && count) {
       for (int q = 0; q < n; ++q) inputs[q] = q == r ? in : round.slot(q);
@@ -75,8 +82,8 @@ void allreduce_shm(Context& ctx, const char* in, char* out, size_t count, int ro
     Round round(ctx);
     char* mine = round.slot(r);
     // Peers need every share but mine; mine I read from `in` directly.
-    std::memcpy(mine, src, lo * es);
-    std::memcpy(mine + hi * es, src + hi * es, (m - hi) * es);
+    copy(mine, src, lo * es);
+    copy(mine + hi * es, src + hi * es, (m - hi) * es);
     round.arrive();
     if (hi > lo) {
       for (int q = 0; q < n; ++q) inputs[q] = q == r ? src + lo * es : round.slot(q) + lo * es;
@@ -110,7 +117,7 @@ void reduce_scatter_shm(Context& ctx, const char* in, char* out, size_t recv_cou
     char* mine = round.slot(r);
     for (int q = 0; q < n; ++q)
       if (q != r)
-        std::memcpy(mine + static_cast<size_t>(q) * m * es,
+        copy(mine + static_cast<size_t>(q) * m * es,
                     in + (static_cast<size_t>(q) * recv_count + done) * es, m * es);
     round.arrive();
     if (m) {
@@ -135,14 +142,14 @@ void allgather_shm(Context& ctx, const char* in, char* out, size_t count) {
   do {
     const size_t m = std::min(per_round, count - done);
     Round round(ctx);
-    std::memcpy(round.slot(r), in + done * es, m * es);
+    copy(round.slot(r), in + done * es, m * es);
     round.arrive();
     for (int q = 0; q < n; ++q) {
       char* dst = out + (static_cast<size_t>(q) * count + done) * es;
       if (q == r)
         copy_if_distinct(dst, in + done * es, m * es);  // in place: already there
       else
-        std::memcpy(dst, round.slot(q), m * es);
+        copy(dst, round.slot(q), m * es);
     }
     round.finish();
     done += m;
@@ -158,9 +165,9 @@ void broadcast_shm(Context& ctx, char* buf, size_t count, int root) {
   do {
     const size_t m = std::min(per_round, count - done);
     Round round(ctx);
-    if (r == root) std::memcpy(round.slot(root), buf + done * es, m * es);
+    if (r == root) copy(round.slot(root), buf + done * es, m * es);
     round.arrive();
-    if (r != root) std::memcpy(buf + done * es, round.slot(root), m * es);
+    if (r != root) copy(buf + done * es, round.slot(root), m * es);
     round.finish();
     done += m;
   } while (done < count);
