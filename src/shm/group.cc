@@ -3,18 +3,17 @@
 #include <linux/futex.h>
 #include <poll.h>
 #include <sys/mman.h>
-#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <climits>
+#include <bit>
+#include <cstdint>
 #include <cstring>
 #include <thread>
 
 #include "transport/transport.h"
 #include "weft/error.h"
-#include "weft/log.h"
 
 namespace weft::shm {
 namespace {
@@ -181,16 +180,19 @@ char* Group::slot(int local, int half) const {
          half_bytes_ * (2 * static_cast<size_t>(local) + static_cast<size_t>(half));
 }
 
+size_t Group::desc_offset(int local, int half) const {
+  return descs_offset_ + kLine * static_cast<size_t>(local) +
+         transport::OpHeader::kSize * static_cast<size_t>(half);
+}
+
 const transport::OpHeader& Group::desc(int local, int half) const {
-  return *reinterpret_cast<const transport::OpHeader*>(
-      segment_.data() + descs_offset_ + kLine * static_cast<size_t>(local) +
-      transport::OpHeader::kSize * static_cast<size_t>(half));
+  return *reinterpret_cast<const transport::OpHeader*>(segment_.data() + desc_offset(local, half));
 }
 
 int Group::begin_round(const transport::OpHeader& desc, Clock::time_point deadline) {
   const int half = static_cast<int>(rounds_++ & 1);
   wait_all(free_after_[half], deadline);
-  std::memcpy(const_cast<transport::OpHeader*>(&this->desc(me_, half)), &desc, sizeof desc);
+  std::memcpy(segment_.data() + desc_offset(me_, half), &desc, sizeof desc);
   return half;
 }
 
@@ -229,6 +231,9 @@ void Group::wait_slow(int only, uint64_t phase, Clock::time_point deadline) {
     }
   }
 }
+
+static_assert(std::endian::native == std::endian::little,
+              "the futex word is the low half of the 64-bit phase counter");
 
 // The futex word is the low half of the 64-bit counter (little endian): it
 // changes with every signal. Dekker-style with the waiter count: the waiter

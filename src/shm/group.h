@@ -93,6 +93,7 @@ class Group {
   Group(Segment segment, std::vector<Member> members, int me, size_t half_bytes,
         transport::Transport* transport);
   std::atomic<uint64_t>& flag(int local) const;
+  size_t desc_offset(int local, int half) const;
   std::atomic<uint32_t>& waiters(int local) const;  // sleeping on flag(local)
   void sleep_on(int local, uint64_t phase);
   bool passed(int local, uint64_t phase) const {

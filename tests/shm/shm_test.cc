@@ -150,6 +150,13 @@ TEST_P(OneHost, EveryShmCollectiveDtypeOp) {
 
 INSTANTIATE_TEST_SUITE_P(World, OneHost, ::testing::Values(2, 3, 4));
 
+// More ranks than reduce_many fuses in one pass (8): in-place outputs must
+// not alias a later input.
+TEST(OneHostMany, TenRanksReduceInPlace) {
+  Ranks ranks(10, {"colls", "allreduce,reduce_scatter,reduce", "1031"});
+  expect_all_ok(ranks.wait(120s), "10 ranks");
+}
+
 class OneHostLarge : public ::testing::TestWithParam<int> {};
 TEST_P(OneHostLarge, SeveralMiBOddSizes) {
   const int n = GetParam();

@@ -63,7 +63,9 @@ void allreduce_shm(Context& ctx, const char* in, char* out, size_t count, int ro
     copy(round.slot(r), in, bytes);
     round.arrive();
     if (receives && count) {
-      for (int q = 0; q < n; ++q) inputs[q] = q == r ? in : round.slot(q);
+      // Every input from the segment: `out` may be `in`, and reduce_many
+      // lets the output alias only one of its first 8 inputs.
+      for (int q = 0; q < n; ++q) inputs[q] = round.slot(q);
       reduce_many(out, inputs.data(), n, count, ctx.dtype(), op);
       scale(out, count, ctx.dtype(), op, average_over);
     }
@@ -121,10 +123,16 @@ void reduce_scatter_shm(Context& ctx, const char* in, char* out, size_t recv_cou
                     in + (static_cast<size_t>(q) * recv_count + done) * es, m * es);
     round.arrive();
     if (m) {
+      const char* own = in + (static_cast<size_t>(r) * recv_count + done) * es;
+      // In place, out + done is exactly input r; reduce_many allows that
+      // only among its first 8 inputs, so past those, own block goes through
+      // the (otherwise unused) own part of the slot.
+      if (own == out + done * es && r >= 8) {
+        copy(mine + static_cast<size_t>(r) * m * es, own, m * es);
+        own = mine + static_cast<size_t>(r) * m * es;
+      }
       for (int q = 0; q < n; ++q)
-        inputs[q] = q == r ? in + (static_cast<size_t>(r) * recv_count + done) * es
-                           : round.slot(q) + static_cast<size_t>(r) * m * es;
-      // In place, out + done is exactly input r: allowed by reduce_many.
+        inputs[q] = q == r ? own : round.slot(q) + static_cast<size_t>(r) * m * es;
       reduce_many(out + done * es, inputs.data(), n, m, ctx.dtype(), ctx.op());
       scale(out + done * es, m, ctx.dtype(), ctx.op(), n);
     }
