@@ -85,6 +85,7 @@ void allreduce_shm(Context& ctx, const char* in, char* out, size_t count, int ro
 void reduce_scatter_shm(Context& ctx, const char* in, char* out, size_t recv_count);
 void allgather_shm(Context& ctx, const char* in, char* out, size_t count);
 void broadcast_shm(Context& ctx, char* buf, size_t count, int root);
+void barrier_shm(Context& ctx);
 
 // shm/hierarchical.cc ----------------------------------------------------------------
 // `leaders`: the lowest rank of each host, sorted (the same list on every rank).

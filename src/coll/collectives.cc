@@ -119,7 +119,8 @@ void scatter(Context& ctx, const Planner& planner, const void* in, void* out, si
 }
 
 void barrier(Context& ctx, const Planner& planner) {
-  planner.choose(OpKind::barrier, 0, ctx.size());
+  if (planner.choose(OpKind::barrier, 0, ctx.size()) == Algo::shm)
+    return barrier_shm(ctx);
   barrier_dissemination(ctx);
 }
 

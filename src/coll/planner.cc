@@ -43,7 +43,7 @@ Algo Planner::choose(OpKind kind, size_t bytes, int world) const {
       forced_ && *forced_ != Algo::shm && *forced_ != Algo::hierarchical;
   const bool shm_kind = kind == OpKind::allreduce || kind == OpKind::reduce ||
                         kind == OpKind::broadcast || kind == OpKind::allgather ||
-                        kind == OpKind::reduce_scatter;
+                        kind == OpKind::reduce_scatter || kind == OpKind::barrier;
   if (world > 1 && shm_kind && topo_.hosts == 1 && topo_.shm && !forced_socket) {
     log_choice(kind, Algo::shm,
                str("all ", world, " ranks on one host: shared memory",

@@ -4,12 +4,12 @@
 // run a collective is ignored for it.
 //
 // Topology: when every rank shares one host and the shared segment exists
-// (WEFT_SHM_DISABLE unset), allreduce, reduce, broadcast, allgather and
-// reduce_scatter run through shared memory at every size (the choice must not
-// depend on anything ranks could disagree on, or a mismatch could hang
-// instead of being reported). When ranks span several hosts and some host
-// has several, allreduce, broadcast and reduce are hierarchical. Forcing a socket algorithm turns
-// both off.
+// (no rank set WEFT_SHM_DISABLE), allreduce, reduce, broadcast, allgather,
+// reduce_scatter and barrier run through shared memory at every size (the
+// choice must not depend on anything ranks could disagree on, or a mismatch
+// could hang instead of being reported). When ranks span several hosts and
+// some host has several, allreduce, broadcast and reduce are hierarchical.
+// Forcing a socket algorithm turns both off.
 #pragma once
 
 #include <cstddef>

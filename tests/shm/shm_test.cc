@@ -165,6 +165,13 @@ TEST_P(OneHostLarge, SeveralMiBOddSizes) {
 }
 INSTANTIATE_TEST_SUITE_P(World, OneHostLarge, ::testing::Values(3, 4));
 
+TEST(OneHostBarrier, NobodyLeavesBeforeTheLastArrives) {
+  Ranks ranks(3, {"barriers", "6"});
+  auto results = ranks.wait(60s);
+  expect_all_ok(results, "barriers");
+  expect_log(results[0], "barrier uses shm");
+}
+
 // The collectives without a shared-memory path still work beside it.
 TEST(OneHostOthers, EveryOtherCollectiveBesideShm) {
   Ranks ranks(3, {"matrix", "0", "5", "1031"});
@@ -267,7 +274,7 @@ TEST(ShmFailure, KilledRankIsPeerLostAndLeavesNoSegment) {
 }
 
 TEST(ShmFailure, MismatchedCountsOpsAndKinds) {
-  for (std::string what : {"count", "op", "kind"}) {
+  for (std::string what : {"count", "op", "kind", "barrier"}) {
     Ranks ranks(3, {"mismatch", what});
     auto results = ranks.wait(60s);
     for (const auto& r : results)
@@ -280,7 +287,7 @@ TEST(ShmFailure, MismatchedCountsOpsAndKinds) {
       EXPECT_NE(m.find("i32 max"), std::string::npos) << m;
       EXPECT_NE(m.find("i32 sum"), std::string::npos) << m;
     } else {
-      EXPECT_NE(m.find("allgather #0"), std::string::npos) << m;
+      EXPECT_NE(m.find(what == "kind" ? "allgather #0" : "barrier #0"), std::string::npos) << m;
       EXPECT_NE(m.find("allreduce #0"), std::string::npos) << m;
     }
   }

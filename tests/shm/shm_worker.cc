@@ -9,7 +9,8 @@
 //                               names, or "shm": the five that have a shared-memory path)
 //   shm_worker large [LIST]     several MiB at odd sizes, main dtypes (LIST: as above)
 //   shm_worker loop             16 MiB allreduces until something fails (prints ITER i)
-//   shm_worker mismatch count|op|kind   rank 1 disagrees with the others
+//   shm_worker mismatch count|op|kind|barrier   rank 1 disagrees with the others
+//   shm_worker barriers N       N barriers, each rank arriving late in turn
 //   shm_worker stall RANK       RANK never joins; the others time out (1 s)
 #include <chrono>
 #include <algorithm>
@@ -151,12 +152,26 @@ int run(Communicator& comm, int argc, char** argv) {
     std::vector<int32_t> buf(1000 * static_cast<size_t>(comm.size()), 1);
     if (r == 1 && what == "kind") {
       comm.allgather(buf.data(), buf.data(), 1000, DataType::i32).wait();
+    } else if (r == 1 && what == "barrier") {
+      comm.barrier().wait();
     } else {
       size_t count = (what == "count" && r == 1) ? 999 : 1000;
       ReduceOp op = (what == "op" && r == 1) ? ReduceOp::max : ReduceOp::sum;
       comm.allreduce(buf.data(), buf.data(), count, DataType::i32, op).wait();
     }
     return report(r, "OK", "no error", false);
+  }
+  if (mode == "barriers") {
+    // Rank i % n sleeps before barrier i: nobody may leave it before then.
+    const int rounds = std::stoi(argv[2]);
+    int early = 0;
+    for (int i = 0; i < rounds; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      if (i % comm.size() == r) std::this_thread::sleep_for(50ms);
+      comm.barrier().wait();
+      if (std::chrono::steady_clock::now() - t0 < 25ms) ++early;  // slack for scheduling
+    }
+    return report(r, "OK", str(early, " barriers left early"), early == 0);
   }
   if (mode == "stall") {
     const int stalled = std::stoi(argv[2]);

@@ -181,4 +181,10 @@ void broadcast_shm(Context& ctx, char* buf, size_t count, int root) {
   } while (done < count);
 }
 
+void barrier_shm(Context& ctx) {
+  Round round(ctx);  // everyone arrived (and agrees this is a barrier) ...
+  round.arrive();
+  round.finish();    // ... nothing to read
+}
+
 }  // namespace weft::coll
