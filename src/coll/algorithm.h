@@ -76,7 +76,7 @@ void barrier_dissemination(Context& ctx);
 // roots are local ranks of ctx.shm()) ------------------------------------------------
 // Up to this size allreduce is one-shot (each rank reduces everything).
 inline constexpr size_t kShmOneShotBytes = 32 * 1024;
-inline constexpr size_t kShmOneShotBytes2 = 512 * 1024;  // with two ranks
+inline constexpr size_t kShmOneShotBytes2 = 64 * 1024;  // with two ranks
 // root < 0: every rank receives. op may differ from the descriptor's (the
 // hierarchical algorithm sums on each host); avg divides by average_over
 // (0: no division).
