@@ -13,6 +13,7 @@
 #include <random>
 
 #include "bootstrap/address_book.h"
+#include "bootstrap/shm_setup.h"
 #include "coll/op_desc.h"
 #include "comm/comm_impl.h"
 #include "comm/device_comm.h"
@@ -55,6 +56,9 @@ Listening listen_for_peers(int rank) {
   l.self.port = l.listener.port();
   l.self.nsocks = static_cast<int>(std::clamp<int64_t>(env::get_int("WEFT_NSOCKS"), 1, 16));
   l.self.version = WEFT_VERSION;
+  // Every rank says whether it may use shared memory, so that all of them
+  // agree on it even when their environments differ.
+  l.self.caps = env::get_bool("WEFT_SHM_DISABLE") ? "socket" : "socket,shm";
   if (!spec.empty()) {
     l.self.addresses.emplace_back(chosen.front().name, chosen.front().address);
   } else {
@@ -89,6 +93,7 @@ Communicator build(int rank, std::vector<bootstrap::PeerInfo> book, Listening li
               book[q].pid, ") via ", ifname, " ", net::format_endpoint(addr, book[q].port),
               ", transport socket");
   }
+  std::string transport_note;
   transport::SocketOptions socket_options;
   socket_options.nsocks = listening.self.nsocks;
   auto t = std::make_unique<transport::SocketTransport>(
@@ -100,6 +105,14 @@ Communicator build(int rank, std::vector<bootstrap::PeerInfo> book, Listening li
   impl->options = options;
   impl->self_entry = listening.self.serialize();
   impl->nsocks = socket_options.nsocks;
+  {
+    auto shm = bootstrap::setup_shm(rank, book, comm_id, impl->transport(),
+                                    options.init_timeout.value_or(std::chrono::seconds(60)));
+    transport_note = shm.group ? str("; shared memory with ", shm.group->local_size() - 1,
+                                     " peer(s) on this host")
+                               : std::string();
+    impl->set_topology(std::move(shm.group), std::move(shm.topology));
+  }
 
   if (rank == 0 && log::enabled(log::Level::Info, "bootstrap")) {
     for (const auto& p : book) {
@@ -124,7 +137,7 @@ Communicator build(int rank, std::vector<bootstrap::PeerInfo> book, Listening li
   WEFT_INFO("bootstrap", "rank ", rank, "/", size, ": communicator ", comm_id, " ready in ",
             std::chrono::duration<double, std::milli>(Clock::now() - t0).count(),
             " ms; interfaces ", listening.interfaces, "; transport socket (", socket_options.nsocks,
-            " streams per peer)");
+            " streams per peer)", transport_note);
   return Communicator(impl);
 }
 

@@ -72,4 +72,32 @@ void alltoallv_pairwise(Context& ctx, const char* in, const size_t* send_counts,
                         const size_t* recv_displs);
 void barrier_dissemination(Context& ctx);
 
+// shm/intra.cc (the ranks of one host through the shared segment; ranks and
+// roots are local ranks of ctx.shm()) ------------------------------------------------
+// Up to this size allreduce is one-shot (each rank reduces everything).
+inline constexpr size_t kShmOneShotBytes = 32 * 1024;
+inline constexpr size_t kShmOneShotBytes2 = 64 * 1024;  // with two ranks
+// root < 0: every rank receives. op may differ from the descriptor's (the
+// hierarchical algorithm sums on each host); avg divides by average_over
+// (0: no division).
+void allreduce_shm(Context& ctx, const char* in, char* out, size_t count, int root, ReduceOp op,
+                   int average_over);
+void reduce_scatter_shm(Context& ctx, const char* in, char* out, size_t recv_count);
+void allgather_shm(Context& ctx, const char* in, char* out, size_t count);
+void broadcast_shm(Context& ctx, char* buf, size_t count, int root);
+void barrier_shm(Context& ctx);
+
+// shm/hierarchical.cc ----------------------------------------------------------------
+// `leaders`: the lowest rank of each host, sorted (the same list on every rank).
+// Among host leaders, up to this size the latency-optimal algorithms run.
+inline constexpr size_t kHierarchicalRingBytes = 256 * 1024;
+// The scratch slot of a host root's partial sum (no algorithm it calls uses it).
+inline constexpr int kHierarchicalScratch = 4;
+void allreduce_hierarchical(Context& ctx, const std::vector<int>& leaders, const char* in,
+                            char* out, size_t count);
+struct Topology;
+void broadcast_hierarchical(Context& ctx, const Topology& topo, char* buf, size_t count, int root);
+void reduce_hierarchical(Context& ctx, const Topology& topo, const char* in, char* out,
+                         size_t count, int root);
+
 }  // namespace weft::coll

@@ -9,31 +9,52 @@ const char* cin(const void* p) { return static_cast<const char*>(p); }
 char* cout(void* p) { return static_cast<char*>(p); }
 }  // namespace
 
+// The planner picks shm only when ctx.shm() spans the whole communicator
+// (its local ranks are the ranks), and hierarchical only with a topology.
 void allreduce(Context& ctx, const Planner& planner, const void* in, void* out, size_t count) {
-  if (planner.choose(OpKind::allreduce, count * ctx.esize(), ctx.size()) == Algo::ring)
-    allreduce_ring(ctx, cin(in), cout(out), count);
-  else
-    allreduce_recursive_doubling(ctx, cin(in), cout(out), count);
+  switch (planner.choose(OpKind::allreduce, count * ctx.esize(), ctx.size())) {
+    case Algo::shm:
+      return allreduce_shm(ctx, cin(in), cout(out), count, -1, ctx.op(), ctx.size());
+    case Algo::hierarchical:
+      return allreduce_hierarchical(ctx, planner.topology().leaders, cin(in), cout(out), count);
+    case Algo::ring:
+      return allreduce_ring(ctx, cin(in), cout(out), count);
+    default:
+      return allreduce_recursive_doubling(ctx, cin(in), cout(out), count);
+  }
 }
 
 void reduce(Context& ctx, const Planner& planner, const void* in, void* out, size_t count,
             int root) {
-  if (planner.choose(OpKind::reduce, count * ctx.esize(), ctx.size()) == Algo::ring)
-    reduce_ring(ctx, cin(in), cout(out), count, root);
-  else
-    reduce_tree(ctx, cin(in), cout(out), count, root);
+  switch (planner.choose(OpKind::reduce, count * ctx.esize(), ctx.size())) {
+    case Algo::shm:
+      return allreduce_shm(ctx, cin(in), cout(out), count, root, ctx.op(), ctx.size());
+    case Algo::hierarchical:
+      return reduce_hierarchical(ctx, planner.topology(), cin(in), cout(out), count, root);
+    case Algo::ring:
+      return reduce_ring(ctx, cin(in), cout(out), count, root);
+    default:
+      return reduce_tree(ctx, cin(in), cout(out), count, root);
+  }
 }
 
 void broadcast(Context& ctx, const Planner& planner, void* buf, size_t count, int root) {
   if (ctx.size() == 1) return;
-  if (planner.choose(OpKind::broadcast, count * ctx.esize(), ctx.size()) == Algo::chain)
-    broadcast_chain(ctx, cout(buf), count, root);
-  else
-    broadcast_tree(ctx, cout(buf), count, root);
+  switch (planner.choose(OpKind::broadcast, count * ctx.esize(), ctx.size())) {
+    case Algo::shm:
+      return broadcast_shm(ctx, cout(buf), count, root);
+    case Algo::hierarchical:
+      return broadcast_hierarchical(ctx, planner.topology(), cout(buf), count, root);
+    case Algo::chain:
+      return broadcast_chain(ctx, cout(buf), count, root);
+    default:
+      return broadcast_tree(ctx, cout(buf), count, root);
+  }
 }
 
 void allgather(Context& ctx, const Planner& planner, const void* in, void* out, size_t count) {
-  planner.choose(OpKind::allgather, count * ctx.esize(), ctx.size());
+  if (planner.choose(OpKind::allgather, count * ctx.esize(), ctx.size()) == Algo::shm)
+    return allgather_shm(ctx, cin(in), cout(out), count);
   allgather_ring(ctx, cin(in), cout(out), Blocks::even(count * static_cast<size_t>(ctx.size()),
                                                        ctx.size()));
 }
@@ -49,7 +70,8 @@ void allgatherv(Context& ctx, const Planner& planner, const void* in, void* out,
 
 void reduce_scatter(Context& ctx, const Planner& planner, const void* in, void* out,
                     size_t recv_count) {
-  planner.choose(OpKind::reduce_scatter, recv_count * ctx.esize(), ctx.size());
+  if (planner.choose(OpKind::reduce_scatter, recv_count * ctx.esize(), ctx.size()) == Algo::shm)
+    return reduce_scatter_shm(ctx, cin(in), cout(out), recv_count);
   reduce_scatter_ring(ctx, cin(in), cout(out), recv_count);
 }
 
@@ -97,7 +119,8 @@ void scatter(Context& ctx, const Planner& planner, const void* in, void* out, si
 }
 
 void barrier(Context& ctx, const Planner& planner) {
-  planner.choose(OpKind::barrier, 0, ctx.size());
+  if (planner.choose(OpKind::barrier, 0, ctx.size()) == Algo::shm)
+    return barrier_shm(ctx);
   barrier_dissemination(ctx);
 }
 

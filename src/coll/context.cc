@@ -17,16 +17,35 @@ char* Scratch::get(int slot, size_t bytes) {
 }
 
 Context::Context(transport::Transport& transport, const OpDesc& desc, Clock::time_point deadline,
-                 Scratch& scratch)
+                 Scratch& scratch, shm::Group* shm)
     : transport_(transport),
       desc_(desc),
       header_(desc.header()),
       deadline_(deadline),
       scratch_(scratch),
+      shm_(shm),
+      group_rank_(transport.rank()),
+      group_size_(transport.size()),
       header_sent_(static_cast<size_t>(transport.size()), 0) {}
+
+Context::Context(Context& parent, std::vector<int> members, const OpDesc& desc)
+    : transport_(parent.transport_),
+      desc_(desc),
+      header_(desc.header()),
+      deadline_(parent.deadline_),
+      scratch_(parent.scratch_),
+      members_(std::move(members)),
+      group_rank_(-1),
+      group_size_(static_cast<int>(members_.size())),
+      header_sent_(static_cast<size_t>(transport_.size()), 0) {
+  auto it = std::find(members_.begin(), members_.end(), transport_.rank());
+  WEFT_ASSERT(it != members_.end());
+  group_rank_ = static_cast<int>(it - members_.begin());
+}
 
 transport::RequestPtr Context::send(int peer, uint32_t sub, const void* data, size_t bytes) {
   WEFT_ASSERT(sub < kMaxSub);
+  peer = global(peer);
   const transport::OpHeader* header = nullptr;
   if (!header_sent_[peer]) {
     header_sent_[peer] = 1;
@@ -37,6 +56,7 @@ transport::RequestPtr Context::send(int peer, uint32_t sub, const void* data, si
 
 transport::RequestPtr Context::recv(int peer, uint32_t sub, void* data, size_t bytes) {
   WEFT_ASSERT(sub < kMaxSub);
+  peer = global(peer);
   auto request = transport_.irecv(peer, (desc_.seq << 24) | sub, data, bytes, &header_);
   // Forget the receives that are done so that this list stays short.
   if (recvs_.size() >= 64)

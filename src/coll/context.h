@@ -18,6 +18,8 @@
 #include "coll/op_desc.h"
 #include "transport/transport.h"
 
+namespace weft::shm { class Group; }
+
 namespace weft::coll {
 
 using Clock = std::chrono::steady_clock;
@@ -37,10 +39,21 @@ class Scratch {
 class Context {
  public:
   Context(transport::Transport& transport, const OpDesc& desc, Clock::time_point deadline,
-          Scratch& scratch);
+          Scratch& scratch, shm::Group* shm = nullptr);
+  // A view of `parent` restricted to `members` (ranks of the parent, sorted;
+  // this rank among them): rank() and size() and the peers of send/recv are
+  // indices into `members`. The messages carry `desc`'s header. Used by
+  // hierarchical algorithms to run a flat algorithm among one rank per host.
+  Context(Context& parent, std::vector<int> members, const OpDesc& desc);
 
-  int rank() const { return transport_.rank(); }
-  int size() const { return transport_.size(); }
+  int rank() const { return group_rank_; }
+  int size() const { return group_size_; }
+  // The communicator-wide rank of group member `peer`.
+  int global(int peer) const { return members_.empty() ? peer : members_[static_cast<size_t>(peer)]; }
+  // The shared-memory group of this rank's host (null when there is none).
+  shm::Group* shm() const { return shm_; }
+  Clock::time_point deadline() const { return deadline_; }
+  transport::Transport& transport() { return transport_; }
   const OpDesc& desc() const { return desc_; }
   DataType dtype() const { return desc_.dtype; }
   ReduceOp op() const { return desc_.op; }
@@ -68,6 +81,9 @@ class Context {
   transport::OpHeader header_;
   Clock::time_point deadline_;
   Scratch& scratch_;
+  shm::Group* shm_ = nullptr;
+  std::vector<int> members_;  // empty: every rank of the transport
+  int group_rank_, group_size_;
   std::vector<uint8_t> header_sent_;
   std::vector<transport::RequestPtr> recvs_;  // for the Timeout message
 };

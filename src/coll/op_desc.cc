@@ -51,18 +51,27 @@ OpDesc OpDesc::from_header(const transport::OpHeader& h) {
   return d;
 }
 
+// Runs for every operation (the Work's and the op log's description), so
+// it appends instead of going through an ostringstream.
 std::string OpDesc::describe() const {
-  std::string s = str(to_string(kind), " #", seq, " (");
+  std::string s;
+  s.reserve(64);
+  s += to_string(kind);
+  s += " #";
+  s += std::to_string(seq);
+  s += " (";
   bool reduces = kind == OpKind::allreduce || kind == OpKind::reduce ||
                  kind == OpKind::reduce_scatter;
   if (kind == OpKind::barrier) {
     s += "no data";
   } else {
-    s += str(count, " x ", to_string(dtype));
-    if (reduces) s += str(" ", to_string(op));
-    if (count) s += str(", ", format_bytes(bytes()));
+    s += std::to_string(count);
+    s += " x ";
+    s += to_string(dtype);
+    if (reduces) (s += " ") += to_string(op);
+    if (count) (s += ", ") += format_bytes(bytes());
   }
-  if (root >= 0) s += str(", root ", root);
+  if (root >= 0) (s += ", root ") += std::to_string(root);
   return s + ")";
 }
 

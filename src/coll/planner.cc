@@ -14,6 +14,8 @@ const char* to_string(Algo algo) noexcept {
     case Algo::direct: return "direct";
     case Algo::pairwise: return "pairwise";
     case Algo::dissemination: return "dissemination";
+    case Algo::shm: return "shm";
+    case Algo::hierarchical: return "hierarchical";
   }
   return "?";
 }
@@ -23,6 +25,8 @@ std::optional<Algo> parse_algo(const std::string& text) {
   if (text == "rd" || text == "recursive_doubling") return Algo::recursive_doubling;
   if (text == "tree") return Algo::tree;
   if (text == "chain") return Algo::chain;
+  if (text == "shm") return Algo::shm;
+  if (text == "hier" || text == "hierarchical") return Algo::hierarchical;
   return std::nullopt;
 }
 
@@ -30,11 +34,34 @@ Planner::Planner(const std::string& forced) {
   if (forced.empty() || forced == "auto") return;
   forced_ = parse_algo(forced);
   WEFT_REQUIRE(forced_.has_value(), "WEFT_ALGO=", forced,
-               " is not an algorithm (auto, ring, rd, recursive_doubling, tree, chain)");
+               " is not an algorithm (auto, ring, rd, recursive_doubling, tree, chain, shm, "
+               "hierarchical)");
 }
 
 Algo Planner::choose(OpKind kind, size_t bytes, int world) const {
-  (void)world;
+  const bool forced_socket =
+      forced_ && *forced_ != Algo::shm && *forced_ != Algo::hierarchical;
+  const bool shm_kind = kind == OpKind::allreduce || kind == OpKind::reduce ||
+                        kind == OpKind::broadcast || kind == OpKind::allgather ||
+                        kind == OpKind::reduce_scatter || kind == OpKind::barrier;
+  if (world > 1 && shm_kind && topo_.hosts == 1 && topo_.shm && !forced_socket) {
+    log_choice(kind, Algo::shm,
+               str("all ", world, " ranks on one host: shared memory",
+                   forced_ ? " (WEFT_ALGO)" : ""));
+    return Algo::shm;
+  }
+  const bool hier_kind =
+      kind == OpKind::allreduce || kind == OpKind::broadcast || kind == OpKind::reduce;
+  if (hier_kind && topo_.hosts > 1 && topo_.shm && !forced_socket &&
+      (topo_.max_ranks_per_host > 1 || (forced_ && *forced_ == Algo::hierarchical))) {
+    log_choice(kind, Algo::hierarchical,
+               str(world, " ranks on ", topo_.hosts,
+                   " hosts: shared memory within each, sockets between host leaders",
+                   forced_ ? " (WEFT_ALGO)" : ""));
+    return Algo::hierarchical;
+  }
+  std::string why = forced_socket ? "WEFT_ALGO" : "";
+  if (!forced_socket && shm_kind && world > 1) why = topo_.why_no_shm;
   const bool small = bytes <= kSmallBytes;
   Algo algo = Algo::direct;
   switch (kind) {
@@ -67,16 +94,19 @@ Algo Planner::choose(OpKind kind, size_t bytes, int world) const {
     default:
       algo = Algo::direct;
   }
-  log_choice(kind, algo);
+  if (why.empty() && forced_ && algo == *forced_) why = "WEFT_ALGO";
+  const bool by_size =
+      kind == OpKind::allreduce || kind == OpKind::broadcast || kind == OpKind::reduce;
+  if (why.empty()) why = by_size ? (small ? "small message" : "large message") : "its only algorithm";
+  log_choice(kind, algo, why);
   return algo;
 }
 
-void Planner::log_choice(OpKind kind, Algo algo) const {
+void Planner::log_choice(OpKind kind, Algo algo, const std::string& why) const {
   if (!log::enabled(log::Level::Info, "coll")) return;
   std::lock_guard lock(mutex_);
   if (logged_.insert({kind, algo}).second)
-    WEFT_INFO("coll", to_string(kind), " uses ", to_string(algo),
-              forced_ ? " (WEFT_ALGO)" : "");
+    WEFT_INFO("coll", to_string(kind), " uses ", to_string(algo), " (", why, ")");
 }
 
 }  // namespace weft::coll

@@ -1,5 +1,8 @@
 #include "comm/comm_impl.h"
 
+#include <pthread.h>
+#include <sched.h>
+
 #include <algorithm>
 
 #include "weft/env.h"
@@ -47,6 +50,39 @@ Communicator::Impl::~Impl() {
   transport_.reset();
 }
 
+void Communicator::Impl::set_topology(std::unique_ptr<shm::Group> shm, coll::Topology topology) {
+  std::lock_guard lock(mutex_);
+  if (shm) bind_worker(shm->local_rank(), shm->local_size());
+  shm_ = std::move(shm);
+  planner_.set_topology(std::move(topology));
+}
+
+// Shared-memory collectives run in lockstep between the workers of one
+// host. Left to the scheduler, a worker woken by its peer is often placed on
+// the peer's core (wake-affine), and the two then take turns on one core
+// while the other sits idle. When there are enough CPUs for every local
+// rank, each worker gets its own: local rank i runs on the i-th CPU this
+// process may use (like mpirun's default binding), unless WEFT_CPU_BIND=0.
+void Communicator::Impl::bind_worker(int local_rank, int local_size) {
+  if (!env::get_bool("WEFT_CPU_BIND")) return;
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
+  const int ncpus = CPU_COUNT(&allowed);
+  if (local_size > ncpus) return;
+  int seen = 0;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &allowed) || seen++ != local_rank) continue;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (pthread_setaffinity_np(worker_.native_handle(), sizeof one, &one) == 0)
+      WEFT_INFO("comm", "rank ", rank_, ": worker thread bound to CPU ", cpu, " (local rank ",
+                local_rank, " of ", local_size, ")");
+    return;
+  }
+}
+
 std::chrono::milliseconds Communicator::Impl::timeout_of(const OpOptions& options) const {
   return options.timeout ? *options.timeout : config_.timeout;
 }
@@ -56,9 +92,10 @@ Work Communicator::Impl::submit(coll::OpDesc desc, Body body, const OpOptions& o
   WEFT_REQUIRE(!stop_, "rank ", rank_, ": communicator is shutting down");
   desc.seq = next_seq_++;
   std::string what = desc.describe();
-  auto state = std::make_shared<Work::State>(str("rank ", rank_, ": ", what));
-  uint64_t id = log_.add(what, str(size_, " ranks"));
-  queue_.push_back(Op{desc, std::move(body), state, timeout_of(options), id});
+  // Plain appends: this runs for every operation (str() costs microseconds).
+  auto state = std::make_shared<Work::State>("rank " + std::to_string(rank_) + ": " + what);
+  uint64_t id = log_.add(what, std::to_string(size_) + " ranks");
+  queue_.push_back(Op{desc, std::move(what), std::move(body), state, timeout_of(options), id});
   lock.unlock();
   cv_.notify_all();
   return Work(state);
@@ -110,7 +147,7 @@ Error Communicator::Impl::in_context(const std::string& what, std::exception_ptr
 }
 
 std::exception_ptr Communicator::Impl::run(Op& op) {
-  const std::string what = op.desc.describe();
+  const std::string& what = op.what;
   if (auto root = transport_->failure()) {
     Error e = in_context(what, root);
     log_.set_state(op.log_id, OpLog::State::failed);
@@ -124,7 +161,7 @@ std::exception_ptr Communicator::Impl::run(Op& op) {
   }
   log_.set_state(op.log_id, OpLog::State::running);
   WEFT_TRACE("comm", "start ", what);
-  coll::Context ctx(*transport_, op.desc, Clock::now() + op.timeout, scratch_);
+  coll::Context ctx(*transport_, op.desc, Clock::now() + op.timeout, scratch_, shm_.get());
   std::exception_ptr failure;
   try {
     op.body(ctx, planner_);

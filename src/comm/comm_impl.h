@@ -31,6 +31,7 @@
 #include "comm/device_comm.h"
 #include "comm/op_log.h"
 #include "comm/work_state.h"
+#include "shm/group.h"
 #include "transport/transport.h"
 #include "weft/communicator.h"
 
@@ -78,6 +79,9 @@ class Communicator::Impl {
   std::mutex registrations_mutex;
   uint64_t next_registration = 1;
   std::set<uint64_t> registrations;
+  // Set by the bootstrap before the first operation: this host's shared
+  // memory group (may be null) and where the ranks are.
+  void set_topology(std::unique_ptr<shm::Group> shm, coll::Topology topology);
 
   // Objects the communicator keeps alive (an embedded store server, the
   // store of init_from_env).
@@ -86,6 +90,7 @@ class Communicator::Impl {
  private:
   struct Op {
     coll::OpDesc desc;
+    std::string what;  // desc.describe()
     Body body;
     std::shared_ptr<Work::State> state;
     std::chrono::milliseconds timeout;
@@ -99,6 +104,7 @@ class Communicator::Impl {
   };
 
   void worker_loop();
+  void bind_worker(int local_rank, int local_size);
   // Runs one collective; returns its error (the caller completes the Work).
   std::exception_ptr run(Op& op);
   void check_p2p_deadlines();
@@ -127,6 +133,7 @@ class Communicator::Impl {
   // Declared last: destroyed first, so its threads (which call back into
   // the members above) are gone before the members are.
   std::unique_ptr<transport::Transport> transport_;
+  std::unique_ptr<shm::Group> shm_;  // guarded by mutex_ until set
   std::thread worker_;
 };
 

@@ -7,6 +7,7 @@ namespace weft::env {
 const std::vector<Variable>& registry_table() {
   static const std::vector<Variable> table = {
       {"WEFT_ALGO", "auto", "Force a collective algorithm (auto lets the planner choose)"},
+      {"WEFT_CPU_BIND", "1", "Bind each local rank's worker thread to its own CPU when there are enough"},
       {"WEFT_CPU_ISA", "auto", "Reduction kernel level: auto, portable, avx2 or avx512 (never above the CPU)"},
       {"WEFT_DEBUG", "WARN", "Log level: NONE, WARN, INFO or TRACE"},
       {"WEFT_DEBUG_FILE", "", "Write logs to this file instead of stderr (%h = host, %p = pid)"},
@@ -27,6 +28,7 @@ const std::vector<Variable>& registry_table() {
       {"WEFT_P2P_DISABLE", "0", "Disable CUDA peer-to-peer transports"},
       {"WEFT_PROTO", "auto", "Force a protocol (auto lets the planner choose)"},
       {"WEFT_RUN_KILL_GRACE_S", "3", "weftrun: seconds between SIGTERM and SIGKILL when stopping workers"},
+      {"WEFT_SHM_CHUNK_BYTES", "0", "Bytes each rank moves through shared memory per pipeline step (0: by rank count)"},
       {"WEFT_SHM_DISABLE", "0", "Disable the shared-memory transport"},
       {"WEFT_SOCKET_IFNAME", "", "Interfaces to use: prefix list, ^exclude, =exact (NCCL syntax)"},
       {"WEFT_STORE_CONNECT_TIMEOUT_S", "60", "How long a store client keeps retrying to connect"},

@@ -1,0 +1,22 @@
+#include "coll/shm/round.h"
+
+#include "weft/error.h"
+
+namespace weft::coll {
+
+void Round::arrive() {
+  g_.wait_all(g_.signal(), ctx_.deadline());
+  const transport::OpHeader& mine = g_.desc(g_.local_rank(), half_);
+  for (int q = 0; q < g_.local_size(); ++q) {
+    if (q == g_.local_rank()) continue;
+    const transport::OpHeader& theirs = g_.desc(q, half_);
+    if (theirs == mine) continue;
+    throw_error(ErrorCode::Mismatch,
+                str(OpDesc::from_header(mine).describe(), " on rank ",
+                    g_.global_rank(g_.local_rank()), " does not match peer rank ",
+                    g_.global_rank(q), "'s ", OpDesc::from_header(theirs).describe(),
+                    " (seen in shared memory)"));
+  }
+}
+
+}  // namespace weft::coll

@@ -1,0 +1,44 @@
+// One round of a shared-memory collective: one half of every member's slot,
+// from "my data is in place" to "I no longer read anyone's".
+//
+//   Round round(ctx);          // waits until the half is free, publishes the op descriptor
+//   copy my part into round.slot(me);
+//   round.arrive();            // everyone's part is in place; descriptors compared
+//   read peers' slots ...;
+//   round.sync();              // optional further steps (two-shot's reduced slices)
+//   round.finish();            // I am done reading; the half may be reused
+//
+// arrive() is where ranks that disagree about the operation find out: every
+// member published the descriptor of the operation it runs (kind, seq,
+// count, dtype, op, root) before signalling, and each compares every peer's
+// with its own, so a mismatch is a Mismatch error on every member, never
+// a silent mix of two operations' data.
+#pragma once
+
+#include "coll/context.h"
+#include "shm/group.h"
+
+namespace weft::coll {
+
+class Round {
+ public:
+  explicit Round(Context& ctx)
+      : ctx_(ctx), g_(*ctx.shm()), half_(g_.begin_round(ctx.desc().header(), ctx.deadline())) {}
+  Round(const Round&) = delete;
+  Round& operator=(const Round&) = delete;
+
+  char* slot(int local) const { return g_.slot(local, half_); }
+  void arrive();
+  void sync() { g_.wait_all(g_.signal(), ctx_.deadline()); }
+  void finish() {
+    g_.signal();
+    g_.end_round(half_);
+  }
+
+ private:
+  Context& ctx_;
+  shm::Group& g_;
+  int half_;
+};
+
+}  // namespace weft::coll

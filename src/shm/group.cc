@@ -1,0 +1,283 @@
+#include "shm/group.h"
+
+#include <linux/futex.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <thread>
+
+#include "transport/transport.h"
+#include "weft/error.h"
+
+namespace weft::shm {
+namespace {
+
+constexpr uint64_t kMagic = 0x7765667473686d31ull;  // "weftshm1"
+constexpr size_t kLine = 64;
+constexpr size_t kPage = 4096;
+// How long a wait spins before sleeping on the peer's counter (futex):
+// a peer running on a core of its own usually arrives within this; when
+// members outnumber cores, the one being waited for may need this core.
+constexpr auto kSpinAlone = std::chrono::microseconds(30);
+constexpr auto kSpinShared = std::chrono::microseconds(3);
+
+struct Header {
+  std::atomic<uint64_t> magic;
+  std::atomic<uint32_t> attached;
+  uint32_t members;
+  uint64_t half_bytes;
+};
+static_assert(sizeof(Header) <= kLine);
+static_assert(2 * transport::OpHeader::kSize <= kLine);
+
+size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
+
+size_t flags_offset() { return kLine; }
+size_t descs_offset(int n) { return flags_offset() + kLine * static_cast<size_t>(n); }
+size_t slots_offset(int n) { return round_up(descs_offset(n) + kLine * static_cast<size_t>(n), kPage); }
+
+Header& header_of(const Segment& s) { return *reinterpret_cast<Header*>(s.data()); }
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// A descriptor that becomes readable when `pid` exits (zombies included),
+// or an invalid Fd where pidfds are unavailable.
+net::Fd open_pidfd(int64_t pid) {
+#ifdef SYS_pidfd_open
+  return net::Fd(static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0)));
+#else
+  (void)pid;
+  return net::Fd();
+#endif
+}
+
+// The index of a member whose pidfd says it exited, or -1.
+int first_exited(const std::vector<net::Fd>& pidfds) {
+  std::vector<pollfd> fds;
+  std::vector<int> who;
+  for (size_t q = 0; q < pidfds.size(); ++q) {
+    if (!pidfds[q]) continue;
+    fds.push_back({pidfds[q].get(), POLLIN, 0});
+    who.push_back(static_cast<int>(q));
+  }
+  if (fds.empty() || ::poll(fds.data(), fds.size(), 0) <= 0) return -1;
+  for (size_t i = 0; i < fds.size(); ++i)
+    if (fds[i].revents & (POLLIN | POLLHUP)) return who[i];
+  return -1;
+}
+
+}  // namespace
+
+size_t segment_bytes(int n, size_t half_bytes) {
+  return slots_offset(n) + 2 * half_bytes * static_cast<size_t>(n);
+}
+
+std::unique_ptr<Group> Group::join(const std::string& name, std::vector<Member> members,
+                                   int self_rank, size_t half_bytes,
+                                   transport::Transport* transport, Clock::time_point deadline) {
+  const int n = static_cast<int>(members.size());
+  auto it = std::find_if(members.begin(), members.end(),
+                         [&](const Member& m) { return m.rank == self_rank; });
+  WEFT_ASSERT(it != members.end() && n >= 2);
+  const int me = static_cast<int>(it - members.begin());
+  half_bytes = round_up(std::max<size_t>(half_bytes, kPage), kPage);
+  const size_t bytes = segment_bytes(n, half_bytes);
+  // Pre-faulting costs each process ~bytes/4 KiB page-table entries; worth it
+  // while the segment is small, not for hundreds of ranks.
+  const bool populate = bytes <= (size_t{64} << 20);
+  std::vector<net::Fd> pidfds;
+  for (int q = 0; q < n; ++q)
+    pidfds.push_back(q == me ? net::Fd() : open_pidfd(members[static_cast<size_t>(q)].pid));
+  // Waits of the join: until `ready`, failing fast when a member exits.
+  auto wait_for = [&](auto ready, const char* what) {
+    for (int i = 0; !ready(); ++i) {
+      if (Clock::now() > deadline)
+        throw_error(ErrorCode::Timeout, str("rank ", self_rank, ": shared memory segment ", name,
+                                            ": ", what, " in time"));
+      if (i % 64 == 0)
+        if (int q = first_exited(pidfds); q >= 0)
+          throw_error(ErrorCode::PeerLost,
+                      str("rank ", self_rank, ": peer rank ", members[static_cast<size_t>(q)].rank,
+                          " (pid ", members[static_cast<size_t>(q)].pid,
+                          ") exited before mapping shared memory segment ", name));
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+  };
+  try {
+    Segment segment;
+    if (me == 0) {
+      segment = Segment::create(name, bytes, populate);
+      Header& h = header_of(segment);
+      h.members = static_cast<uint32_t>(n);
+      h.half_bytes = half_bytes;
+      h.magic.store(kMagic, std::memory_order_release);
+    } else {
+      wait_for([&] { return (segment = Segment::try_open(name, bytes, populate)).data(); },
+               "not created");
+      Header& h = header_of(segment);
+      wait_for([&] { return h.magic.load(std::memory_order_acquire) == kMagic; },
+               "never initialised");
+      WEFT_REQUIRE(h.members == static_cast<uint32_t>(n) && h.half_bytes == half_bytes,
+                   "shared memory segment ", name, " was made for ", h.members, " ranks of ",
+                   h.half_bytes, " bytes, not ", n, " of ", half_bytes);
+    }
+    // Every member maps it, then the name goes: from here on no crash can
+    // leave the segment behind.
+    Header& h = header_of(segment);
+    h.attached.fetch_add(1, std::memory_order_acq_rel);
+    wait_for([&] { return h.attached.load(std::memory_order_acquire) >= static_cast<uint32_t>(n); },
+             "not every rank of this host mapped it");
+    segment.unlink();
+    auto group = std::unique_ptr<Group>(
+        new Group(std::move(segment), std::move(members), me, half_bytes, transport));
+    group->pidfds_ = std::move(pidfds);
+    return group;
+  } catch (...) {
+    // Whoever gives up removes the name (a creator that died cannot).
+    ::shm_unlink(name.c_str());
+    throw;
+  }
+}
+
+Group::Group(Segment segment, std::vector<Member> members, int me, size_t half_bytes,
+             transport::Transport* transport)
+    : segment_(std::move(segment)),
+      members_(std::move(members)),
+      me_(me),
+      half_bytes_(half_bytes),
+      transport_(transport),
+      flags_offset_(flags_offset()),
+      descs_offset_(descs_offset(local_size())),
+      slots_offset_(slots_offset(local_size())),
+      spin_for_(static_cast<unsigned>(local_size()) <= std::thread::hardware_concurrency()
+                    ? kSpinAlone
+                    : kSpinShared) {}
+
+Group::~Group() = default;
+
+std::atomic<uint32_t>& Group::waiters(int local) const {
+  return *reinterpret_cast<std::atomic<uint32_t>*>(segment_.data() + flags_offset_ +
+                                                   kLine * static_cast<size_t>(local) + 8);
+}
+
+std::atomic<uint64_t>& Group::flag(int local) const {
+  return *reinterpret_cast<std::atomic<uint64_t>*>(segment_.data() + flags_offset_ +
+                                                   kLine * static_cast<size_t>(local));
+}
+
+char* Group::slot(int local, int half) const {
+  return segment_.data() + slots_offset_ +
+         half_bytes_ * (2 * static_cast<size_t>(local) + static_cast<size_t>(half));
+}
+
+size_t Group::desc_offset(int local, int half) const {
+  return descs_offset_ + kLine * static_cast<size_t>(local) +
+         transport::OpHeader::kSize * static_cast<size_t>(half);
+}
+
+const transport::OpHeader& Group::desc(int local, int half) const {
+  return *reinterpret_cast<const transport::OpHeader*>(segment_.data() + desc_offset(local, half));
+}
+
+int Group::begin_round(const transport::OpHeader& desc, Clock::time_point deadline) {
+  const int half = static_cast<int>(rounds_++ & 1);
+  wait_all(free_after_[half], deadline);
+  std::memcpy(segment_.data() + desc_offset(me_, half), &desc, sizeof desc);
+  return half;
+}
+
+void Group::wait_all(uint64_t phase, Clock::time_point deadline) {
+  for (int q = 0; q < local_size(); ++q)
+    if (q != me_ && !passed(q, phase)) return wait_slow(-1, phase, deadline);
+}
+
+void Group::wait(int local, uint64_t phase, Clock::time_point deadline) {
+  if (!passed(local, phase)) wait_slow(local, phase, deadline);
+}
+
+void Group::wait_slow(int only, uint64_t phase, Clock::time_point deadline) {
+  const auto start = Clock::now();
+  auto last_alive_check = start;
+  int next = only >= 0 ? only : 0;
+  const int end = only >= 0 ? only + 1 : local_size();
+  for (uint32_t spins = 0;; ++spins) {
+    while (next < end && (next == me_ || passed(next, phase))) ++next;
+    if (next == end) return;
+    if (spins % 64 != 63) {
+      cpu_relax();
+      continue;
+    }
+    const auto now = Clock::now();
+    if (now - start < spin_for_) continue;
+    // Sleep on the peer's counter until it signals, at most a millisecond
+    // at a time to look at the deadline, failures and liveness.
+    sleep_on(next, phase);
+    if (transport_)
+      if (auto failure = transport_->failure()) std::rethrow_exception(failure);
+    if (now > deadline) timed_out(only, phase);
+    if (now - last_alive_check >= std::chrono::milliseconds(20)) {
+      last_alive_check = now;
+      check_alive();
+    }
+  }
+}
+
+static_assert(std::endian::native == std::endian::little,
+              "the futex word is the low half of the 64-bit phase counter");
+
+// The futex word is the low half of the 64-bit counter (little endian): it
+// changes with every signal. Dekker-style with the waiter count: the waiter
+// registers then re-reads the counter, the signaller stores the counter then
+// reads the count (both seq_cst), so one of them always sees the other.
+void Group::sleep_on(int local, uint64_t phase) {
+  std::atomic<uint64_t>& f = flag(local);
+  std::atomic<uint32_t>& sleepers = waiters(local);
+  sleepers.fetch_add(1, std::memory_order_seq_cst);
+  const uint64_t seen = f.load(std::memory_order_seq_cst);
+  if (seen < phase) {
+    struct timespec timeout = {0, 1000 * 1000};
+    ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&f), FUTEX_WAIT,
+              static_cast<uint32_t>(seen), &timeout, nullptr, 0);
+  }
+  sleepers.fetch_sub(1, std::memory_order_relaxed);
+}
+
+uint64_t Group::signal() {
+  std::atomic<uint64_t>& f = flag(me_);
+  f.store(++phase_, std::memory_order_seq_cst);
+  if (waiters(me_).load(std::memory_order_seq_cst) != 0)
+    ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&f), FUTEX_WAKE, INT32_MAX, nullptr,
+              nullptr, 0);
+  return phase_;
+}
+
+void Group::check_alive() {
+  const int q = first_exited(pidfds_);
+  if (q < 0) return;
+  const Member& m = members_[static_cast<size_t>(q)];
+  throw_error(ErrorCode::PeerLost, str("peer rank ", m.rank, " (pid ", m.pid,
+                                       ") exited while this rank waited for it in shared memory"));
+}
+
+void Group::timed_out(int only, uint64_t phase) {
+  std::string who;
+  int count = 0;
+  for (int q = 0; q < local_size(); ++q) {
+    if (q == me_ || (only >= 0 && q != only) || passed(q, phase)) continue;
+    who += str(count++ ? ", " : "", members_[static_cast<size_t>(q)].rank);
+  }
+  throw_error(ErrorCode::Timeout, str("timed out waiting in shared memory for ",
+                                      count == 1 ? "peer rank " : "peer ranks ", who));
+}
+
+}  // namespace weft::shm

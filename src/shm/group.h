@@ -1,0 +1,123 @@
+// The ranks of one communicator that share a host, and the shared segment
+// through which their collectives run at memory speed.
+//
+// Layout (every per-rank field on its own cache line, so that a rank writing
+// its flag never invalidates the line another rank is polling):
+//
+//   header   magic, member count, half size, how many members attached
+//   flags    one 64-bit phase counter per member (+ how many sleep on it)
+//   descs    per member, the op descriptor of the round in each half
+//   slots    per member, two halves of `half_bytes` (double buffering)
+//
+// Synchronisation is one monotonic counter per member: a member completes
+// "phases" in the same order as every other member (they run the same
+// operations in the same order), and releases its counter after each; "peer
+// q has passed phase p" is flags[q] >= p, read with acquire. No counter is
+// ever reset, so nothing needs clearing between operations.
+//
+// A round uses one half of every member's slot. Before a member writes its
+// half again it waits until every member has finished the round that last
+// used it (end_round records which phase that is). Alternating halves lets
+// a fast member fill the next chunk while slower ones still read the last.
+//
+// Waiting spins briefly (30 µs when every member has a core, 3 µs
+// otherwise), then sleeps on the peer's counter (a futex, woken by its
+// signal, 1 ms at most per sleep); it never
+// blocks without checking the deadline (Timeout naming the missing ranks),
+// the communicator's sticky failure (a peer's notification, abort) and the
+// peers' liveness through pidfds (PeerLost naming the dead rank and pid).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "net/fd.h"
+#include "shm/segment.h"
+#include "transport/op_header.h"
+
+namespace weft::transport { class Transport; }
+
+namespace weft::shm {
+
+using Clock = std::chrono::steady_clock;
+
+struct Member {
+  int rank = -1;     // in the communicator
+  int64_t pid = 0;
+};
+
+class Group {
+ public:
+  // Collective over `members` (sorted by rank; members[0] creates the
+  // segment): maps the segment `name`, waits until every member has mapped
+  // it, then removes the name. `half_bytes` is rounded up to 4 KiB.
+  static std::unique_ptr<Group> join(const std::string& name, std::vector<Member> members,
+                                     int self_rank, size_t half_bytes,
+                                     transport::Transport* transport, Clock::time_point deadline);
+  ~Group();
+  Group(const Group&) = delete;
+  Group& operator=(const Group&) = delete;
+
+  int local_rank() const { return me_; }
+  int local_size() const { return static_cast<int>(members_.size()); }
+  int global_rank(int local) const { return members_[static_cast<size_t>(local)].rank; }
+  size_t half_bytes() const { return half_bytes_; }
+  const std::string& name() const { return segment_.name(); }
+
+  // --- rounds --------------------------------------------------------------------
+  // Starts a round: picks the next half, waits until every member is done
+  // with it, and publishes `desc` as this member's descriptor for it.
+  int begin_round(const transport::OpHeader& desc, Clock::time_point deadline);
+  // Marks the end of the round on `half`: it is free again once every member
+  // has passed the phase this member has completed now.
+  void end_round(int half) { free_after_[half] = phase_; }
+
+  char* slot(int local, int half) const;
+  const transport::OpHeader& desc(int local, int half) const;
+
+  // Completes this member's next phase (everything written before is
+  // visible to a member that sees the new count) and wakes members sleeping
+  // on it. Returns its number.
+  uint64_t signal();
+  uint64_t phase() const { return phase_; }
+  // Until every other member (or member `local`) has completed `phase`.
+  void wait_all(uint64_t phase, Clock::time_point deadline);
+  void wait(int local, uint64_t phase, Clock::time_point deadline);
+
+ private:
+  Group(Segment segment, std::vector<Member> members, int me, size_t half_bytes,
+        transport::Transport* transport);
+  std::atomic<uint64_t>& flag(int local) const;
+  size_t desc_offset(int local, int half) const;
+  std::atomic<uint32_t>& waiters(int local) const;  // sleeping on flag(local)
+  void sleep_on(int local, uint64_t phase);
+  bool passed(int local, uint64_t phase) const {
+    return flag(local).load(std::memory_order_acquire) >= phase;
+  }
+  // The slow path of the waits; `only` < 0 means every member.
+  void wait_slow(int only, uint64_t phase, Clock::time_point deadline);
+  void check_alive();
+  [[noreturn]] void timed_out(int only, uint64_t phase);
+
+  Segment segment_;
+  std::vector<Member> members_;
+  int me_;
+  size_t half_bytes_;
+  transport::Transport* transport_;  // whose sticky failure waits watch (may be null)
+  size_t flags_offset_, descs_offset_, slots_offset_;
+  std::chrono::microseconds spin_for_;
+  std::vector<net::Fd> pidfds_;  // per member (invalid for self or when unavailable)
+  uint64_t phase_ = 0;
+  uint64_t free_after_[2] = {0, 0};
+  uint64_t rounds_ = 0;
+};
+
+// The segment size for `n` members with halves of `half_bytes`.
+size_t segment_bytes(int n, size_t half_bytes);
+
+}  // namespace weft::shm

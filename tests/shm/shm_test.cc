@@ -1,0 +1,310 @@
+// Shared-memory collectives between real processes: this test hosts the
+// store, spawns shm_worker once per rank (WEFT_HOST_ID per rank fakes
+// several hosts for the hierarchical algorithm) and reads each rank's RESULT
+// line and log.
+#include <dirent.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <functional>
+#include <regex>
+#include <thread>
+
+#include "subprocess.h"
+#include "weft/store.h"
+
+namespace weft::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Env = std::vector<std::pair<std::string, std::string>>;
+
+struct Result {
+  int rank = -1;
+  std::string code;  // "OK" or an ErrorCode name; "" when the rank printed nothing
+  long long t_ms = 0;
+  std::string msg;
+  ExitStatus status;
+  std::string output;  // stdout + stderr
+};
+
+class Ranks {
+ public:
+  // `env_of(r)`: extra environment of rank r only.
+  Ranks(int n, std::vector<std::string> args, Env env = {},
+        std::function<Env(int)> env_of = {})
+      : n_(n), dir_(make_temp_dir("shm")) {
+    StoreServerOptions so;
+    so.host = "127.0.0.1";
+    so.port = 0;
+    server_ = StoreServer::start(so);
+    for (int r = 0; r < n; ++r) {
+      Subprocess::Options o;
+      o.env = env;
+      o.env.push_back({"RANK", std::to_string(r)});
+      o.env.push_back({"WORLD_SIZE", std::to_string(n)});
+      o.env.push_back({"MASTER_ADDR", "127.0.0.1"});
+      o.env.push_back({"MASTER_PORT", std::to_string(server_->port())});
+      o.env.push_back({"WEFT_DEBUG", "INFO"});
+      o.env.push_back({"WEFT_DEBUG_SUBSYS", "coll,bootstrap"});
+      if (env_of)
+        for (auto& kv : env_of(r)) o.env.push_back(kv);
+      o.stdout_path = dir_ + "/out." + std::to_string(r);
+      o.stderr_path = dir_ + "/err." + std::to_string(r);
+      std::vector<std::string> argv = {bin("shm_worker")};
+      argv.insert(argv.end(), args.begin(), args.end());
+      procs_.push_back(Subprocess::spawn(argv, o));
+    }
+  }
+  std::string out(int r) const { return read_file(dir_ + "/out." + std::to_string(r)); }
+  Subprocess& proc(int r) { return procs_[r]; }
+
+  std::vector<Result> wait(std::chrono::milliseconds timeout, std::vector<int> skip = {}) {
+    std::vector<Result> results(n_);
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (int r = 0; r < n_; ++r) {
+      results[r].rank = r;
+      if (std::find(skip.begin(), skip.end(), r) != skip.end()) continue;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      auto st = procs_[r].wait_for(std::max(left, 1ms));
+      if (!st) {
+        procs_[r].kill(SIGKILL);
+        st = procs_[r].wait_for(5s);
+        results[r].code = "HUNG";
+      }
+      results[r].status = st.value_or(ExitStatus{});
+      const std::string out = this->out(r);
+      results[r].output = out + read_file(dir_ + "/err." + std::to_string(r));
+      static const std::regex re(R"(RESULT rank=(-?\d+) code=(\S+) t_ms=(\d+) msg=(.*))");
+      std::smatch m;
+      if (results[r].code.empty() && std::regex_search(out, m, re)) {
+        results[r].code = m[2];
+        results[r].t_ms = std::stoll(m[3]);
+        results[r].msg = m[4];
+      }
+    }
+    return results;
+  }
+
+ private:
+  int n_;
+  std::string dir_;
+  std::unique_ptr<StoreServer> server_;
+  std::vector<Subprocess> procs_;
+};
+
+// Rank r runs on fake host host_of(r).
+std::function<Env(int)> hosts(std::function<std::string(int)> host_of) {
+  return [host_of](int r) { return Env{{"WEFT_HOST_ID", host_of(r)}}; };
+}
+
+long long now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void expect_all_ok(const std::vector<Result>& results, const std::string& what) {
+  for (const auto& r : results) {
+    EXPECT_EQ(r.code, "OK") << what << " rank " << r.rank << ": " << r.msg << "\n" << r.output;
+    EXPECT_TRUE(r.status.exited() && r.status.code == 0)
+        << what << " rank " << r.rank << " exit " << r.status.code << " signal "
+        << r.status.signal << "\n" << r.output;
+  }
+}
+
+void expect_log(const Result& r, const std::string& line) {
+  EXPECT_NE(r.output.find(line), std::string::npos)
+      << "rank " << r.rank << " should log '" << line << "':\n" << r.output;
+}
+
+// Names in /dev/shm of segments created by one of `pids` (weft names them
+// /weft-<creator pid>-...).
+std::vector<std::string> segments_of(const std::vector<pid_t>& pids) {
+  std::vector<std::string> found;
+  DIR* dir = ::opendir("/dev/shm");
+  if (!dir) return found;
+  while (dirent* e = ::readdir(dir)) {
+    const std::string name = e->d_name;
+    for (pid_t p : pids)
+      if (name.rfind("weft-" + std::to_string(p) + "-", 0) == 0) found.push_back(name);
+  }
+  ::closedir(dir);
+  return found;
+}
+
+// --- correctness on one host ---------------------------------------------------------------
+class OneHost : public ::testing::TestWithParam<int> {};
+
+TEST_P(OneHost, EveryShmCollectiveDtypeOp) {
+  const int n = GetParam();
+  Ranks ranks(n, {"colls", "shm", "0", "1", "7", "1031", "20011"});
+  auto results = ranks.wait(120s);
+  expect_all_ok(results, "matrix n=" + std::to_string(n));
+  expect_log(results[0], "allreduce uses shm (all " + std::to_string(n) + " ranks on one host");
+  expect_log(results[0], "reduce_scatter uses shm");
+  expect_log(results[0], "shared memory with ranks 0,1");
+}
+
+INSTANTIATE_TEST_SUITE_P(World, OneHost, ::testing::Values(2, 3, 4));
+
+// More ranks than reduce_many fuses in one pass (8): in-place outputs must
+// not alias a later input.
+TEST(OneHostMany, TenRanksReduceInPlace) {
+  Ranks ranks(10, {"colls", "allreduce,reduce_scatter,reduce", "1031"});
+  expect_all_ok(ranks.wait(120s), "10 ranks");
+}
+
+class OneHostLarge : public ::testing::TestWithParam<int> {};
+TEST_P(OneHostLarge, SeveralMiBOddSizes) {
+  const int n = GetParam();
+  Ranks ranks(n, {"large"});
+  expect_all_ok(ranks.wait(120s), "large n=" + std::to_string(n));
+}
+INSTANTIATE_TEST_SUITE_P(World, OneHostLarge, ::testing::Values(3, 4));
+
+TEST(OneHostBarrier, NobodyLeavesBeforeTheLastArrives) {
+  Ranks ranks(3, {"barriers", "6"});
+  auto results = ranks.wait(60s);
+  expect_all_ok(results, "barriers");
+  expect_log(results[0], "barrier uses shm");
+}
+
+// The collectives without a shared-memory path still work beside it.
+TEST(OneHostOthers, EveryOtherCollectiveBesideShm) {
+  Ranks ranks(3, {"matrix", "0", "5", "1031"});
+  expect_all_ok(ranks.wait(120s), "matrix n=3");
+}
+
+// Small slot halves: every size goes through many pipeline rounds, ending
+// in partial ones.
+TEST(OneHostSmallChunks, ManyRounds) {
+  Ranks ranks(3, {"colls", "shm", "3001"}, {{"WEFT_SHM_CHUNK_BYTES", "4096"}});
+  expect_all_ok(ranks.wait(120s), "small chunks");
+}
+
+TEST(OneHostDisabled, FallsBackToSockets) {
+  Ranks ranks(3, {"colls", "shm", "1", "1031"}, {{"WEFT_SHM_DISABLE", "1"}});
+  auto results = ranks.wait(120s);
+  expect_all_ok(results, "WEFT_SHM_DISABLE=1");
+  expect_log(results[0], "allreduce uses recursive_doubling (WEFT_SHM_DISABLE=1)");
+  EXPECT_EQ(results[0].output.find("uses shm"), std::string::npos) << results[0].output;
+  EXPECT_EQ(results[0].output.find("shared memory with"), std::string::npos);
+}
+
+// One rank's WEFT_SHM_DISABLE=1 turns shared memory off for all of them
+// (the address book carries it), instead of leaving them to disagree.
+TEST(OneHostDisabled, OnOneRankOnlyIsOffEverywhere) {
+  Ranks ranks(3, {"colls", "allreduce,broadcast", "1031"}, {}, [](int r) {
+    return r == 1 ? Env{{"WEFT_SHM_DISABLE", "1"}} : Env{};
+  });
+  auto results = ranks.wait(120s);
+  expect_all_ok(results, "WEFT_SHM_DISABLE=1 on rank 1");
+  expect_log(results[0], "allreduce uses recursive_doubling (WEFT_SHM_DISABLE=1 on rank 1)");
+  expect_log(results[2], "broadcast uses tree (WEFT_SHM_DISABLE=1 on rank 1)");
+  for (const auto& r : results)
+    EXPECT_EQ(r.output.find("uses shm"), std::string::npos) << r.output;
+}
+
+TEST(OneHostForced, WeftAlgoRingAvoidsShm) {
+  Ranks ranks(2, {"colls", "allreduce,allgather", "1031"}, {{"WEFT_ALGO", "ring"}});
+  auto results = ranks.wait(120s);
+  expect_all_ok(results, "WEFT_ALGO=ring");
+  expect_log(results[0], "allreduce uses ring (WEFT_ALGO)");
+  EXPECT_EQ(results[0].output.find("uses shm"), std::string::npos) << results[0].output;
+}
+
+// --- several hosts (WEFT_HOST_ID) -----------------------------------------------------------
+TEST(Hierarchical, TwoHostsOfTwo) {
+  // 70001 elements: for 4- and 8-byte types the leaders use the ring (above
+  // 256 KiB), below it recursive doubling.
+  Ranks ranks(4, {"colls", "allreduce,reduce,broadcast", "0", "1", "7", "1030", "70001"}, {},
+              hosts([](int r) { return r < 2 ? "hostA" : "hostB"; }));
+  auto results = ranks.wait(120s);
+  expect_all_ok(results, "2 hosts x 2");
+  expect_log(results[0], "allreduce uses hierarchical (4 ranks on 2 hosts");
+  expect_log(results[3], "reduce uses hierarchical");
+  expect_log(results[3], "broadcast uses hierarchical");
+  EXPECT_EQ(results[0].output.find("allgather uses shm"), std::string::npos);
+}
+
+TEST(Hierarchical, UnevenHostsLarge) {
+  // Hosts of 2, 1 and 2 ranks, interleaved: leaders are ranks 0, 1, 2.
+  Ranks ranks(5, {"large", "allreduce,reduce,broadcast"}, {},
+              hosts([](int r) { return std::string("host") + "ABCAC"[r]; }));
+  auto results = ranks.wait(120s);
+  expect_all_ok(results, "hosts A{0,3} B{1} C{2,4}");
+  expect_log(results[0], "allreduce uses hierarchical (5 ranks on 3 hosts");
+}
+
+TEST(Hierarchical, EveryRootOnUnevenHosts) {
+  // Counts 3..7 put the root on ranks 4, 0, 1, 2, 3: leaders, a lone rank and
+  // ranks that share a host with a leader.
+  Ranks ranks(5, {"colls", "reduce,broadcast", "3", "4", "5", "6", "7"}, {},
+              hosts([](int r) { return std::string("host") + "ABCAC"[r]; }));
+  expect_all_ok(ranks.wait(120s), "roots on hosts A{0,3} B{1} C{2,4}");
+}
+
+// --- failures -------------------------------------------------------------------------------
+TEST(ShmFailure, KilledRankIsPeerLostAndLeavesNoSegment) {
+  const int n = 3, victim = 1;
+  Ranks ranks(n, {"loop"});
+  std::vector<pid_t> pids;
+  for (int r = 0; r < n; ++r) pids.push_back(ranks.proc(r).pid());
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (ranks.out(0).find("ITER 1") == std::string::npos) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no allreduce completed";
+    std::this_thread::sleep_for(10ms);
+  }
+  // Every rank has mapped the segment: its name is already gone.
+  EXPECT_TRUE(segments_of(pids).empty()) << segments_of(pids).front();
+  const long long killed_at = now_ms();
+  ranks.proc(victim).kill(SIGKILL);
+  auto results = ranks.wait(30s, {victim});
+  for (const auto& r : results) {
+    if (r.rank == victim) continue;
+    EXPECT_EQ(r.code, "PeerLost") << "rank " << r.rank << ": " << r.msg << "\n" << r.output;
+    EXPECT_NE(r.msg.find("peer rank 1"), std::string::npos) << r.msg;
+    EXPECT_NE(r.msg.find("allreduce #"), std::string::npos) << r.msg;
+    EXPECT_LT(r.t_ms - killed_at, 2000) << "rank " << r.rank << ": " << r.msg;
+  }
+  EXPECT_TRUE(segments_of(pids).empty());
+}
+
+TEST(ShmFailure, MismatchedCountsOpsAndKinds) {
+  for (std::string what : {"count", "op", "kind", "barrier"}) {
+    Ranks ranks(3, {"mismatch", what});
+    auto results = ranks.wait(60s);
+    for (const auto& r : results)
+      EXPECT_EQ(r.code, "Mismatch") << what << ": " << r.msg << "\n" << r.output;
+    const std::string& m = results[1].msg;
+    if (what == "count") {
+      EXPECT_NE(m.find("(999 x i32 sum"), std::string::npos) << m;
+      EXPECT_NE(m.find("(1000 x i32 sum"), std::string::npos) << m;
+    } else if (what == "op") {
+      EXPECT_NE(m.find("i32 max"), std::string::npos) << m;
+      EXPECT_NE(m.find("i32 sum"), std::string::npos) << m;
+    } else {
+      EXPECT_NE(m.find(what == "kind" ? "allgather #0" : "barrier #0"), std::string::npos) << m;
+      EXPECT_NE(m.find("allreduce #0"), std::string::npos) << m;
+    }
+  }
+}
+
+TEST(ShmFailure, StalledRankTimesOutNamingIt) {
+  Ranks ranks(3, {"stall", "2"});
+  auto results = ranks.wait(60s);
+  for (int r : {0, 1}) {
+    EXPECT_EQ(results[r].code, "Timeout") << results[r].msg << "\n" << results[r].output;
+    EXPECT_NE(results[r].msg.find("allreduce #0"), std::string::npos) << results[r].msg;
+  }
+  // At least the first to time out names the missing rank itself.
+  EXPECT_TRUE(results[0].msg.find("peer rank 2") != std::string::npos ||
+              results[1].msg.find("peer rank 2") != std::string::npos)
+      << results[0].msg << "\n" << results[1].msg;
+}
+
+}  // namespace
+}  // namespace weft::test

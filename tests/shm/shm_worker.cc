@@ -1,0 +1,207 @@
+// One rank of the shared-memory tests (spawned by shm_test.cc with RANK /
+// WORLD_SIZE / MASTER_ADDR / MASTER_PORT, and WEFT_HOST_ID to fake hosts).
+// Prints one line
+//   RESULT rank=R code=OK|<ErrorCode> t_ms=<epoch ms> msg=<message>
+// and exits 0 when its own checks passed.
+//
+//   shm_worker matrix COUNT...  every collective x dtype x op x count, in and out of place
+//   shm_worker colls LIST COUNT...  the same for the collectives of LIST (comma list of
+//                               names, or "shm": the five that have a shared-memory path)
+//   shm_worker large [LIST]     several MiB at odd sizes, main dtypes (LIST: as above)
+//   shm_worker loop             16 MiB allreduces until something fails (prints ITER i)
+//   shm_worker mismatch count|op|kind|barrier   rank 1 disagrees with the others
+//   shm_worker barriers N       N barriers, each rank arriving late in turn
+//   shm_worker stall RANK       RANK never joins; the others time out (1 s)
+#include <chrono>
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "collcheck.h"
+#include "weft/communicator.h"
+#include "weft/error.h"
+
+using namespace weft;
+using namespace std::chrono_literals;
+
+namespace {
+
+long long now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int report(int rank, const char* code, const std::string& msg, bool ok) {
+  std::string one_line = msg;
+  for (auto& c : one_line)
+    if (c == '\n') c = ' ';
+  std::printf("RESULT rank=%d code=%s t_ms=%lld msg=%s\n", rank, code, now_ms(), one_line.c_str());
+  std::fflush(stdout);
+  return ok ? 0 : 1;
+}
+
+using check::Coll;
+
+std::vector<Coll> parse_colls(const std::string& list) {
+  if (list == "shm")
+    return {Coll::allreduce, Coll::reduce, Coll::broadcast, Coll::allgather, Coll::reduce_scatter};
+  std::vector<Coll> out;
+  size_t at = 0;
+  while (at <= list.size()) {
+    size_t end = std::min(list.find(',', at), list.size());
+    const std::string name = list.substr(at, end - at);
+    bool found = false;
+    for (Coll c : check::kAllColls)
+      if (name == check::to_string(c)) out.push_back(c), found = true;
+    if (!found) throw Error(ErrorCode::InvalidArgument, "unknown collective " + name);
+    at = end + 1;
+  }
+  return out;
+}
+
+struct Failures {
+  Communicator& comm;
+  std::string text;
+  void run(const check::CheckCase& c) {
+    auto res = check::run_check(comm, c);
+    if (res.wrong) text += str(c.describe(), ": ", res.wrong, " wrong: ", res.detail, "; ");
+  }
+};
+
+// Every dtype x op (x in/out of place) of `colls` at `counts`.
+std::string check_colls(Communicator& comm, const std::vector<Coll>& colls,
+                        const std::vector<size_t>& counts) {
+  Failures f{comm, {}};
+  for (Coll c : colls)
+    for (DataType t : kAllDataTypes)
+      for (ReduceOp op : kAllReduceOps) {
+        if (!check::reduces(c) && op != ReduceOp::sum) continue;
+        for (size_t count : counts)
+          for (bool in_place : {false, true})
+            f.run({c, t, op, count, in_place, static_cast<int>((count + 1) % comm.size())});
+      }
+  return f.text;
+}
+
+// Several rounds of the pipeline at sizes that are multiples of nothing.
+std::string check_large(Communicator& comm, const std::vector<Coll>& colls) {
+  Failures f{comm, {}};
+  const size_t bytes = (size_t{5} << 20) / 2 + 4096 * 3 + 1;  // ~2.5 MiB
+  const int last = comm.size() - 1;
+  for (Coll c : colls) {
+    switch (c) {
+      case Coll::allreduce:
+        for (DataType t : {DataType::f32, DataType::bf16, DataType::f16, DataType::i32, DataType::u8})
+          f.run({c, t, t == DataType::u8 ? ReduceOp::max : ReduceOp::sum, bytes / size_of(t) + 7,
+                 t != DataType::f16, 0});
+        f.run({c, DataType::bf16, ReduceOp::avg, bytes / 2 + 1, true, 0});
+        break;
+      case Coll::reduce:
+        f.run({c, DataType::f32, ReduceOp::sum, bytes / 4 + 7, false, last});
+        f.run({c, DataType::i64, ReduceOp::min, bytes / 8 + 1, true, 0});
+        break;
+      case Coll::reduce_scatter:
+        f.run({c, DataType::f16, ReduceOp::sum, bytes / 2 / 3 + 5, false, 0});
+        f.run({c, DataType::i32, ReduceOp::avg, bytes / 4 / 3 + 1, true, 0});
+        break;
+      case Coll::allgather:
+      case Coll::broadcast:
+        for (bool in_place : {false, true})
+          f.run({c, DataType::u8, ReduceOp::sum, (c == Coll::allgather ? bytes / 3 : bytes) + 3,
+                 in_place, 1 % comm.size()});
+        break;
+      default:
+        f.run({c, DataType::f32, ReduceOp::sum, bytes / 4 / 3 + 1, false, 0});
+    }
+  }
+  return f.text;
+}
+
+int run(Communicator& comm, int argc, char** argv) {
+  const std::string mode = argv[1];
+  const int r = comm.rank();
+  if (mode == "matrix") {
+    std::vector<size_t> counts;
+    for (int i = 2; i < argc; ++i) counts.push_back(std::stoul(argv[i]));
+    std::string failures = check::run_matrix(comm, counts);
+    return report(r, "OK", failures.empty() ? "all passed" : failures, failures.empty());
+  }
+  if (mode == "colls") {
+    std::vector<size_t> counts;
+    for (int i = 3; i < argc; ++i) counts.push_back(std::stoul(argv[i]));
+    std::string failures = check_colls(comm, parse_colls(argv[2]), counts);
+    return report(r, "OK", failures.empty() ? "all passed" : failures, failures.empty());
+  }
+  if (mode == "large") {
+    std::string failures = check_large(comm, parse_colls(argc > 2 ? argv[2] : "shm"));
+    return report(r, "OK", failures.empty() ? "all passed" : failures, failures.empty());
+  }
+  if (mode == "loop") {
+    std::vector<float> buf(size_t{4} << 20, 1.0f);  // 16 MiB
+    for (int i = 0;; ++i) {
+      comm.allreduce(buf.data(), buf.data(), buf.size(), DataType::f32, ReduceOp::sum).wait();
+      std::printf("ITER %d\n", i);
+      std::fflush(stdout);
+    }
+  }
+  if (mode == "mismatch") {
+    const std::string what = argv[2];
+    std::vector<int32_t> buf(1000 * static_cast<size_t>(comm.size()), 1);
+    if (r == 1 && what == "kind") {
+      comm.allgather(buf.data(), buf.data(), 1000, DataType::i32).wait();
+    } else if (r == 1 && what == "barrier") {
+      comm.barrier().wait();
+    } else {
+      size_t count = (what == "count" && r == 1) ? 999 : 1000;
+      ReduceOp op = (what == "op" && r == 1) ? ReduceOp::max : ReduceOp::sum;
+      comm.allreduce(buf.data(), buf.data(), count, DataType::i32, op).wait();
+    }
+    return report(r, "OK", "no error", false);
+  }
+  if (mode == "barriers") {
+    // Rank i % n sleeps before barrier i: nobody may leave it before then.
+    const int rounds = std::stoi(argv[2]);
+    int early = 0;
+    for (int i = 0; i < rounds; ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      if (i % comm.size() == r) std::this_thread::sleep_for(50ms);
+      comm.barrier().wait();
+      if (std::chrono::steady_clock::now() - t0 < 25ms) ++early;  // slack for scheduling
+    }
+    return report(r, "OK", str(early, " barriers left early"), early == 0);
+  }
+  if (mode == "stall") {
+    const int stalled = std::stoi(argv[2]);
+    std::vector<float> buf(1 << 16, 1.0f);
+    if (r == stalled) {
+      std::this_thread::sleep_for(3s);
+      return report(r, "OK", "stalled", true);
+    }
+    OpOptions o;
+    o.timeout = 1s;
+    comm.allreduce(buf.data(), buf.data(), buf.size(), DataType::f32, ReduceOp::sum, o).wait();
+    return report(r, "OK", "no error", false);
+  }
+  return report(r, "OK", "unknown mode " + mode, false);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: shm_worker MODE [ARGS]\n");
+    return 2;
+  }
+  int rank = std::getenv("RANK") ? std::atoi(std::getenv("RANK")) : -1;
+  try {
+    Communicator comm = Communicator::init_from_env();
+    return run(comm, argc, argv);
+  } catch (const Error& e) {
+    return report(rank, to_string(e.code()), e.message(), true);
+  } catch (const std::exception& e) {
+    return report(rank, "exception", e.what(), false);
+  }
+}
