@@ -187,9 +187,7 @@ class StoreServer::Impl {
     if (it == connections_.end()) return;  // closed earlier in this batch
     Connection& conn = *it->second;
     if (events & EPOLLOUT) {
-      if (!write_pending(conn)) return;
-      // Output drained below the cap: frames buffered meanwhile can be served.
-      if (!process(conn) || !write_pending(conn)) return;
+      if (!pump(conn)) return;
     }
     if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_and_process(conn);
   }
@@ -225,7 +223,25 @@ class StoreServer::Impl {
         close(conn, "disconnected", /*warn=*/false);
       return;
     }
-    write_pending(conn);
+    pump(conn);
+  }
+
+  // Writes what the socket takes, then serves frames that the output cap held
+  // back, for as long as that makes progress. They have to be served here:
+  // they are already in our input buffer, so no EPOLLIN will ever announce
+  // them (a client that sent all its requests at once and reads the replies
+  // as fast as we write them would otherwise wait forever once the output
+  // drains). False if the connection was closed.
+  bool pump(Connection& conn) {
+    while (true) {
+      if (!write_pending(conn)) return false;
+      const size_t unparsed = conn.unparsed().size();
+      if (conn.pending_output() >= kMaxPendingOutput || unparsed < conn.need ||
+          conn.close_after_flush)
+        return true;
+      if (!process(conn)) return false;
+      if (conn.unparsed().size() == unparsed) return true;  // nothing complete to serve
+    }
   }
 
   static std::string describe_type(uint8_t byte) {
