@@ -184,3 +184,27 @@ def test_abort_unblocks_the_others():
     for r in (0, 2):
         assert results[r][0] in ("AbortedError", "PeerLostError"), results[r]
         assert "rank 1" in results[r][1], results[r]
+
+
+def test_init_from_env_in_subprocesses():
+    """RANK / WORLD_SIZE / MASTER_ADDR / MASTER_PORT, as weftrun and torchrun set them."""
+    import os
+    import subprocess
+    import sys
+
+    server = weft.StoreServer.start("127.0.0.1", 0)
+    code = ("import numpy as np, weft\n"
+            "c = weft.Communicator.init_from_env(timeout=30)\n"
+            "x = np.full(3, c.rank + 1, np.int64)\n"
+            "c.allreduce(x)\n"
+            "print('RESULT', c.rank, c.size, x.tolist())\n")
+    procs = []
+    for r in range(3):
+        env = dict(os.environ, RANK=str(r), WORLD_SIZE="3", MASTER_ADDR="127.0.0.1",
+                   MASTER_PORT=str(server.port))
+        procs.append(subprocess.Popen([sys.executable, "-c", code], env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outs = [p.communicate(timeout=60)[0] for p in procs]
+    server.stop()
+    for r, out in enumerate(outs):
+        assert f"RESULT {r} 3 [6, 6, 6]" in out, out

@@ -54,3 +54,24 @@ def test_reducer_parameter_mismatch():
         assert status == "MismatchError"
         assert msg == (f"rank {r}: ddp::Reducer: parameter lists differ: parameter 0 is 5 x f32 "
                        "on cpu on rank 1 but 4 x f32 on cpu on rank 0")
+
+
+def _unused(comm):
+    grads = [np.full(10, 100.0, np.float32) for _ in range(4)]
+    reducer = weft.ddp.Reducer(comm, grads, find_unused_parameters=True)
+    for i in range(4):
+        if i == 1 or (i == 2 and comm.rank == 0):   # 1: nobody; 2: only rank 1
+            continue
+        grads[i][:] = 2 * comm.rank + i
+        reducer.mark_ready(i)
+    reducer.finalize()
+    return [g.tolist() for g in grads], [reducer.used(i) for i in range(4)]
+
+
+def test_reducer_find_unused_parameters():
+    for r, (grads, used) in enumerate(values(run(2, _unused))):
+        assert used == [True, False, True, True]
+        assert grads[0] == [1.0] * 10          # (0 + 2) / 2
+        assert grads[1] == [100.0] * 10        # used by no rank: untouched
+        assert grads[2] == [2.0] * 10          # rank 0 counts as zero: (0 + 4) / 2
+        assert grads[3] == [4.0] * 10          # (3 + 5) / 2
