@@ -25,8 +25,9 @@
 // the first iteration; at its finalize() the buckets are rebuilt from rank 0's
 // observed order (broadcast, so every rank builds identical buckets).
 //
-// Averaging is fused into the allreduce (ReduceOp::avg: the ring scales each
-// chunk once, before its allgather phase), or done by the comm hook.
+// Averaging is fused into the allreduce (ReduceOp::avg: the collective divides
+// once, the ring e.g. scales each chunk before its allgather phase), or done
+// by the comm hook.
 //
 // Threading: mark_ready() may be called from any thread (autograd engines use
 // several); finalize() must not run concurrently with mark_ready().
