@@ -24,3 +24,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
   $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# Python package (python/) and its tests: pip packages for the python3 on PATH
+# (pyenv's, not /usr/bin/python3), installed only when missing.
+if command -v python3 >/dev/null; then
+  py_missing=$(python3 - <<'PY'
+import importlib.util
+wanted = {"numpy": "numpy", "pybind11": "pybind11", "pytest": "pytest",
+          "scikit_build_core": "scikit-build-core"}
+print(" ".join(pkg for mod, pkg in wanted.items() if importlib.util.find_spec(mod) is None))
+PY
+)
+  if [ -n "$py_missing" ]; then
+    echo "weft setup: pip installing $py_missing"
+    python3 -m pip install -q --disable-pip-version-check $py_missing
+  fi
+fi

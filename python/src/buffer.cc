@@ -1,0 +1,90 @@
+#include "buffer.h"
+
+#include <bit>
+
+#include "weft/error.h"
+
+namespace weft::py {
+
+std::optional<DataType> dtype_from_format(const std::string& format, size_t itemsize) {
+  std::string f = format;
+  // Native or little-endian byte order only; '>' and '!' are big-endian.
+  if (!f.empty() && (f[0] == '@' || f[0] == '=' ||
+                     (f[0] == '<' && std::endian::native == std::endian::little)))
+    f.erase(0, 1);
+  if (f.size() != 1) return std::nullopt;
+  switch (f[0]) {
+    case 'f': return itemsize == 4 ? std::optional(DataType::f32) : std::nullopt;
+    case 'd': return itemsize == 8 ? std::optional(DataType::f64) : std::nullopt;
+    case 'e': return itemsize == 2 ? std::optional(DataType::f16) : std::nullopt;
+    case 'b': return DataType::i8;
+    case 'B': return DataType::u8;
+    case 'i': case 'l': case 'q':
+      if (itemsize == 4) return DataType::i32;
+      if (itemsize == 8) return DataType::i64;
+      return std::nullopt;
+    case 'I': case 'L': case 'Q':
+      if (itemsize == 4) return DataType::u32;
+      if (itemsize == 8) return DataType::u64;
+      return std::nullopt;
+    default: return std::nullopt;
+  }
+}
+
+Buffer::Buffer(pybind11::handle obj, bool writable, const std::string& op,
+               const std::string& role, std::optional<DataType> dtype) {
+  const std::string where = op + ": " + role;
+  if (obj.is_none()) throw Error(ErrorCode::InvalidArgument, where + " is required here");
+  if (!PyObject_CheckBuffer(obj.ptr()))
+    throw Error(ErrorCode::InvalidArgument,
+                str(where, " must support the buffer protocol (a numpy array, bytearray, ...), not ",
+                    Py_TYPE(obj.ptr())->tp_name));
+  const int flags = PyBUF_RECORDS_RO | (writable ? PyBUF_WRITABLE : 0);
+  if (PyObject_GetBuffer(obj.ptr(), &view_, flags) != 0) {
+    PyErr_Clear();
+    if (writable && PyObject_GetBuffer(obj.ptr(), &view_, PyBUF_RECORDS_RO) == 0) {
+      PyBuffer_Release(&view_);
+      throw Error(ErrorCode::InvalidArgument, where + " is read-only");
+    }
+    PyErr_Clear();
+    throw Error(ErrorCode::InvalidArgument, where + ": the object refused to export a buffer");
+  }
+  // From here on, view_ is released by the destructor only if construction
+  // completes; release it ourselves on the error paths.
+  auto fail = [&](const std::string& message) {
+    PyBuffer_Release(&view_);
+    throw Error(ErrorCode::InvalidArgument, where + message);
+  };
+  if (!PyBuffer_IsContiguous(&view_, 'C'))
+    fail(" is not C-contiguous (numpy.ascontiguousarray makes a contiguous copy)");
+  const std::string format = view_.format ? view_.format : "B";
+  const auto itemsize = static_cast<size_t>(view_.itemsize);
+  if (dtype) {
+    if (size_of(*dtype) != itemsize)
+      fail(str(" has items of ", itemsize, " bytes, but dtype ", to_string(*dtype), " has ",
+               size_of(*dtype)));
+    dtype_ = *dtype;
+  } else {
+    auto derived = dtype_from_format(format, itemsize);
+    if (!derived)
+      fail(str(" has element format '", format, "' (", itemsize,
+               " bytes), which weft does not support: use float16/32/64, int8/32/64 or "
+               "uint8/32/64 (or pass dtype=DataType.bf16 for bfloat16 bits in 2-byte items)"));
+    dtype_ = *derived;
+  }
+  count_ = static_cast<size_t>(view_.len) / itemsize;
+}
+
+Buffer::~Buffer() { PyBuffer_Release(&view_); }
+
+PyWork::~PyWork() {
+  if (work.completed()) return;
+  pybind11::gil_scoped_release release;
+  try {
+    work.wait();
+  } catch (...) {
+    // The error was the caller's to see through wait(); dropping the Work drops it.
+  }
+}
+
+}  // namespace weft::py

@@ -1,0 +1,55 @@
+"""Runs a function on N real processes, each with a weft.Communicator.
+
+The parent hosts the store (weft.StoreServer on a free port); every rank is a
+spawned process (not forked: the parent runs weft threads) that connects a
+TcpStore, initializes the communicator and calls ``fn(comm, *args)``. Returns
+one (status, value) per rank: ("ok", fn's return value) or (exception class
+name, message).
+"""
+import multiprocessing as mp
+import queue
+import traceback
+
+import weft
+
+
+def _rank_main(fn, rank, n, port, args, results):
+    try:
+        store = weft.TcpStore("127.0.0.1", port, timeout=30)
+        comm = weft.Communicator.init(store, rank, n, timeout=30)
+        results.put((rank, "ok", fn(comm, *args)))
+    except weft.Error as e:
+        results.put((rank, type(e).__name__, e.message))
+    except BaseException:  # an assertion in fn: report it, never hang the parent
+        results.put((rank, "exception", traceback.format_exc()))
+
+
+def run(n, fn, *args, timeout=90):
+    server = weft.StoreServer.start("127.0.0.1", 0)
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_rank_main, args=(fn, r, n, server.port, args, results))
+             for r in range(n)]
+    for p in procs:
+        p.start()
+    out = {}
+    try:
+        for _ in range(n):
+            rank, status, value = results.get(timeout=timeout)
+            out[rank] = (status, value)
+    except queue.Empty:
+        pass
+    for p in procs:
+        p.join(timeout=10)
+        if p.is_alive():
+            p.kill()
+            p.join()
+    server.stop()
+    return [out.get(r, ("hung", None)) for r in range(n)]
+
+
+def values(results):
+    """fn's return values, failing the test with every rank's error otherwise."""
+    bad = [(r, s, v) for r, (s, v) in enumerate(results) if s != "ok"]
+    assert not bad, "\n".join(f"rank {r}: {s}: {v}" for r, s, v in bad)
+    return [v for _, v in results]
