@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "coll/gpu/gpu_comm.h"
-#include "nccl_loader.h"
+#include "runners/nccl_api.h"
 #include "weft/cuda.h"
 #include "weft/error.h"
 #include "weft/store.h"
@@ -66,22 +66,23 @@ int run_rank(const Options& o, int rank, int n, uint16_t port) {
   gpu::GpuComm comm(*store, rank, n, cfg);
 
   setenv("NCCL_NVLS_ENABLE", "0", 1);  // NVLink multicast is forbidden on the lent machines
-  bench::Nccl nccl(o.nccl_lib);
-  bench::NcclUniqueId id{};
+  weft::perf::NcclApi nccl(o.nccl_lib);
+  weft::perf::NcclUniqueId id{};
   if (rank == 0) {
     nccl.check(nccl.GetUniqueId(&id), "ncclGetUniqueId");
     store->set("nccl-id", std::span(reinterpret_cast<const uint8_t*>(&id), sizeof id));
   }
   Bytes idb = store->get("nccl-id");
   std::memcpy(&id, idb.data(), sizeof id);
-  bench::NcclComm ncomm = nullptr;
+  weft::perf::NcclComm ncomm = nullptr;
   nccl.check(nccl.CommInitRank(&ncomm, n, id, rank), "ncclCommInitRank");
   int version = 0;
   nccl.GetVersion(&version);
 
   const bool bf16 = o.dtype == "bf16";
   const DataType type = bf16 ? DataType::bf16 : DataType::f32;
-  const int ntype = bf16 ? bench::kNcclBfloat16 : bench::kNcclFloat32;
+  const int ntype = weft::perf::NcclApi::dtype(type);
+  const int nsum = weft::perf::NcclApi::op(ReduceOp::sum);
   const size_t es = bf16 ? 2 : 4;
   const size_t max_bytes = parse_size(o.max);
   void *in, *out;
@@ -150,7 +151,7 @@ int run_rank(const Options& o, int rank, int n, uint16_t port) {
     wrong += count_wrong(reg_out);
     CHECK_CUDA(cudaMemset(out, 0, bytes));
     CHECK_CUDA(cudaDeviceSynchronize());
-    nccl.check(nccl.AllReduce(in, out, count, ntype, bench::kNcclSum, ncomm, stream), "ncclAllReduce");
+    nccl.check(nccl.AllReduce(in, out, count, ntype, nsum, ncomm, stream), "ncclAllReduce");
     CHECK_CUDA(cudaStreamSynchronize(stream));
     wrong += count_wrong(out);
     total_wrong += wrong;
@@ -189,7 +190,7 @@ int run_rank(const Options& o, int rank, int n, uint16_t port) {
     double weft_us = time_us([&] { comm.allreduce(in, out, count, type, ReduceOp::sum, stream); });
     double reg_us = time_us([&] { comm.allreduce(reg_in, reg_out, count, type, ReduceOp::sum, stream); });
     double nccl_us = time_us([&] {
-      nccl.check(nccl.AllReduce(in, out, count, ntype, bench::kNcclSum, ncomm, stream), "ncclAllReduce");
+      nccl.check(nccl.AllReduce(in, out, count, ntype, nsum, ncomm, stream), "ncclAllReduce");
     });
     const double factor = 2.0 * (n - 1) / n;
     if (rank == 0)
