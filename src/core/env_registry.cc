@@ -15,7 +15,7 @@ const std::vector<Variable>& registry_table() {
       {"WEFT_DUMP_ON_ERROR", "0", "Dump the recent-operation ring buffer to the log on any error"},
       {"WEFT_GPU_BLOCKS", "32", "Thread blocks (one per SM) each GPU collective kernel uses"},
       {"WEFT_GPU_LL_MAX_BYTES", "65536",
-       "Largest GPU allreduce (bytes) that uses the LL protocol (flag in every 8 bytes; at most 64 KiB)"},
+       "Largest GPU allreduce / allgather / reduce_scatter (bytes per rank) that uses the LL protocol (at most 64 KiB)"},
       {"WEFT_GPU_PUSH_MAX_BYTES", "1048576",
        "Largest GPU collective (bytes per rank) that pushes into peers' scratch instead of pulling"},
       {"WEFT_GPU_TWO_SHOT_MIN_BYTES", "1048576",

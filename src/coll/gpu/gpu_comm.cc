@@ -213,14 +213,20 @@ GpuOp GpuComm::Impl::collective(CollKind kind, const char* name, const void* in,
   if (reads_in) check_device_pointer(in, config.device, "the input buffer", ctx);
   if (writes_out) check_device_pointer(out, config.device, "the output buffer", ctx);
 
-  if (kind == CollKind::allreduce && size > 1 && total <= ll_max_bytes_) {
+  // LL for the smallest allreduce, allgather and reduce_scatter (bytes per rank).
+  const size_t ll_bytes = kind == CollKind::allreduce ? total : count * esize;
+  const bool ll_kind = kind == CollKind::allreduce || kind == CollKind::allgather ||
+                       kind == CollKind::reduce_scatter;
+  if (ll_kind && size > 1 && ll_bytes <= ll_max_bytes_) {
     LLArgs ll{};
     ll.view = view;
     ll.in = in;
     ll.out = out;
-    ll.bytes = total;
-    ll.aligned = (reinterpret_cast<uintptr_t>(in) | reinterpret_cast<uintptr_t>(out)) % 8 == 0;
-    return enqueue(what + " LL", stream, [&] { launch_ll_allreduce(type, op, ll, blocks, stream); });
+    ll.bytes = ll_bytes;
+    const bool blocks_aligned = kind == CollKind::allreduce || ll_bytes % 8 == 0;
+    ll.aligned = blocks_aligned &&
+                 (reinterpret_cast<uintptr_t>(in) | reinterpret_cast<uintptr_t>(out)) % 8 == 0;
+    return enqueue(what + " LL", stream, [&] { launch_ll(kind, type, op, ll, blocks, stream); });
   }
   if (kind == CollKind::allreduce || kind == CollKind::reduce_scatter || kind == CollKind::allgather)
     if (auto op_done = try_zero_copy(kind, what, in, out, count, type, op, stream)) return *op_done;

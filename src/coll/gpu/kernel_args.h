@@ -41,13 +41,14 @@ struct ZeroCopyArgs {
   int vec;       // every pointer and per-rank block 16-byte aligned
 };
 
-// LL allreduce of at most kLLMaxBytes (see ll_kernel.cuh).
+// LL allreduce / allgather / reduce_scatter of at most kLLMaxBytes per
+// rank (see ll_kernel.cuh).
 struct LLArgs {
   PeerView view;
   const void* in;
   void* out;
-  size_t bytes;
-  int aligned;  // in and out 8-byte aligned
+  size_t bytes;  // allreduce: the buffer; allgather, reduce_scatter: one rank's block
+  int aligned;   // in, out and every block 8-byte aligned
 };
 
 struct P2PArgs {
@@ -65,8 +66,8 @@ void launch_collective(CollKind kind, DataType dtype, ReduceOp op, const CollArg
                        int blocks, cudaStream_t stream);
 void launch_zero_copy(CollKind kind, DataType dtype, ReduceOp op, const ZeroCopyArgs& args,
                       int blocks, cudaStream_t stream);
-void launch_ll_allreduce(DataType dtype, ReduceOp op, const LLArgs& args, int blocks,
-                         cudaStream_t stream);
+void launch_ll(CollKind kind, DataType dtype, ReduceOp op, const LLArgs& args, int blocks,
+               cudaStream_t stream);
 // Loads the send/recv kernels now (see kernels_p2p.cu for why).
 void preload_p2p_kernels();
 void launch_send(const P2PArgs& args, int blocks, cudaStream_t stream);

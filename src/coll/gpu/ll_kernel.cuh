@@ -1,4 +1,5 @@
-// Low-latency (LL) allreduce for small messages: data and flag in one store.
+// Low-latency (LL) protocol for small allreduce, allgather and reduce_scatter:
+// data and flag in one store.
 //
 // The push and pull paths pay for a barrier: a system-scope fence (which
 // waits until the NVLink writes before it are acknowledged) and then a flag
@@ -84,8 +85,28 @@ __device__ __forceinline__ uint2 reduce_payload(const uint2 (&vals)[kMaxRanks], 
   return r;
 }
 
-template <typename T, ReduceOp Op>
-__global__ void __launch_bounds__(kThreads) ll_allreduce_kernel(LLArgs a) {
+// Spins until line i of `sender`'s slot here carries `flag`; false when the
+// host asked kernels to give up.
+__device__ __forceinline__ bool ll_receive(const PeerView& v, uint64_t epoch, int sender, size_t i,
+                                           uint32_t flag, uint2* payload) {
+  const uint4* src = ll_line(v, v.rank, epoch, sender, i);
+  uint4 line = ld_volatile_v4(src);
+  uint32_t spins = 0;
+  while (line.y != flag || line.w != flag) {
+    if ((++spins & 1023u) == 0 && abort_requested(v.abort_flag)) return false;
+    line = ld_volatile_v4(src);
+  }
+  *payload = make_uint2(line.x, line.z);
+  return true;
+}
+
+// K = allreduce: every rank sends its whole buffer (a.bytes) to every peer and
+// reduces what arrives. allgather (T = uint8_t): every rank sends its block
+// (a.bytes) to every peer, which stores it as block `sender` of its output.
+// reduce_scatter: rank r sends block q of its input (a.bytes each) to rank q
+// and reduces the blocks addressed to it.
+template <typename T, ReduceOp Op, CollKind K>
+__global__ void __launch_bounds__(kThreads) ll_kernel(LLArgs a) {
   __shared__ uint64_t s_epoch;
   if (threadIdx.x == 0) s_epoch = a.view.epochs[blockIdx.x];
   __syncthreads();
@@ -97,37 +118,39 @@ __global__ void __launch_bounds__(kThreads) ll_allreduce_kernel(LLArgs a) {
   const size_t first = size_t(blockIdx.x) * blockDim.x + threadIdx.x;
   const size_t stride = size_t(gridDim.x) * blockDim.x;
   const char* in = static_cast<const char*>(a.in);
+  char* out = static_cast<char*>(a.out);
   const bool aligned = a.aligned != 0;
+  // The part of our input that goes to rank p.
+  auto outgoing = [&](int p) {
+    return K == CollKind::reduce_scatter ? in + size_t(p) * a.bytes : in;
+  };
 
   for (size_t i = first; i < lines; i += stride) {
-    const uint2 d = load_payload(in, i, a.bytes, aligned);
-    const uint4 line = make_uint4(d.x, flag, d.y, flag);
-    for (int p = 0; p < n; ++p)
-      if (p != me) st_volatile_v4(ll_line(a.view, p, e, me, i), line);
+    for (int p = 0; p < n; ++p) {
+      if (p == me) continue;
+      const uint2 d = load_payload(outgoing(p), i, a.bytes, aligned);
+      st_volatile_v4(ll_line(a.view, p, e, me, i), make_uint4(d.x, flag, d.y, flag));
+    }
   }
   bool aborted = false;
   for (size_t i = first; i < lines && !aborted; i += stride) {
-    uint2 vals[kMaxRanks];
+    if constexpr (K == CollKind::allgather) {
+      for (int p = 0; p < n && !aborted; ++p) {
+        uint2 d;
+        if (p == me) d = load_payload(in, i, a.bytes, aligned);
+        else aborted = !ll_receive(a.view, e, p, i, flag, &d);
+        if (!aborted) store_payload(out + size_t(p) * a.bytes, i, a.bytes, aligned, d);
+      }
+    } else {
+      uint2 vals[kMaxRanks];
 #pragma unroll
-    for (int p = 0; p < kMaxRanks; ++p) {
-      if (p >= n) continue;
-      if (p == me) {
-        vals[p] = load_payload(in, i, a.bytes, aligned);
-        continue;
+      for (int p = 0; p < kMaxRanks; ++p) {
+        if (p >= n || aborted) continue;
+        if (p == me) vals[p] = load_payload(outgoing(me), i, a.bytes, aligned);
+        else aborted = !ll_receive(a.view, e, p, i, flag, &vals[p]);
       }
-      const uint4* src = ll_line(a.view, me, e, p, i);
-      uint4 v = ld_volatile_v4(src);
-      uint32_t spins = 0;
-      while (v.y != flag || v.w != flag) {
-        if ((++spins & 1023u) == 0 && abort_requested(a.view.abort_flag)) {
-          aborted = true;
-          break;
-        }
-        v = ld_volatile_v4(src);
-      }
-      vals[p] = make_uint2(v.x, v.z);
+      if (!aborted) store_payload(out, i, a.bytes, aligned, reduce_payload<T, Op>(vals, n));
     }
-    if (!aborted) store_payload(static_cast<char*>(a.out), i, a.bytes, aligned, reduce_payload<T, Op>(vals, n));
   }
   if (aborted) *a.view.status = kStatusAborted;
   __syncthreads();
