@@ -10,11 +10,13 @@
 #
 # --perf: weft-perf --compare nccl for each collective, registered buffers,
 # eager and CUDA-graph launches, on --bench-np GPUs.
+# --python: the Python package's tests (tests/python, with torch where the
+# machine's python3 has it) and examples/compare_ddp.sh when present.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${OUT:-$root/gpu-logs}
 mkdir -p "$out"
-tests_regex=""; bench_np=""; bench_blocks="32"; bench=1; bench_graph=0; perf_colls=""
+tests_regex=""; bench_np=""; bench_blocks="32"; bench=1; bench_graph=0; perf_colls=""; python_tests=0
 while [ $# -gt 0 ]; do
   case $1 in
     --tests) tests_regex=$2; shift 2 ;;
@@ -23,6 +25,7 @@ while [ $# -gt 0 ]; do
     --no-bench) bench=0; shift ;;
     --bench-graph) bench_graph=1; shift ;;
     --perf) perf_colls=$2; shift 2 ;;
+    --python) python_tests=1; shift ;;
     *) echo "unknown option $1"; exit 2 ;;
   esac
 done
@@ -33,6 +36,8 @@ log "$ngpu GPU(s); $(nproc) cores"
 { nvidia-smi; nvidia-smi topo -m; } > "$out/machine.txt" 2>&1
 
 build="$root/build-gpu"
+# pybind11 and pytest travel in .device/deps/python (the machine cannot install packages).
+export PYTHONPATH="$root/.device/deps/python${PYTHONPATH:+:$PYTHONPATH}"
 log "configure + build"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_CUDA=ON \
   -DWEFT_BUILD_BENCH=OFF -DWEFT_DEPS_DIR="$root/.device/deps" > "$out/build.log" 2>&1 &&
@@ -81,6 +86,21 @@ if [ -n "$perf_colls" ] && [ -x bin/weft-perf ]; then
       done
     done
   done
+fi
+
+if [ "$python_tests" = 1 ] && [ -d "$build/python/weft" ]; then
+  log "python tests (tests/python) with $(python3 -c 'import sys; print(sys.version.split()[0])' 2>&1)"
+  PYTHONPATH="$build/python:$PYTHONPATH" timeout 400 python3 -m pytest -q -p no:cacheprovider -rs \
+    "$root/tests/python" > "$out/python-tests.txt" 2>&1
+  echo "pytest exit $?" >> "$out/python-tests.txt"
+  tail -25 "$out/python-tests.txt" | tee -a "$out/summary.txt"
+  if [ -x "$root/examples/compare_ddp.sh" ]; then
+    log "examples/compare_ddp.sh"
+    PYTHONPATH="$build/python:$PYTHONPATH" WEFTRUN="$build/bin/weftrun" timeout 300 \
+      "$root/examples/compare_ddp.sh" > "$out/compare-ddp.txt" 2>&1
+    echo "exit $?" >> "$out/compare-ddp.txt"
+    tail -30 "$out/compare-ddp.txt" | tee -a "$out/summary.txt"
+  fi
 fi
 
 if [ -f "$root/tests/compat/torch_tcpstore.py" ]; then
