@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "check_cuda.h"
 #include "host_values.h"
 #include "weft/communicator.h"
 #include "weft/cuda.h"
@@ -23,15 +24,6 @@
 
 namespace weft::test {
 namespace {
-
-#define CHECK_CUDA(call)                                                                      \
-  do {                                                                                        \
-    cudaError_t e_ = (call);                                                                  \
-    if (e_ != cudaSuccess) {                                                                  \
-      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-      std::exit(3);                                                                           \
-    }                                                                                         \
-  } while (0)
 
 double gen(int r, size_t i) { return static_cast<double>((r * 5 + i * 3) % 9) - 4; }
 

@@ -23,6 +23,7 @@
 
 #include "coll/gpu/gpu_comm.h"
 #include "coll/gpu/kernel_args.h"
+#include "check_cuda.h"
 #include "host_values.h"
 #include "weft/cuda.h"
 #include "weft/error.h"
@@ -30,15 +31,6 @@
 
 namespace weft::test {
 namespace {
-
-#define CHECK_CUDA(call)                                                               \
-  do {                                                                                 \
-    cudaError_t e_ = (call);                                                           \
-    if (e_ != cudaSuccess) {                                                           \
-      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
-      std::exit(3);                                                                    \
-    }                                                                                  \
-  } while (0)
 
 bool is_unsigned(DataType t) { return t == DataType::u8 || t == DataType::u32 || t == DataType::u64; }
 

@@ -11,18 +11,6 @@
 
 namespace weft::gpu::device {
 
-template <typename T, CollKind K>
-void launch_with_op(ReduceOp op, const CollArgs& a, int blocks, cudaStream_t stream) {
-  switch (op) {
-    case ReduceOp::sum: coll_kernel<T, ReduceOp::sum, K><<<blocks, kThreads, 0, stream>>>(a); return;
-    case ReduceOp::prod: coll_kernel<T, ReduceOp::prod, K><<<blocks, kThreads, 0, stream>>>(a); return;
-    case ReduceOp::min: coll_kernel<T, ReduceOp::min, K><<<blocks, kThreads, 0, stream>>>(a); return;
-    case ReduceOp::max: coll_kernel<T, ReduceOp::max, K><<<blocks, kThreads, 0, stream>>>(a); return;
-    case ReduceOp::avg: coll_kernel<T, ReduceOp::avg, K><<<blocks, kThreads, 0, stream>>>(a); return;
-  }
-  throw_error(ErrorCode::InvalidArgument, "unknown reduce op");
-}
-
 template <typename T>
 struct TypeTag {
   using type = T;
@@ -46,11 +34,31 @@ void with_dtype(DataType dtype, F&& f) {
   throw_error(ErrorCode::InvalidArgument, "unknown data type");
 }
 
+template <ReduceOp O>
+struct OpTag {
+  static constexpr ReduceOp value = O;
+};
+
+// Calls f(TypeTag<T>{}, OpTag<Op>{}) with the C++ type of `dtype` and `op`.
+template <typename F>
+void with_dtype_and_op(DataType dtype, ReduceOp op, F&& f) {
+  with_dtype(dtype, [&](auto t) {
+    switch (op) {
+      case ReduceOp::sum: return f(t, OpTag<ReduceOp::sum>{});
+      case ReduceOp::prod: return f(t, OpTag<ReduceOp::prod>{});
+      case ReduceOp::min: return f(t, OpTag<ReduceOp::min>{});
+      case ReduceOp::max: return f(t, OpTag<ReduceOp::max>{});
+      case ReduceOp::avg: return f(t, OpTag<ReduceOp::avg>{});
+    }
+    throw_error(ErrorCode::InvalidArgument, "unknown reduce op");
+  });
+}
+
 template <CollKind K>
 void launch_reduce_kind(DataType dtype, ReduceOp op, const CollArgs& a, int blocks,
                         cudaStream_t stream) {
-  with_dtype(dtype, [&](auto tag) {
-    launch_with_op<typename decltype(tag)::type, K>(op, a, blocks, stream);
+  with_dtype_and_op(dtype, op, [&](auto t, auto o) {
+    coll_kernel<typename decltype(t)::type, decltype(o)::value, K><<<blocks, kThreads, 0, stream>>>(a);
   });
 }
 

@@ -6,17 +6,13 @@
 namespace weft::gpu {
 namespace {
 
-template <typename T, CollKind K>
-void launch_typed(ReduceOp op, const ZeroCopyArgs& a, int blocks, cudaStream_t stream) {
-  using namespace device;
-  switch (op) {
-    case ReduceOp::sum: zero_copy_kernel<T, ReduceOp::sum, K><<<blocks, kThreads, 0, stream>>>(a); return;
-    case ReduceOp::prod: zero_copy_kernel<T, ReduceOp::prod, K><<<blocks, kThreads, 0, stream>>>(a); return;
-    case ReduceOp::min: zero_copy_kernel<T, ReduceOp::min, K><<<blocks, kThreads, 0, stream>>>(a); return;
-    case ReduceOp::max: zero_copy_kernel<T, ReduceOp::max, K><<<blocks, kThreads, 0, stream>>>(a); return;
-    case ReduceOp::avg: zero_copy_kernel<T, ReduceOp::avg, K><<<blocks, kThreads, 0, stream>>>(a); return;
-  }
-  throw_error(ErrorCode::InvalidArgument, "unknown reduce op");
+template <CollKind K>
+void launch_reducing(DataType dtype, ReduceOp op, const ZeroCopyArgs& a, int blocks,
+                     cudaStream_t stream) {
+  device::with_dtype_and_op(dtype, op, [&](auto t, auto o) {
+    device::zero_copy_kernel<typename decltype(t)::type, decltype(o)::value, K>
+        <<<blocks, kThreads, 0, stream>>>(a);
+  });
 }
 
 }  // namespace
@@ -25,13 +21,9 @@ void launch_zero_copy(CollKind kind, DataType dtype, ReduceOp op, const ZeroCopy
                       int blocks, cudaStream_t stream) {
   switch (kind) {
     case CollKind::allreduce:
-      return device::with_dtype(dtype, [&](auto tag) {
-        launch_typed<typename decltype(tag)::type, CollKind::allreduce>(op, a, blocks, stream);
-      });
+      return launch_reducing<CollKind::allreduce>(dtype, op, a, blocks, stream);
     case CollKind::reduce_scatter:
-      return device::with_dtype(dtype, [&](auto tag) {
-        launch_typed<typename decltype(tag)::type, CollKind::reduce_scatter>(op, a, blocks, stream);
-      });
+      return launch_reducing<CollKind::reduce_scatter>(dtype, op, a, blocks, stream);
     case CollKind::allgather:
       device::zero_copy_kernel<uint8_t, ReduceOp::sum, CollKind::allgather>
           <<<blocks, kThreads, 0, stream>>>(a);
