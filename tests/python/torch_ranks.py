@@ -33,7 +33,8 @@ def _rank_main(fn, rank, n, backend, init, args, results):
         torch.set_num_threads(1)
         if init[0] == "env":
             os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(init[1]),
-                              TORCHELASTIC_USE_AGENT_STORE="True")
+                              TORCHELASTIC_USE_AGENT_STORE="True",
+                              TORCHELASTIC_RESTART_COUNT="0")
             dist.init_process_group(backend, rank=rank, world_size=n)
         else:
             dist.init_process_group(backend, init_method=f"file://{init[1]}", rank=rank,
