@@ -237,3 +237,48 @@ def test_ddp_matches_gloo():
     # the replicas stayed identical, and the model learned something
     assert weft_res[0][1] == weft_res[1][1]
     assert weft_res[0][0][-1] < weft_res[0][0][0]
+
+
+def _ddp_options():
+    """A subgroup, unused parameters, gradients as bucket views and a Python comm
+    hook (fp16 compression, which chains .then() on the backend's future)."""
+    from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    r = dist.get_rank()
+    sub = dist.new_group([0, 1], backend="weft")
+    t = torch.ones(3) * (r + 1)
+    dist.all_reduce(t, group=sub)
+
+    class TwoHeads(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.used, self.unused = torch.nn.Linear(4, 4), torch.nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.used(x)
+
+    torch.manual_seed(0)
+    ddp = DDP(TwoHeads(), find_unused_parameters=True, gradient_as_bucket_view=True,
+              bucket_cap_mb=0.0001)
+    ddp.register_comm_hook(None, default_hooks.fp16_compress_hook)
+    opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
+    losses = []
+    for i in range(3):
+        x = torch.randn(8, 4, generator=torch.Generator().manual_seed(i + 10 * r))
+        loss = ddp(x).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return t.tolist(), losses, ddp.module.used.weight.flatten().tolist()
+
+
+def test_ddp_options_match_gloo():
+    weft_res = values(run(N, "weft", _ddp_options))
+    gloo_res = values(run(N, "gloo", _ddp_options))
+    for r in range(N):
+        assert weft_res[r][0] == [3.0, 3.0, 3.0]
+        assert weft_res[r][1] == pytest.approx(gloo_res[r][1], rel=1e-6, abs=1e-7)
+        assert weft_res[r][2] == pytest.approx(gloo_res[r][2], rel=1e-6, abs=1e-7)
+    assert weft_res[0][2] == weft_res[1][2]
