@@ -1,0 +1,82 @@
+"""Runs a function on N real processes inside torch.distributed.
+
+Like ranks.py, but each spawned rank calls
+``torch.distributed.init_process_group(backend)`` the way a launcher's workers
+do. Two ways to meet:
+
+- "env": the parent hosts a weft StoreServer (TCPStore protocol) and the ranks
+  connect as clients (MASTER_ADDR/MASTER_PORT, TORCHELASTIC_USE_AGENT_STORE,
+  as weftrun sets them), so torch's TCPStore client talks to weft's server and
+  weft.torch's own client joins the same server;
+- "file": a torch FileStore, where weft.torch falls back to a StoreServer on
+  rank 0 published through the torch store.
+
+fn(*args) runs after init; its return value must pickle (lists, not tensors).
+Returns one (status, value) per rank like ranks.run.
+"""
+import multiprocessing as mp
+import os
+import queue
+import tempfile
+import traceback
+
+import weft
+
+
+def _rank_main(fn, rank, n, backend, init, args, results):
+    try:
+        import torch
+        import torch.distributed as dist
+
+        import weft.torch  # noqa: F401
+
+        torch.set_num_threads(1)
+        if init[0] == "env":
+            os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(init[1]),
+                              TORCHELASTIC_USE_AGENT_STORE="True",
+                              TORCHELASTIC_RESTART_COUNT="0")
+            dist.init_process_group(backend, rank=rank, world_size=n)
+        else:
+            dist.init_process_group(backend, init_method=f"file://{init[1]}", rank=rank,
+                                    world_size=n)
+        value = fn(*args)
+        dist.destroy_process_group()
+        results.put((rank, "ok", value))
+    except weft.Error as e:
+        results.put((rank, type(e).__name__, e.message))
+    except BaseException:
+        results.put((rank, "exception", traceback.format_exc()))
+
+
+def run(n, backend, fn, *args, init="env", timeout=120):
+    server = None
+    tmp = None
+    if init == "env":
+        server = weft.StoreServer.start("127.0.0.1", 0)
+        spec = ("env", server.port)
+    else:
+        tmp = tempfile.TemporaryDirectory()
+        spec = ("file", os.path.join(tmp.name, "store"))
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_rank_main, args=(fn, r, n, backend, spec, args, results))
+             for r in range(n)]
+    for p in procs:
+        p.start()
+    out = {}
+    try:
+        for _ in range(n):
+            rank, status, value = results.get(timeout=timeout)
+            out[rank] = (status, value)
+    except queue.Empty:
+        pass
+    for p in procs:
+        p.join(timeout=10)
+        if p.is_alive():
+            p.kill()
+            p.join()
+    if server is not None:
+        server.stop()
+    if tmp is not None:
+        tmp.cleanup()
+    return [out.get(r, ("hung", None)) for r in range(n)]
