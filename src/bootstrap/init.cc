@@ -20,6 +20,7 @@
 #include "topo/host_identity.h"
 #include "topo/interfaces.h"
 #include "net/address.h"
+#include "transport/shm/shm_transport.h"
 #include "transport/socket/socket_transport.h"
 #include "weft/env.h"
 #include "weft/log.h"
@@ -84,30 +85,43 @@ uint64_t random_id() {
 Communicator build(int rank, std::vector<bootstrap::PeerInfo> book, Listening listening,
                    uint64_t comm_id, const CommOptions& options, Clock::time_point t0) {
   const int size = static_cast<int>(book.size());
+  const auto init_timeout = options.init_timeout.value_or(std::chrono::seconds(60));
+  // Peers on this host get shared-memory rings (unless some rank disabled
+  // shared memory); the rest, sockets.
+  auto links = bootstrap::setup_shm_links(rank, book, comm_id, init_timeout);
   std::vector<transport::PeerAddress> endpoints(static_cast<size_t>(size));
   for (int q = 0; q < size; ++q) {
     if (q == rank) continue;
     auto [ifname, addr] = bootstrap::choose_address(book[rank], book[q]);
     endpoints[q] = {addr, book[q].port};
+    const bool shm = links && links->local_of(q) >= 0;
     WEFT_INFO("bootstrap", "rank ", rank, ": peer rank ", q, " (", book[q].hostname, " pid ",
-              book[q].pid, ") via ", ifname, " ", net::format_endpoint(addr, book[q].port),
-              ", transport socket");
+              book[q].pid, ") via ", shm ? "shared memory" : ifname + " " + net::format_endpoint(addr, book[q].port),
+              ", transport ", shm ? "shm" : "socket");
   }
   std::string transport_note;
   transport::SocketOptions socket_options;
   socket_options.nsocks = listening.self.nsocks;
-  auto t = std::make_unique<transport::SocketTransport>(
-      rank, size,
-      [](const transport::OpHeader& h) { return coll::OpDesc::from_header(h).describe(); },
-      comm_id, std::move(listening.listener), endpoints, socket_options);
+  auto formatter = [](const transport::OpHeader& h) {
+    return coll::OpDesc::from_header(h).describe();
+  };
+  std::unique_ptr<transport::Transport> t;
+  if (links)
+    t = std::make_unique<transport::ShmTransport>(rank, size, formatter, comm_id,
+                                                  std::move(listening.listener), endpoints,
+                                                  socket_options, std::move(links));
+  else
+    t = std::make_unique<transport::SocketTransport>(rank, size, formatter, comm_id,
+                                                     std::move(listening.listener), endpoints,
+                                                     socket_options);
+  const std::string transport_name = t->name();
   auto impl = std::make_shared<Communicator::Impl>(std::move(t), CommConfig::from_env(options));
   impl->comm_id = comm_id;
   impl->options = options;
   impl->self_entry = listening.self.serialize();
   impl->nsocks = socket_options.nsocks;
   {
-    auto shm = bootstrap::setup_shm(rank, book, comm_id, impl->transport(),
-                                    options.init_timeout.value_or(std::chrono::seconds(60)));
+    auto shm = bootstrap::setup_shm(rank, book, comm_id, impl->transport(), init_timeout);
     transport_note = shm.group ? str("; shared memory with ", shm.group->local_size() - 1,
                                      " peer(s) on this host")
                                : std::string();
@@ -136,8 +150,8 @@ Communicator build(int rank, std::vector<bootstrap::PeerInfo> book, Listening li
   }
   WEFT_INFO("bootstrap", "rank ", rank, "/", size, ": communicator ", comm_id, " ready in ",
             std::chrono::duration<double, std::milli>(Clock::now() - t0).count(),
-            " ms; interfaces ", listening.interfaces, "; transport socket (", socket_options.nsocks,
-            " streams per peer)", transport_note);
+            " ms; interfaces ", listening.interfaces, "; transport ", transport_name, " (",
+            socket_options.nsocks, " streams per remote peer)", transport_note);
   return Communicator(impl);
 }
 
@@ -228,7 +242,8 @@ Communicator Communicator::split(int color, int key) {
   if (parent.device)
     throw_error(ErrorCode::Unsupported,
                 str("rank ", rank(), ": split of a CUDA communicator is not implemented"));
-  if (std::string(parent.transport().name()) != "socket")
+  const std::string parent_transport = parent.transport().name();
+  if (parent_transport != "socket" && parent_transport != "shm+socket")
     throw_error(ErrorCode::Unsupported, str("rank ", rank(), ": split needs the socket transport"));
   const auto t0 = Clock::now();
   const int n = size();

@@ -21,6 +21,58 @@ size_t shm_half_bytes(int local_ranks) {
   return std::clamp<size_t>(per, size_t{64} << 10, size_t{1} << 20);
 }
 
+namespace {
+
+// The ranks sharing `rank`'s host (ascending), or none when some rank's
+// entry lacks the "shm" capability (all ranks decide alike).
+std::vector<int> shm_peers_of(int rank, const std::vector<PeerInfo>& book) {
+  for (const auto& p : book)
+    if (p.caps.find("shm") == std::string::npos) return {};
+  std::vector<int> local;
+  for (const auto& p : book)
+    if (p.host_id == book[static_cast<size_t>(rank)].host_id) local.push_back(p.rank);
+  return local;
+}
+
+std::string segment_name(const std::vector<PeerInfo>& book, int leader, uint64_t comm_id) {
+  char id[17];
+  std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(comm_id));
+  return str("/weft-", book[static_cast<size_t>(leader)].pid, "-", id, "-r", leader);
+}
+
+}  // namespace
+
+size_t shm_ring_bytes(int local_ranks) {
+  const int64_t forced = env::get_int("WEFT_SHM_RING_BYTES");
+  if (forced > 0) return static_cast<size_t>(forced);
+  // About 32 MiB of rings in all (only the pairs that talk touch theirs),
+  // between 16 KiB and 1 MiB per ordered pair.
+  const size_t n = static_cast<size_t>(std::max(local_ranks, 2));
+  return std::clamp<size_t>((size_t{32} << 20) / (n * (n - 1)), size_t{16} << 10, size_t{1} << 20);
+}
+
+std::unique_ptr<transport::shm_p2p::Links> setup_shm_links(int rank,
+                                                           const std::vector<PeerInfo>& book,
+                                                           uint64_t comm_id,
+                                                           std::chrono::milliseconds timeout) {
+  const std::vector<int> local = shm_peers_of(rank, book);
+  if (local.size() < 2) return nullptr;
+  std::vector<shm::Member> members;
+  for (int q : local) members.push_back({q, book[static_cast<size_t>(q)].pid});
+  const std::string name = segment_name(book, local.front(), comm_id) + "-p2p";
+  const size_t ring = shm_ring_bytes(static_cast<int>(local.size()));
+  auto links = transport::shm_p2p::Links::join(name, std::move(members), rank, ring,
+                                                shm::Clock::now() + timeout);
+  if (log::enabled(log::Level::Info, "bootstrap")) {
+    std::string ranks;
+    for (int q : local) ranks += str(ranks.empty() ? "" : ",", q);
+    WEFT_INFO("bootstrap", "rank ", rank, ": point-to-point shared memory with ranks ", ranks,
+              " (segment ", name, ", rings of ", links->ring_bytes() / 1024,
+              " KiB per pair, name removed once mapped)");
+  }
+  return links;
+}
+
 ShmSetup setup_shm(int rank, const std::vector<PeerInfo>& book, uint64_t comm_id,
                    transport::Transport& transport, std::chrono::milliseconds timeout) {
   ShmSetup out;
@@ -52,11 +104,7 @@ ShmSetup setup_shm(int rank, const std::vector<PeerInfo>& book, uint64_t comm_id
 
   std::vector<shm::Member> members;
   for (int q : local) members.push_back({q, book[static_cast<size_t>(q)].pid});
-  const int leader = local.front();
-  char id[17];
-  std::snprintf(id, sizeof id, "%016llx", static_cast<unsigned long long>(comm_id));
-  const std::string name =
-      str("/weft-", book[static_cast<size_t>(leader)].pid, "-", id, "-r", leader);
+  const std::string name = segment_name(book, local.front(), comm_id);
   const size_t half = shm_half_bytes(static_cast<int>(local.size()));
   out.group = shm::Group::join(name, std::move(members), rank, half, &transport,
                                shm::Clock::now() + timeout);

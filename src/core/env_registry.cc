@@ -30,6 +30,7 @@ const std::vector<Variable>& registry_table() {
       {"WEFT_RUN_KILL_GRACE_S", "3", "weftrun: seconds between SIGTERM and SIGKILL when stopping workers"},
       {"WEFT_SHM_CHUNK_BYTES", "0", "Bytes each rank moves through shared memory per pipeline step (0: by rank count)"},
       {"WEFT_SHM_DISABLE", "0", "Disable the shared-memory transport"},
+      {"WEFT_SHM_RING_BYTES", "0", "Bytes of each shared-memory point-to-point ring per rank pair (0: by rank count)"},
       {"WEFT_SOCKET_IFNAME", "", "Interfaces to use: prefix list, ^exclude, =exact (NCCL syntax)"},
       {"WEFT_STORE_CONNECT_TIMEOUT_S", "60", "How long a store client keeps retrying to connect"},
       {"WEFT_STORE_HANDSHAKE_TIMEOUT_S", "30", "Store server closes clients that have not validated by then"},

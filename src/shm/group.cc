@@ -1,7 +1,6 @@
 #include "shm/group.h"
 
 #include <linux/futex.h>
-#include <poll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -12,6 +11,7 @@
 #include <cstring>
 #include <thread>
 
+#include "shm/liveness.h"
 #include "transport/transport.h"
 #include "weft/error.h"
 
@@ -48,32 +48,6 @@ inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #endif
-}
-
-// A descriptor that becomes readable when `pid` exits (zombies included),
-// or an invalid Fd where pidfds are unavailable.
-net::Fd open_pidfd(int64_t pid) {
-#ifdef SYS_pidfd_open
-  return net::Fd(static_cast<int>(::syscall(SYS_pidfd_open, static_cast<pid_t>(pid), 0)));
-#else
-  (void)pid;
-  return net::Fd();
-#endif
-}
-
-// The index of a member whose pidfd says it exited, or -1.
-int first_exited(const std::vector<net::Fd>& pidfds) {
-  std::vector<pollfd> fds;
-  std::vector<int> who;
-  for (size_t q = 0; q < pidfds.size(); ++q) {
-    if (!pidfds[q]) continue;
-    fds.push_back({pidfds[q].get(), POLLIN, 0});
-    who.push_back(static_cast<int>(q));
-  }
-  if (fds.empty() || ::poll(fds.data(), fds.size(), 0) <= 0) return -1;
-  for (size_t i = 0; i < fds.size(); ++i)
-    if (fds[i].revents & (POLLIN | POLLHUP)) return who[i];
-  return -1;
 }
 
 }  // namespace

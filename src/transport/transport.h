@@ -3,8 +3,9 @@
 // A transport moves tagged byte messages between the ranks of one
 // communicator: isend/irecv post requests that complete asynchronously, in
 // any order, on the transport's own threads. Algorithms never learn which
-// transport drives them (sockets between processes and hosts, threads of one
-// process in tests, later shared memory).
+// transport drives them (sockets between hosts, shared-memory rings between
+// the processes of one host — transport/shm —, threads of one process in
+// tests).
 //
 // Failure is sticky and shared: the first failure (a peer lost, a mismatch,
 // a timeout or abort decided above) fails every pending request and every

@@ -1,0 +1,237 @@
+// The shared-memory point-to-point transport between real processes: this
+// test hosts the store, spawns shm_p2p_worker once per rank, and reads each
+// rank's RESULT line and log (WEFT_DEBUG=INFO for bootstrap and transport:
+// "peer rank q ... transport shm" at init says which transport serves each
+// peer, and the socket transport logs every connection it opens).
+#include <dirent.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <csignal>
+#include <regex>
+#include <thread>
+
+#include "subprocess.h"
+#include "weft/error.h"
+#include "weft/store.h"
+
+namespace weft::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Env = std::vector<std::pair<std::string, std::string>>;
+
+struct Result {
+  int rank = -1;
+  std::string code;  // "OK" or an ErrorCode name; "" when the rank printed nothing
+  long long t_ms = 0;
+  std::string msg;
+  ExitStatus status;
+  std::string output;  // stdout + stderr
+};
+
+class Ranks {
+ public:
+  Ranks(int n, std::vector<std::string> args, Env env = {})
+      : n_(n), dir_(make_temp_dir("shmp2p")) {
+    StoreServerOptions so;
+    so.host = "127.0.0.1";
+    so.port = 0;
+    server_ = StoreServer::start(so);
+    for (int r = 0; r < n; ++r) {
+      Subprocess::Options o;
+      o.env = env;
+      o.env.push_back({"RANK", std::to_string(r)});
+      o.env.push_back({"WORLD_SIZE", std::to_string(n)});
+      o.env.push_back({"MASTER_ADDR", "127.0.0.1"});
+      o.env.push_back({"MASTER_PORT", std::to_string(server_->port())});
+      o.env.push_back({"WEFT_DEBUG", "INFO"});
+      o.env.push_back({"WEFT_DEBUG_SUBSYS", "bootstrap,transport"});
+      o.stdout_path = dir_ + "/out." + std::to_string(r);
+      o.stderr_path = dir_ + "/err." + std::to_string(r);
+      std::vector<std::string> argv = {bin("shm_p2p_worker")};
+      argv.insert(argv.end(), args.begin(), args.end());
+      procs_.push_back(Subprocess::spawn(argv, o));
+    }
+  }
+  std::string out(int r) const { return read_file(dir_ + "/out." + std::to_string(r)); }
+  Subprocess& proc(int r) { return procs_[r]; }
+
+  std::vector<Result> wait(std::chrono::milliseconds timeout, std::vector<int> skip = {}) {
+    std::vector<Result> results(n_);
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (int r = 0; r < n_; ++r) {
+      results[r].rank = r;
+      if (std::find(skip.begin(), skip.end(), r) != skip.end()) continue;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      auto st = procs_[r].wait_for(std::max(left, 1ms));
+      if (!st) {
+        procs_[r].kill(SIGKILL);
+        st = procs_[r].wait_for(5s);
+        results[r].code = "HUNG";
+      }
+      results[r].status = st.value_or(ExitStatus{});
+      const std::string out = this->out(r);
+      results[r].output = out + read_file(dir_ + "/err." + std::to_string(r));
+      static const std::regex re(R"(RESULT rank=(-?\d+) code=(\S+) t_ms=(\d+) msg=(.*))");
+      std::smatch m;
+      if (results[r].code.empty() && std::regex_search(out, m, re)) {
+        results[r].code = m[2];
+        results[r].t_ms = std::stoll(m[3]);
+        results[r].msg = m[4];
+      }
+    }
+    return results;
+  }
+
+ private:
+  int n_;
+  std::string dir_;
+  std::unique_ptr<StoreServer> server_;
+  std::vector<Subprocess> procs_;
+};
+
+long long now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void expect_all_ok(const std::vector<Result>& results, const std::string& what) {
+  for (const auto& r : results) {
+    EXPECT_EQ(r.code, "OK") << what << " rank " << r.rank << ": " << r.msg << "\n" << r.output;
+    EXPECT_TRUE(r.status.exited() && r.status.code == 0)
+        << what << " rank " << r.rank << " exit " << r.status.code << " signal "
+        << r.status.signal << "\n" << r.output;
+  }
+}
+
+bool logged(const Result& r, const std::string& text) {
+  return r.output.find(text) != std::string::npos;
+}
+
+// Every peer of every rank through shared memory, and not one TCP
+// connection opened between them (the socket transport logs each).
+void expect_all_shm(const std::vector<Result>& results) {
+  const int n = static_cast<int>(results.size());
+  for (const auto& r : results) {
+    for (int q = 0; q < n; ++q) {
+      if (q == r.rank) continue;
+      std::regex line(str("rank ", r.rank, ": peer rank ", q, " \\(.*via shared memory, transport shm"));
+      EXPECT_TRUE(std::regex_search(r.output, line))
+          << "rank " << r.rank << " should reach rank " << q << " through shm:\n" << r.output;
+    }
+    EXPECT_TRUE(logged(r, "transport shm+socket")) << r.output;
+    EXPECT_FALSE(logged(r, ": socket, ")) << "a TCP connection was opened:\n" << r.output;
+  }
+}
+
+// Names in /dev/shm of segments created by one of `pids` (/weft-<creator pid>-...).
+std::vector<std::string> segments_of(const std::vector<pid_t>& pids) {
+  std::vector<std::string> found;
+  DIR* dir = ::opendir("/dev/shm");
+  if (!dir) return found;
+  while (dirent* e = ::readdir(dir)) {
+    const std::string name = e->d_name;
+    for (pid_t p : pids)
+      if (name.rfind("weft-" + std::to_string(p) + "-", 0) == 0) found.push_back(name);
+  }
+  ::closedir(dir);
+  return found;
+}
+
+TEST(ShmP2p, InterleavedTagsPeersAndSizesUpToSeveralMiB) {
+  // 3 ranks, 2 rounds: 64 messages per pair and direction per round, posted
+  // in shuffled orders, 0 B .. 5 MiB with 1 MiB rings.
+  Ranks ranks(3, {"pairs", "2"});
+  auto results = ranks.wait(30s);
+  expect_all_ok(results, "pairs");
+  expect_all_shm(results);
+  for (const auto& r : results) EXPECT_TRUE(logged(r, "rings of 1024 KiB per pair")) << r.output;
+}
+
+TEST(ShmP2p, SmallRingsManyWraps) {
+  Ranks ranks(2, {"pairs", "1"}, {{"WEFT_SHM_RING_BYTES", "4096"}});
+  auto results = ranks.wait(30s);
+  expect_all_ok(results, "pairs with 4 KiB rings");
+  for (const auto& r : results) EXPECT_TRUE(logged(r, "rings of 4 KiB per pair")) << r.output;
+}
+
+TEST(ShmP2p, CollectivesWithoutShmPath) {
+  Ranks ranks(4, {"colls"});
+  auto results = ranks.wait(30s);
+  expect_all_ok(results, "alltoall(v), gather, scatter, allgatherv");
+  expect_all_shm(results);
+}
+
+TEST(ShmP2p, DisabledFallsBackToSockets) {
+  Ranks ranks(3, {"pairs", "1"}, {{"WEFT_SHM_DISABLE", "1"}});
+  auto results = ranks.wait(30s);
+  expect_all_ok(results, "WEFT_SHM_DISABLE=1");
+  for (const auto& r : results) {
+    EXPECT_FALSE(logged(r, "transport shm")) << r.output;
+    EXPECT_FALSE(logged(r, "point-to-point shared memory")) << r.output;
+    EXPECT_TRUE(logged(r, ": socket, ")) << "no TCP connection opened:\n" << r.output;
+  }
+}
+
+// The same exact message as with sockets (rank 1 posts its receive after
+// the message arrived, so posting it finds the mismatch: the transport's
+// root cause "rank 1: ..." quoted by the receive's Work).
+TEST(ShmP2pFailure, MismatchedSizes) {
+  const std::string expected =
+      "rank 1: recv #0 from peer rank 0 (tag 7, 999 x i32): rank 1: send #0 (999 x i32, 3.9 KiB) "
+      "on rank 1 does not match peer rank 0's send #0 (1000 x i32, 3.9 KiB)";
+  for (const char* disable : {"0", "1"}) {
+    Ranks ranks(2, {"mismatch"}, {{"WEFT_SHM_DISABLE", disable}});
+    auto results = ranks.wait(30s);
+    for (const auto& r : results)
+      EXPECT_EQ(r.code, "Mismatch") << "WEFT_SHM_DISABLE=" << disable << " rank " << r.rank
+                                    << ": " << r.msg << "\n" << r.output;
+    EXPECT_EQ(results[1].msg, expected) << "WEFT_SHM_DISABLE=" << disable;
+    EXPECT_EQ(logged(results[1], "transport shm"), std::string(disable) == "0");
+  }
+}
+
+TEST(ShmP2pFailure, KilledPeerMidTransferIsPeerLostAndLeavesNothing) {
+  const int n = 3, victim = 1;
+  Ranks ranks(n, {"ring", std::to_string(8 << 20)});  // 8 MiB: many ring refills each
+  std::vector<pid_t> pids;
+  for (int r = 0; r < n; ++r) pids.push_back(ranks.proc(r).pid());
+  auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (ranks.out(0).find("ITER 2") == std::string::npos) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no transfer completed";
+    std::this_thread::sleep_for(5ms);
+  }
+  // Every rank has mapped both segments: their names are gone already.
+  EXPECT_TRUE(segments_of(pids).empty()) << segments_of(pids).front();
+  const long long killed_at = now_ms();
+  ranks.proc(victim).kill(SIGKILL);
+  auto results = ranks.wait(20s, {victim});
+  for (const auto& r : results) {
+    if (r.rank == victim) continue;
+    EXPECT_EQ(r.code, "PeerLost") << "rank " << r.rank << ": " << r.msg << "\n" << r.output;
+    EXPECT_NE(r.msg.find("peer rank 1"), std::string::npos) << r.msg;
+    EXPECT_LT(r.t_ms - killed_at, 2000) << "rank " << r.rank << ": " << r.msg;
+  }
+  // The rank that saw the exit itself names the process.
+  EXPECT_TRUE(std::regex_search(results[0].msg + results[2].msg,
+                                std::regex("peer rank 1 \\(pid [0-9]+\\) exited during")))
+      << results[0].msg << "\n" << results[2].msg;
+  EXPECT_TRUE(segments_of(pids).empty());
+}
+
+TEST(ShmP2pFailure, PeerLeavingWhileExpectedIsPeerLost) {
+  Ranks ranks(2, {"leave"});
+  auto results = ranks.wait(30s);
+  EXPECT_EQ(results[1].code, "OK") << results[1].output;
+  EXPECT_EQ(results[0].code, "PeerLost") << results[0].msg << "\n" << results[0].output;
+  EXPECT_NE(results[0].msg.find("peer rank 1 destroyed its communicator while rank 0 still "
+                                "expected data from it"),
+            std::string::npos)
+      << results[0].msg;
+}
+
+}  // namespace
+}  // namespace weft::test
