@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "rank_group.h"
 #include "subprocess.h"
 #include "weft/store.h"
 
@@ -20,91 +21,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct Result {
-  int rank = -1;
-  std::string code;  // "OK" or an ErrorCode name; "" when the rank printed nothing
-  long long t_ms = 0;
-  std::string msg;
-  ExitStatus status;
-  std::string output;
-};
-
-class Ranks {
+class Ranks : public RankGroup {
  public:
-  Ranks(int n, std::vector<std::string> args,
-        std::vector<std::pair<std::string, std::string>> env = {})
-      : n_(n), dir_(make_temp_dir("comm")) {
-    StoreServerOptions so;
-    so.host = "127.0.0.1";
-    so.port = 0;
-    server_ = StoreServer::start(so);
-    for (int r = 0; r < n; ++r) {
-      Subprocess::Options o;
-      o.env = env;
-      o.env.push_back({"RANK", std::to_string(r)});
-      o.env.push_back({"WORLD_SIZE", std::to_string(n)});
-      o.env.push_back({"MASTER_ADDR", "127.0.0.1"});
-      o.env.push_back({"MASTER_PORT", std::to_string(server_->port())});
-      o.stdout_path = out_path(r);
-      o.stderr_path = dir_ + "/err." + std::to_string(r);
-      std::vector<std::string> argv = {bin("comm_worker")};
-      argv.insert(argv.end(), args.begin(), args.end());
-      procs_.push_back(Subprocess::spawn(argv, o));
-    }
-  }
-  std::string out_path(int r) const { return dir_ + "/out." + std::to_string(r); }
-  Subprocess& proc(int r) { return procs_[r]; }
-
-  // Waits for every rank (ranks in `skip` are not waited for) and parses.
-  std::vector<Result> wait(std::chrono::milliseconds timeout, std::vector<int> skip = {}) {
-    std::vector<Result> results(n_);
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (int r = 0; r < n_; ++r) {
-      results[r].rank = r;
-      if (std::find(skip.begin(), skip.end(), r) != skip.end()) continue;
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      auto st = procs_[r].wait_for(std::max(left, 1ms));
-      if (!st) {
-        procs_[r].kill(SIGKILL);
-        st = procs_[r].wait_for(5s);
-        results[r].code = "HUNG";
-      }
-      results[r].status = st.value_or(ExitStatus{});
-      results[r].output = read_file(out_path(r)) + read_file(dir_ + "/err." + std::to_string(r));
-      static const std::regex re(R"(RESULT rank=(-?\d+) code=(\S+) t_ms=(\d+) msg=(.*))");
-      std::smatch m;
-      std::string out = read_file(out_path(r));
-      if (results[r].code.empty() && std::regex_search(out, m, re)) {
-        results[r].code = m[2];
-        results[r].t_ms = std::stoll(m[3]);
-        results[r].msg = m[4];
-      }
-    }
-    return results;
-  }
-
- private:
-  int n_;
-  std::string dir_;
-  std::unique_ptr<StoreServer> server_;
-  std::vector<Subprocess> procs_;
+  Ranks(int n, std::vector<std::string> args, const Env& env = {})
+      : RankGroup("comm_worker", "comm", n, std::move(args), env) {}
 };
-
-long long now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-void expect_all_ok(const std::vector<Result>& results, const std::string& what) {
-  for (const auto& r : results) {
-    EXPECT_EQ(r.code, "OK") << what << " rank " << r.rank << ": " << r.msg << "\n" << r.output;
-    EXPECT_TRUE(r.status.exited() && r.status.code == 0)
-        << what << " rank " << r.rank << " exit " << r.status.code << " signal "
-        << r.status.signal << ": " << r.msg << "\n" << r.output;
-  }
-}
 
 // Every collective x dtype x op, sizes 0, 1, primes; all world sizes.
 class Matrix : public ::testing::TestWithParam<int> {};

@@ -11,6 +11,7 @@
 #include <regex>
 #include <thread>
 
+#include "rank_group.h"
 #include "subprocess.h"
 #include "weft/store.h"
 
@@ -18,101 +19,25 @@ namespace weft::test {
 namespace {
 
 using namespace std::chrono_literals;
-using Env = std::vector<std::pair<std::string, std::string>>;
 
-struct Result {
-  int rank = -1;
-  std::string code;  // "OK" or an ErrorCode name; "" when the rank printed nothing
-  long long t_ms = 0;
-  std::string msg;
-  ExitStatus status;
-  std::string output;  // stdout + stderr
-};
-
-class Ranks {
+// Ranks log their shared-memory setup and the planner's choices.
+class Ranks : public RankGroup {
  public:
-  // `env_of(r)`: extra environment of rank r only.
-  Ranks(int n, std::vector<std::string> args, Env env = {},
-        std::function<Env(int)> env_of = {})
-      : n_(n), dir_(make_temp_dir("shm")) {
-    StoreServerOptions so;
-    so.host = "127.0.0.1";
-    so.port = 0;
-    server_ = StoreServer::start(so);
-    for (int r = 0; r < n; ++r) {
-      Subprocess::Options o;
-      o.env = env;
-      o.env.push_back({"RANK", std::to_string(r)});
-      o.env.push_back({"WORLD_SIZE", std::to_string(n)});
-      o.env.push_back({"MASTER_ADDR", "127.0.0.1"});
-      o.env.push_back({"MASTER_PORT", std::to_string(server_->port())});
-      o.env.push_back({"WEFT_DEBUG", "INFO"});
-      o.env.push_back({"WEFT_DEBUG_SUBSYS", "coll,bootstrap"});
-      if (env_of)
-        for (auto& kv : env_of(r)) o.env.push_back(kv);
-      o.stdout_path = dir_ + "/out." + std::to_string(r);
-      o.stderr_path = dir_ + "/err." + std::to_string(r);
-      std::vector<std::string> argv = {bin("shm_worker")};
-      argv.insert(argv.end(), args.begin(), args.end());
-      procs_.push_back(Subprocess::spawn(argv, o));
-    }
-  }
-  std::string out(int r) const { return read_file(dir_ + "/out." + std::to_string(r)); }
-  Subprocess& proc(int r) { return procs_[r]; }
-
-  std::vector<Result> wait(std::chrono::milliseconds timeout, std::vector<int> skip = {}) {
-    std::vector<Result> results(n_);
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (int r = 0; r < n_; ++r) {
-      results[r].rank = r;
-      if (std::find(skip.begin(), skip.end(), r) != skip.end()) continue;
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          deadline - std::chrono::steady_clock::now());
-      auto st = procs_[r].wait_for(std::max(left, 1ms));
-      if (!st) {
-        procs_[r].kill(SIGKILL);
-        st = procs_[r].wait_for(5s);
-        results[r].code = "HUNG";
-      }
-      results[r].status = st.value_or(ExitStatus{});
-      const std::string out = this->out(r);
-      results[r].output = out + read_file(dir_ + "/err." + std::to_string(r));
-      static const std::regex re(R"(RESULT rank=(-?\d+) code=(\S+) t_ms=(\d+) msg=(.*))");
-      std::smatch m;
-      if (results[r].code.empty() && std::regex_search(out, m, re)) {
-        results[r].code = m[2];
-        results[r].t_ms = std::stoll(m[3]);
-        results[r].msg = m[4];
-      }
-    }
-    return results;
-  }
+  Ranks(int n, std::vector<std::string> args, Env env = {}, std::function<Env(int)> env_of = {})
+      : RankGroup("shm_worker", "shm", n, std::move(args), with_logs(std::move(env)),
+                  std::move(env_of)) {}
 
  private:
-  int n_;
-  std::string dir_;
-  std::unique_ptr<StoreServer> server_;
-  std::vector<Subprocess> procs_;
+  static Env with_logs(Env env) {
+    env.push_back({"WEFT_DEBUG", "INFO"});
+    env.push_back({"WEFT_DEBUG_SUBSYS", "coll,bootstrap"});
+    return env;
+  }
 };
 
 // Rank r runs on fake host host_of(r).
 std::function<Env(int)> hosts(std::function<std::string(int)> host_of) {
   return [host_of](int r) { return Env{{"WEFT_HOST_ID", host_of(r)}}; };
-}
-
-long long now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-void expect_all_ok(const std::vector<Result>& results, const std::string& what) {
-  for (const auto& r : results) {
-    EXPECT_EQ(r.code, "OK") << what << " rank " << r.rank << ": " << r.msg << "\n" << r.output;
-    EXPECT_TRUE(r.status.exited() && r.status.code == 0)
-        << what << " rank " << r.rank << " exit " << r.status.code << " signal "
-        << r.status.signal << "\n" << r.output;
-  }
 }
 
 void expect_log(const Result& r, const std::string& line) {

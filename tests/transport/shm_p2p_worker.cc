@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "collcheck.h"
+#include "rank_report.h"
 #include "weft/communicator.h"
 #include "weft/error.h"
 
@@ -26,20 +27,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-long long now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-int report(int rank, const char* code, const std::string& msg, bool ok) {
-  std::string one_line = msg;
-  for (auto& c : one_line)
-    if (c == '\n') c = ' ';
-  std::printf("RESULT rank=%d code=%s t_ms=%lld msg=%s\n", rank, code, now_ms(), one_line.c_str());
-  std::fflush(stdout);
-  return ok ? 0 : 1;
-}
+using weft::test::now_ms;
+using weft::test::report;
 
 // Sizes from empty to larger than a ring (1 MiB at most by default).
 constexpr size_t kSizes[] = {0, 1, 7, 4093, 65539, 300000, (size_t{1} << 20) + 5,
