@@ -24,12 +24,13 @@ def _rank_main(fn, rank, n, port, args, results):
         results.put((rank, "exception", traceback.format_exc()))
 
 
-def run(n, fn, *args, timeout=90):
-    server = weft.StoreServer.start("127.0.0.1", 0)
+def spawn_and_collect(n, target, make_args, timeout):
+    """Starts ``target(*make_args(rank), results)`` in n spawned processes and
+    collects one (status, value) per rank; a rank that reports nothing within
+    ``timeout`` is ("hung", None) and is killed."""
     ctx = mp.get_context("spawn")
     results = ctx.Queue()
-    procs = [ctx.Process(target=_rank_main, args=(fn, r, n, server.port, args, results))
-             for r in range(n)]
+    procs = [ctx.Process(target=target, args=(*make_args(r), results)) for r in range(n)]
     for p in procs:
         p.start()
     out = {}
@@ -44,8 +45,15 @@ def run(n, fn, *args, timeout=90):
         if p.is_alive():
             p.kill()
             p.join()
-    server.stop()
     return [out.get(r, ("hung", None)) for r in range(n)]
+
+
+def run(n, fn, *args, timeout=90):
+    server = weft.StoreServer.start("127.0.0.1", 0)
+    try:
+        return spawn_and_collect(n, _rank_main, lambda r: (fn, r, n, server.port, args), timeout)
+    finally:
+        server.stop()
 
 
 def values(results):

@@ -14,13 +14,12 @@ do. Two ways to meet:
 fn(*args) runs after init; its return value must pickle (lists, not tensors).
 Returns one (status, value) per rank like ranks.run.
 """
-import multiprocessing as mp
 import os
-import queue
 import tempfile
 import traceback
 
 import weft
+from ranks import spawn_and_collect
 
 
 def _rank_main(fn, rank, n, backend, init, args, results):
@@ -57,26 +56,11 @@ def run(n, backend, fn, *args, init="env", timeout=120):
     else:
         tmp = tempfile.TemporaryDirectory()
         spec = ("file", os.path.join(tmp.name, "store"))
-    ctx = mp.get_context("spawn")
-    results = ctx.Queue()
-    procs = [ctx.Process(target=_rank_main, args=(fn, r, n, backend, spec, args, results))
-             for r in range(n)]
-    for p in procs:
-        p.start()
-    out = {}
     try:
-        for _ in range(n):
-            rank, status, value = results.get(timeout=timeout)
-            out[rank] = (status, value)
-    except queue.Empty:
-        pass
-    for p in procs:
-        p.join(timeout=10)
-        if p.is_alive():
-            p.kill()
-            p.join()
-    if server is not None:
-        server.stop()
-    if tmp is not None:
-        tmp.cleanup()
-    return [out.get(r, ("hung", None)) for r in range(n)]
+        return spawn_and_collect(n, _rank_main, lambda r: (fn, r, n, backend, spec, args),
+                                 timeout)
+    finally:
+        if server is not None:
+            server.stop()
+        if tmp is not None:
+            tmp.cleanup()
