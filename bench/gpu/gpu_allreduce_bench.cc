@@ -1,8 +1,15 @@
-// weft vs NCCL allreduce on the GPUs of one host, one process per GPU, same
-// buffers, same sizes, same run (a first comparison; weft-perf --compare nccl
-// supersedes it).
+// weft vs NCCL allreduce, one process per GPU, same buffers, same sizes,
+// same run, through weft's public API (Communicator on Device::cuda).
 //
-//   gpu_allreduce_bench --np 4 [-b 8] [-e 256M] [-d f32|bf16] [--blocks B] [--nccl-lib PATH]
+//   gpu_allreduce_bench --np 4 [-b 8] [-e 256M] [-d f32|bf16] [--blocks B] [--graph]
+//                       [--hosts H] [--nccl-lib PATH]
+//
+// --hosts H splits the GPUs into H virtual hosts of np/H consecutive ranks:
+// weft's ranks get WEFT_HOST_ID=<host>, so GPUs of different hosts talk
+// through pinned host memory and sockets (src/staging); NCCL's ranks get
+// NCCL_HOSTID=<host> (NCCL then treats them as separate nodes and uses its
+// network transport between them: NCCL_NET=Socket over loopback,
+// NCCL_SOCKET_IFNAME=lo), while GPUs of one host keep NVLink in both.
 //
 // weft runs twice per size: on cudaMalloc buffers (staged through weft's
 // scratch) and on registered weft::cuda::alloc buffers (zero-copy from
@@ -25,8 +32,8 @@
 #include <string>
 #include <vector>
 
-#include "coll/gpu/gpu_comm.h"
 #include "runners/nccl_api.h"
+#include "weft/communicator.h"
 #include "weft/cuda.h"
 #include "weft/error.h"
 #include "weft/store.h"
@@ -51,19 +58,24 @@ size_t parse_size(const std::string& s) {
 struct Options {
   int np = 2;
   std::string min = "8", max = "256M", dtype = "f32", nccl_lib;
-  int iters = 20, warmup = 5, blocks = 0;
+  int iters = 20, warmup = 5, blocks = 0, hosts = 1;
   bool graph = false;
 };
 
 int run_rank(const Options& o, int rank, int n, uint16_t port) {
   using namespace weft;
   CHECK_CUDA(cudaSetDevice(rank));
+  const int host = rank / (n / o.hosts);
+  if (o.hosts > 1) {
+    setenv("WEFT_HOST_ID", str("bench-host-", host).c_str(), 1);
+    setenv("NCCL_HOSTID", str("bench-host-", host).c_str(), 1);
+    setenv("NCCL_NET", "Socket", 1);
+    setenv("NCCL_SOCKET_IFNAME", "lo", 1);
+  }
+  if (o.blocks > 0) setenv("WEFT_GPU_BLOCKS", std::to_string(o.blocks).c_str(), 1);
   auto tcp = TcpStore::connect({.host = "127.0.0.1", .port = port});
   std::shared_ptr<Store> store(std::move(tcp));
-  gpu::GpuCommConfig cfg;
-  cfg.device = rank;
-  cfg.blocks = o.blocks;
-  gpu::GpuComm comm(*store, rank, n, cfg);
+  Communicator comm = Communicator::init(*store, rank, n, {.device = Device::cuda(rank)});
 
   setenv("NCCL_NVLS_ENABLE", "0", 1);  // NVLink multicast is forbidden on the lent machines
   weft::perf::NcclApi nccl(o.nccl_lib);
@@ -90,8 +102,8 @@ int run_rank(const Options& o, int rank, int n, uint16_t port) {
   CHECK_CUDA(cudaMalloc(&out, max_bytes));
   void* reg_in = weft::cuda::alloc(max_bytes);
   void* reg_out = weft::cuda::alloc(max_bytes);
-  const uint64_t reg_in_id = comm.register_buffer(reg_in, max_bytes);
-  const uint64_t reg_out_id = comm.register_buffer(reg_out, max_bytes);
+  const BufferHandle reg_in_id = comm.register_buffer(reg_in, max_bytes);
+  const BufferHandle reg_out_id = comm.register_buffer(reg_out, max_bytes);
   cudaStream_t stream;
   CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   cudaEvent_t t0, t1;
@@ -99,9 +111,11 @@ int run_rank(const Options& o, int rank, int n, uint16_t port) {
   CHECK_CUDA(cudaEventCreate(&t1));
 
   if (rank == 0) {
-    std::printf("# weft vs NCCL %d.%d.%d allreduce, %d GPUs, %s, sum, %d blocks, %d iters, %s\n",
-                version / 10000, version / 100 % 100, version % 100, n, o.dtype.c_str(),
-                comm.blocks(), o.iters, o.graph ? "CUDA graph" : "eager launches");
+    std::printf("# weft vs NCCL %d.%d.%d allreduce, %d GPUs on %d host(s), %s, sum, %s blocks, "
+                "%d iters, %s\n",
+                version / 10000, version / 100 % 100, version % 100, n, o.hosts, o.dtype.c_str(),
+                std::getenv("WEFT_GPU_BLOCKS") ? std::getenv("WEFT_GPU_BLOCKS") : "default",
+                o.iters, o.graph ? "CUDA graph" : "eager launches");
     std::printf("%12s %10s %10s %10s %10s %10s %10s %10s %7s\n", "bytes", "weft_us", "weft_busbw",
                 "reg_us", "reg_busbw", "nccl_us", "nccl_busbw", "best/nccl", "wrong");
   }
@@ -145,9 +159,11 @@ int run_rank(const Options& o, int rank, int n, uint16_t port) {
     CHECK_CUDA(cudaMemset(out, 0, bytes));
     CHECK_CUDA(cudaMemset(reg_out, 0, bytes));
     CHECK_CUDA(cudaDeviceSynchronize());  // pageable copies may still be landing
-    comm.allreduce(in, out, count, type, ReduceOp::sum, stream).wait();
+    OpOptions on_stream;
+    on_stream.stream = stream;
+    comm.allreduce(in, out, count, type, ReduceOp::sum, on_stream).wait();
     long wrong = count_wrong(out);
-    comm.allreduce(reg_in, reg_out, count, type, ReduceOp::sum, stream).wait();
+    comm.allreduce(reg_in, reg_out, count, type, ReduceOp::sum, on_stream).wait();
     wrong += count_wrong(reg_out);
     CHECK_CUDA(cudaMemset(out, 0, bytes));
     CHECK_CUDA(cudaDeviceSynchronize());
@@ -187,8 +203,8 @@ int run_rank(const Options& o, int rank, int n, uint16_t port) {
       std::printf("# floor: one 8-byte cudaMemsetAsync launched the same way: %.2f us\n",
                   time_us([&] { CHECK_CUDA(cudaMemsetAsync(out, 0, 8, stream)); }));
     }
-    double weft_us = time_us([&] { comm.allreduce(in, out, count, type, ReduceOp::sum, stream); });
-    double reg_us = time_us([&] { comm.allreduce(reg_in, reg_out, count, type, ReduceOp::sum, stream); });
+    double weft_us = time_us([&] { comm.allreduce(in, out, count, type, ReduceOp::sum, on_stream); });
+    double reg_us = time_us([&] { comm.allreduce(reg_in, reg_out, count, type, ReduceOp::sum, on_stream); });
     double nccl_us = time_us([&] {
       nccl.check(nccl.AllReduce(in, out, count, ntype, nsum, ncomm, stream), "ncclAllReduce");
     });
@@ -201,7 +217,7 @@ int run_rank(const Options& o, int rank, int n, uint16_t port) {
   if (rank == 0) std::printf("# wrong: %ld\n", total_wrong);
   nccl.CommDestroy(ncomm);
   // Everybody is done with the registered buffers before anyone releases them.
-  comm.allreduce(in, out, 1, type, ReduceOp::sum, stream).wait();
+  comm.barrier().wait();
   cudaFree(in);
   cudaFree(out);
   comm.deregister(reg_in_id);
@@ -224,8 +240,17 @@ int main(int argc, char** argv) {
   app.add_option("-w", o.warmup, "warm-up iterations per size");
   app.add_flag("--graph", o.graph, "time CUDA-graph replays instead of eager launches");
   app.add_option("--blocks", o.blocks, "weft thread blocks per kernel (0: WEFT_GPU_BLOCKS)");
+  app.add_option("--hosts", o.hosts, "virtual hosts the GPUs are split into (see above)");
   app.add_option("--nccl-lib", o.nccl_lib, "path of libnccl.so.2");
   CLI11_PARSE(app, argc, argv);
+  if (o.hosts < 1 || o.np % o.hosts != 0) {
+    std::fprintf(stderr, "--hosts must divide --np\n");
+    return 2;
+  }
+  if (o.hosts > 1 && o.graph) {
+    std::fprintf(stderr, "--graph: cross-host operations cannot be captured in a CUDA graph\n");
+    return 2;
+  }
   try {
     if (const char* r = std::getenv("WEFT_BENCH_RANK"))
       return run_rank(o, std::atoi(r), o.np, uint16_t(std::atoi(std::getenv("WEFT_BENCH_PORT"))));

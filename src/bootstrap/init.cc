@@ -197,6 +197,8 @@ Communicator Communicator::init(Store& store, int rank, int size, const CommOpti
   }
   book[rank] = listening.self;
   const uint64_t comm_id = book[0].comm_id;
+  std::vector<std::string> host_ids;
+  for (const auto& p : book) host_ids.push_back(p.host_id);
   Communicator comm = build(rank, std::move(book), std::move(listening), comm_id, options, t0);
   if (options.device.kind == Device::Kind::cuda) {
     DeviceCommSetup setup;
@@ -206,7 +208,10 @@ Communicator Communicator::init(Store& store, int rank, int size, const CommOpti
     setup.name = prefix + "device";
     setup.timeout = comm.impl().config().timeout;
     setup.init_timeout = options.init_timeout ? *options.init_timeout : store.timeout();
-    comm.impl().device = make_device_comm(store, setup);
+    const bool one_host = std::all_of(host_ids.begin(), host_ids.end(),
+                                      [&](const std::string& id) { return id == host_ids[0]; });
+    comm.impl().device = one_host ? make_device_comm(store, setup)
+                                  : make_multihost_device_comm(comm, store, setup, host_ids);
   }
   return comm;
 }

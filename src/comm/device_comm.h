@@ -12,8 +12,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "weft/communicator.h"
+#include "weft/error.h"
 
 namespace weft {
 
@@ -38,6 +42,11 @@ class DeviceComm {
   virtual uint64_t register_buffer(const void* ptr, size_t bytes) = 0;
   virtual void deregister(uint64_t id) = 0;
   virtual void abort(const std::string& reason) = 0;
+  // Fails every pending and later operation with `cause` (its code kept):
+  // how one part of a composite communicator stops the others.
+  virtual void fail(const Error& cause) = 0;
+  // The failure that stopped this communicator, if any.
+  virtual std::optional<Error> failure() const = 0;
 };
 
 struct DeviceCommSetup {
@@ -51,5 +60,13 @@ struct DeviceCommSetup {
 
 // Throws Unsupported in builds without CUDA.
 std::unique_ptr<DeviceComm> make_device_comm(Store& store, const DeviceCommSetup& setup);
+
+// Ranks on several hosts (`host_ids`: each rank's host identity): peer memory
+// inside each host, device data staged through host memory over `host`'s
+// sockets between hosts (src/staging). Collective over `host`'s ranks.
+// Throws Unsupported in builds without CUDA.
+std::unique_ptr<DeviceComm> make_multihost_device_comm(Communicator& host, Store& store,
+                                                       const DeviceCommSetup& setup,
+                                                       const std::vector<std::string>& host_ids);
 
 }  // namespace weft

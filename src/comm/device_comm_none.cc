@@ -11,4 +11,10 @@ std::unique_ptr<DeviceComm> make_device_comm(Store&, const DeviceCommSetup& setu
                   ": this weft was built without CUDA (WEFT_CUDA=OFF or no toolkit found)"));
 }
 
+std::unique_ptr<DeviceComm> make_multihost_device_comm(Communicator&, Store& store,
+                                                       const DeviceCommSetup& setup,
+                                                       const std::vector<std::string>&) {
+  return make_device_comm(store, setup);
+}
+
 }  // namespace weft

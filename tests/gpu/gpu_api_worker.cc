@@ -2,13 +2,17 @@
 // weft::Communicator bound to a CUDA device, operations on the caller's
 // stream, Work, register_buffer/deregister and the zero-copy allreduce.
 //
-//   gpu_api_worker api|zero_copy_mismatch
-//   env: RANK, WORLD_SIZE, WEFT_TEST_STORE_PORT (the test hosts the store)
+//   gpu_api_worker api|zero_copy_mismatch|multihost|multihost_peerlost
+//   env: RANK, WORLD_SIZE, WEFT_TEST_STORE_PORT (the test hosts the store);
+//   multihost*: WEFT_HOST_ID per rank (virtual hosts), and ranks may share a
+//   GPU (rank % GPUs) so that 2 GPUs can hold 2 hosts x 2 ranks
 //
 // Data are small integers, so every sum is exact in every dtype used and
 // results are compared exactly against a host reference. Prints
 // "rank R: C checks, W wrong" and exits 1 when anything is wrong.
 #include <cuda_runtime_api.h>
+
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -198,6 +202,31 @@ void other_collectives(Ctx& c, size_t count, bool registered) {
   }
 }
 
+// alltoall (block j of rank q's input element i = gen(q, j*count+i)) and
+// reduce to the last rank.
+void alltoall_and_reduce(Ctx& c, size_t count) {
+  const DataType t = DataType::i32;
+  const size_t esz = size_of(t), bytes = count * esz * c.n;
+  void *in, *out;
+  CHECK_CUDA(cudaMalloc(&in, bytes));
+  CHECK_CUDA(cudaMalloc(&out, bytes));
+  c.upload(in, input(t, c.rank, count * c.n));
+  c.comm.alltoall(in, out, count, t, c.on_stream()).wait();
+  auto got = c.download(out, bytes);
+  for (int q = 0; q < c.n; ++q)
+    for (size_t i = 0; i < count; i += 13)
+      c.expect(str("alltoall from ", q), get(got, t, q * count + i), gen(q, c.rank * count + i), i);
+  const int root = c.n - 1;
+  c.upload(in, input(t, c.rank, count));
+  c.comm.reduce(in, out, count, t, ReduceOp::sum, root, c.on_stream()).wait();
+  if (c.rank == root) {
+    got = c.download(out, count * esz);
+    for (size_t i = 0; i < count; i += 13) c.expect("reduce", get(got, t, i), sum_over_ranks(c.n, i), i);
+  }
+  cudaFree(in);
+  cudaFree(out);
+}
+
 // Zero-copy allreduce captured in a CUDA graph and replayed 100 times.
 void graph_case(Ctx& c) {
   const size_t count = 1 << 20;
@@ -271,22 +300,80 @@ int run_mismatch(Communicator& comm, int rank, cudaStream_t stream) {
   }
 }
 
+// Ranks on several (virtual) hosts: every collective through the staged
+// and hierarchical paths, checked like the one-host cases; capture refused.
+int run_multihost(Communicator& comm, int rank, int n, cudaStream_t stream) {
+  Ctx c{comm, rank, n, stream};
+  for (DataType t : {DataType::f32, DataType::bf16, DataType::i32})
+    for (size_t count : {size_t(1), size_t(1000), size_t(65537), size_t(300000), size_t(4) << 20})
+      for (bool in_place : {false, true}) allreduce_case(c, t, count, false, in_place);
+  for (size_t count : {size_t(1), size_t(70001), size_t(131072)}) other_collectives(c, count, false);
+  alltoall_and_reduce(c, 70001);
+  void* buf = nullptr;
+  CHECK_CUDA(cudaMalloc(&buf, 4096));
+  CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+  try {
+    comm.allreduce(buf, buf, 1024, DataType::f32, ReduceOp::sum, c.on_stream());
+    c.expect_true("a captured cross-host allreduce should throw Unsupported", false);
+  } catch (const Error& e) {
+    c.expect_true(str("capture error: ", e.what()),
+                  e.code() == ErrorCode::Unsupported &&
+                      std::string(e.what()).find("cannot be captured") != std::string::npos);
+  }
+  cudaGraph_t graph;
+  cudaStreamEndCapture(stream, &graph);
+  if (graph) cudaGraphDestroy(graph);
+  cudaGetLastError();
+  cudaFree(buf);
+  comm.barrier().wait();
+  std::printf("rank %d: %ld checks, %ld wrong\n", rank, c.checks, c.wrong);
+  return c.wrong == 0 ? 0 : 1;
+}
+
+// Rank 1 exits during the second of a series of 64 MiB allreduces: every
+// other rank must get PeerLost naming a peer, on either side of the hosts.
+int run_multihost_peerlost(Communicator& comm, int rank, cudaStream_t stream) {
+  const size_t count = 16 << 20;
+  void* buf = nullptr;
+  CHECK_CUDA(cudaMalloc(&buf, count * 4));
+  OpOptions o;
+  o.stream = stream;
+  try {
+    for (int iter = 0; iter < 50; ++iter) {
+      if (iter == 1 && rank == 1) _exit(9);
+      comm.allreduce(buf, buf, count, DataType::f32, ReduceOp::sum, o).wait();
+    }
+    std::printf("rank %d: no failure after rank 1 exited\n", rank);
+    return 1;
+  } catch (const Error& e) {
+    const bool ok = e.code() == ErrorCode::PeerLost &&
+                    std::string(e.what()).find("peer rank") != std::string::npos;
+    std::printf("rank %d: %s: %s\n", rank, ok ? "got" : "WRONG error", e.what());
+    return ok ? 0 : 1;
+  }
+}
+
 int main_impl(const std::string& mode) {
   const int rank = std::atoi(std::getenv("RANK"));
   const int n = std::atoi(std::getenv("WORLD_SIZE"));
-  CHECK_CUDA(cudaSetDevice(rank));
+  int gpus = 0;
+  CHECK_CUDA(cudaGetDeviceCount(&gpus));
+  const int device = rank % gpus;
+  CHECK_CUDA(cudaSetDevice(device));
   TcpStoreOptions so;
   so.host = "127.0.0.1";
   so.port = static_cast<uint16_t>(std::atoi(std::getenv("WEFT_TEST_STORE_PORT")));
   auto store = TcpStore::connect(so);
   CommOptions options;
-  options.device = Device::cuda(rank);
+  options.device = Device::cuda(device);
   options.timeout = std::chrono::seconds(30);
   Communicator comm = Communicator::init(*store, rank, n, options);
   cudaStream_t stream;
   CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   if (mode == "api") return run_api(comm, rank, n, stream);
   if (mode == "zero_copy_mismatch") return run_mismatch(comm, rank, stream);
+  if (mode == "multihost") return run_multihost(comm, rank, n, stream);
+  if (mode == "multihost_peerlost") return run_multihost_peerlost(comm, rank, stream);
   std::fprintf(stderr, "unknown mode %s\n", mode.c_str());
   return 2;
 }

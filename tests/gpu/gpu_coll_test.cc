@@ -5,6 +5,8 @@
 #include <cuda_runtime_api.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,8 +25,10 @@ int device_count() {
 }
 
 // Runs `mode` on `n` ranks; returns each rank's exit status and output.
+// `host_of(r)`, when given, is rank r's WEFT_HOST_ID (virtual hosts).
 void run_ranks(const std::string& mode, int n, std::chrono::seconds limit,
-               const std::string& worker = "gpu_coll_worker") {
+               const std::string& worker = "gpu_coll_worker",
+               std::function<std::string(int)> host_of = {}, std::vector<int> skip = {}) {
   auto server = StoreServer::start({.host = "127.0.0.1", .port = 0});
   std::string dir = make_temp_dir("gpu-coll");
   std::vector<Subprocess> ranks;
@@ -33,11 +37,13 @@ void run_ranks(const std::string& mode, int n, std::chrono::seconds limit,
     o.env = {{"RANK", std::to_string(r)},
              {"WORLD_SIZE", std::to_string(n)},
              {"WEFT_TEST_STORE_PORT", std::to_string(server->port())}};
+    if (host_of) o.env.push_back({"WEFT_HOST_ID", host_of(r)});
     o.stdout_path = dir + "/rank" + std::to_string(r) + ".out";
     o.stderr_path = dir + "/rank" + std::to_string(r) + ".err";
     ranks.push_back(Subprocess::spawn({bin(worker), mode}, o));
   }
   for (int r = 0; r < n; ++r) {
+    if (std::find(skip.begin(), skip.end(), r) != skip.end()) continue;
     auto status = ranks[r].wait_for(limit);
     std::string out = read_file(dir + "/rank" + std::to_string(r) + ".out");
     std::string err = read_file(dir + "/rank" + std::to_string(r) + ".err");
@@ -67,6 +73,40 @@ TEST_P(GpuCollectives, PublicApiWithRegistration) { run_ranks("api", GetParam(),
 TEST_P(GpuCollectives, OneRankRegisteredGivesMismatch) {
   run_ranks("zero_copy_mismatch", GetParam(), 60s, "gpu_api_worker");
 }
+
+// GPUs on virtual hosts (WEFT_HOST_ID): staged through pinned host memory
+// and sockets between hosts, NVLink inside. {hosts, ranks per host}; ranks
+// share GPUs (rank % GPUs) where there are fewer GPUs than ranks, so 2 GPUs
+// run 2 hosts x 2 ranks.
+class GpuMultiHost : public ::testing::TestWithParam<std::pair<int, int>> {
+ protected:
+  void SetUp() override {
+    if (device_count() < 2) GTEST_SKIP() << "needs 2 GPUs, this machine has " << device_count();
+    const auto [hosts, per_host] = GetParam();
+    if (hosts * per_host > 2 * device_count())
+      GTEST_SKIP() << "needs " << (hosts * per_host + 1) / 2 << " GPUs, this machine has " << device_count();
+  }
+  static std::function<std::string(int)> layout() {
+    const int per_host = GetParam().second;
+    return [per_host](int r) { return "vhost" + std::to_string(r / per_host); };
+  }
+  int ranks() const { return GetParam().first * GetParam().second; }
+};
+
+TEST_P(GpuMultiHost, EveryCollective) {
+  run_ranks("multihost", ranks(), 400s, "gpu_api_worker", layout());
+}
+TEST_P(GpuMultiHost, KilledRankGivesPeerLost) {
+  run_ranks("multihost_peerlost", ranks(), 120s, "gpu_api_worker", layout(), {1});
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, GpuMultiHost,
+                         ::testing::Values(std::pair{2, 1}, std::pair{2, 2}, std::pair{2, 4},
+                                           std::pair{4, 2}),
+                         [](const auto& info) {
+                           return std::to_string(info.param.first) + "x" +
+                                  std::to_string(info.param.second);
+                         });
 
 INSTANTIATE_TEST_SUITE_P(Gpus, GpuCollectives, ::testing::Values(2, 4, 8),
                          [](const auto& info) { return std::to_string(info.param) + "gpus"; });

@@ -3,6 +3,8 @@
 #include "coll/gpu/gpu_comm.h"
 #include "comm/device_comm.h"
 #include "comm/work_state.h"
+#include "staging/cuda_stream_ops.h"
+#include "staging/hier_comm.h"
 
 namespace weft {
 namespace {
@@ -51,6 +53,8 @@ class CudaDeviceComm final : public DeviceComm {
   }
   void deregister(uint64_t id) override { gpu_.deregister(id); }
   void abort(const std::string& reason) override { gpu_.abort(reason); }
+  void fail(const Error& cause) override { gpu_.fail(cause); }
+  std::optional<Error> failure() const override { return gpu_.failure(); }
 
  private:
   static gpu::GpuCommConfig config(const DeviceCommSetup& s) {
@@ -69,6 +73,22 @@ class CudaDeviceComm final : public DeviceComm {
 
 std::unique_ptr<DeviceComm> make_device_comm(Store& store, const DeviceCommSetup& setup) {
   return std::make_unique<CudaDeviceComm>(store, setup);
+}
+
+std::unique_ptr<DeviceComm> make_multihost_device_comm(Communicator& host, Store& store,
+                                                       const DeviceCommSetup& setup,
+                                                       const std::vector<std::string>& host_ids) {
+  staging::MultiHostParts parts;
+  parts.ops = staging::make_cuda_stream_ops(setup.device);
+  parts.make_intra = [&store, setup](Communicator&, int host_index, int local_rank, int local_size) {
+    DeviceCommSetup local = setup;
+    local.rank = local_rank;
+    local.size = local_size;
+    local.name = str(setup.name, "/host", host_index);
+    return make_device_comm(store, local);
+  };
+  return staging::make_multihost_device_comm(host, staging::HostLayout::from_host_ids(host_ids),
+                                             parts, staging::StagingConfig::from_env(setup.timeout));
 }
 
 }  // namespace weft

@@ -188,6 +188,10 @@ void GpuComm::abort(const std::string& reason) {
   impl_->fail(Error(ErrorCode::Aborted, str("rank ", impl_->rank, ": GPU communicator aborted: ", reason)));
 }
 
+void GpuComm::fail(const Error& cause) { impl_->fail(cause); }
+
+std::optional<Error> GpuComm::failure() const { return impl_->failure->get(); }
+
 GpuOp GpuComm::Impl::collective(CollKind kind, const char* name, const void* in, void* out,
                                 size_t count, DataType type, ReduceOp op, int root,
                                 cudaStream_t stream) {

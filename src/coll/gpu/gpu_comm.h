@@ -24,9 +24,11 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "weft/dtype.h"
+#include "weft/error.h"
 
 namespace weft {
 class Store;
@@ -96,6 +98,9 @@ class GpuComm {
 
   // Fails every pending and later operation with Aborted; kernels return.
   void abort(const std::string& reason);
+  // Fails every pending and later operation with `cause`; kernels return.
+  void fail(const Error& cause);
+  std::optional<Error> failure() const;
 
   class Impl;
 

@@ -18,6 +18,7 @@
 #include "coll/gpu/kernel_args.h"
 #include "cuda/cuda_exporter.h"
 #include "cuda/cuda_mapper.h"
+#include "cuda/device_guard.h"
 #include "ipc/registration_client.h"
 #include "ipc/registration_service.h"
 #include "register/registrar.h"
@@ -121,16 +122,6 @@ class GpuComm::Impl {
   std::thread watchdog_;
 };
 
-// Makes `device` current for the scope and restores the caller's device.
-class DeviceGuard {
- public:
-  explicit DeviceGuard(int device);
-  ~DeviceGuard();
-  DeviceGuard(const DeviceGuard&) = delete;
-  DeviceGuard& operator=(const DeviceGuard&) = delete;
-
- private:
-  int previous_ = -1;
-};
+using DeviceGuard = cuda::DeviceGuard;
 
 }  // namespace weft::gpu

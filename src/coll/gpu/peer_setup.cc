@@ -30,16 +30,6 @@ std::string key(const GpuCommConfig& c, const std::string& rest) { return c.name
 
 }  // namespace
 
-DeviceGuard::DeviceGuard(int device) {
-  WEFT_CUDART("GpuComm", cudaGetDevice, &previous_);
-  if (previous_ != device) WEFT_CUDART("GpuComm", cudaSetDevice, device);
-}
-
-DeviceGuard::~DeviceGuard() {
-  int current = -1;
-  if (cudaGetDevice(&current) == cudaSuccess && current != previous_) cudaSetDevice(previous_);
-}
-
 GpuComm::Impl::Impl(Store& store, int rank_, int size_, const GpuCommConfig& config_)
     : rank(rank_), size(size_), config(config_) {
   WEFT_REQUIRE(size >= 1 && rank >= 0 && rank < size, "GpuComm: rank ", rank, " of ", size,
