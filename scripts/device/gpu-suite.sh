@@ -7,7 +7,11 @@
 #
 #   scripts/device/gpu-suite.sh [--tests REGEX] [--bench-np "N ..."] [--bench-blocks "B ..."]
 #                               [--bench-graph] [--no-bench] [--perf "allreduce allgather ..."]
+#                               [--bench-hosts "H ..."]
 #
+# --bench-hosts: gpu_allreduce_bench --hosts H (GPUs split into H virtual
+# hosts; weft staged / hierarchical, NCCL over its socket transport); H > 1
+# times eager launches from 4 KiB (graphs cannot hold cross-host operations).
 # --perf: weft-perf --compare nccl for each collective, registered buffers,
 # eager and CUDA-graph launches, on --bench-np GPUs.
 # --python: the Python package's tests (tests/python, with torch where the
@@ -17,6 +21,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${OUT:-$root/gpu-logs}
 mkdir -p "$out"
 tests_regex=""; bench_np=""; bench_blocks="32"; bench=1; bench_graph=0; perf_colls=""; python_tests=0
+bench_hosts="1"
 while [ $# -gt 0 ]; do
   case $1 in
     --tests) tests_regex=$2; shift 2 ;;
@@ -24,6 +29,7 @@ while [ $# -gt 0 ]; do
     --bench-blocks) bench_blocks=$2; shift 2 ;;
     --no-bench) bench=0; shift ;;
     --bench-graph) bench_graph=1; shift ;;
+    --bench-hosts) bench_hosts=$2; shift 2 ;;
     --perf) perf_colls=$2; shift 2 ;;
     --python) python_tests=1; shift ;;
     *) echo "unknown option $1"; exit 2 ;;
@@ -52,11 +58,20 @@ log "ctest -L gpu ${tests_regex:+-R $tests_regex}"
 ctest -L gpu ${tests_regex:+-R "$tests_regex"} --output-on-failure --timeout 600 > "$out/ctest-gpu.log" 2>&1
 rc=$?
 grep -E "^\s*[0-9]+/[0-9]+ Test|tests passed|tests failed|\(Failed\)|\(Timeout\)" "$out/ctest-gpu.log" | tail -40 | tee -a "$out/summary.txt"
-grep -hE "^\[(correctness|graph|peerlost|timeout) n=" "$out/ctest-gpu.log" | sort | uniq | head -40 >> "$out/summary.txt"
+grep -hE "^\[(correctness|graph|peerlost|timeout|multihost|multihost_peerlost) n=" "$out/ctest-gpu.log" | sort | uniq | head -40 >> "$out/summary.txt"
 
 if [ "$bench" = 1 ] && [ -x bin/gpu_allreduce_bench ]; then
   nccl_lib=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib", "libnccl.so.2"))' 2>/dev/null)
   for np in ${bench_np:-$ngpu}; do
+    for hosts in $bench_hosts; do
+      [ "$hosts" = 1 ] && continue
+      log "gpu_allreduce_bench --np $np --hosts $hosts (NCCL: NCCL_HOSTID per host, socket transport)"
+      timeout 300 bin/gpu_allreduce_bench --np "$np" --hosts "$hosts" -b 4K -e 256M -n 5 -w 2 \
+        ${nccl_lib:+--nccl-lib "$nccl_lib"} > "$out/bench-allreduce-np$np-hosts$hosts.txt" 2>&1
+      echo "exit $?" >> "$out/bench-allreduce-np$np-hosts$hosts.txt"
+      tee -a "$out/summary.txt" < "$out/bench-allreduce-np$np-hosts$hosts.txt" | tail -40
+    done
+    case " $bench_hosts " in *" 1 "*) ;; *) continue ;; esac
     for blocks in $bench_blocks; do
       log "gpu_allreduce_bench --np $np --blocks $blocks (NCCL: ${nccl_lib:-default search})"
       timeout 300 bin/gpu_allreduce_bench --np "$np" --blocks "$blocks" -b 8 -e 256M \
