@@ -8,8 +8,11 @@
 // communicator; the stream signals and waits in that order (see
 // staged_comm.cc), so both words only ever grow.
 //
-// The proxy keeps several chunks in flight (as many as the stream hands it),
-// so copies and network transfers overlap. It never hangs silently: a failed
+// Chunks travel in lanes: collectives, sends and receives each have their
+// own words, slots and order, so that a receive waiting for its peer's send
+// never holds up this rank's own send (a ring shift posts both at once). The
+// proxy keeps several chunks per lane in flight (as many as the stream hands
+// it), so copies and network transfers overlap. It never hangs silently: a failed
 // host operation, a stream that does not deliver a chunk within the timeout,
 // or a failure reported by a sibling communicator (`watch`) fails the proxy,
 // raises the abort word (the stream's waits return) and is rethrown by every
@@ -41,15 +44,21 @@ struct alignas(64) ControlWords {
   alignas(64) uint64_t drained = 0;  // stream: chunks whose slots are free again
 };
 
+enum class Lane : int { collective = 0, send = 1, recv = 2 };
+inline constexpr int kLanes = 3;
+
 class Proxy {
  public:
   struct Job {
-    uint64_t id;                // chunk number: runs once ready >= id
+    Lane lane;
+    uint64_t id;                // chunk number in its lane: runs once ready >= id
     std::function<Work()> run;  // starts the host operation of the chunk
     std::function<void()> after;  // optional: runs once it finished, before `done`
     std::string what;           // "allreduce #3 (staged chunk 2/5)"
   };
 
+  // `words`: one ControlWords per lane; the first one's abort word is the
+  // abort word of every lane.
   Proxy(ControlWords* words, int rank, std::chrono::milliseconds timeout);
   ~Proxy();
   Proxy(const Proxy&) = delete;
@@ -60,8 +69,10 @@ class Proxy {
   // Records `error` as the failure (the first one wins) and raises abort.
   void fail(const Error& error);
   std::optional<Error> failure() const;
-  // Chunks finished so far (the `done` word as the host last wrote it).
-  uint64_t finished() const { return finished_.load(std::memory_order_acquire); }
+  // Chunks of `lane` finished so far (its `done` word as the host last wrote it).
+  uint64_t finished(Lane lane) const {
+    return finished_[static_cast<int>(lane)].load(std::memory_order_acquire);
+  }
 
   // Polled while the proxy runs: a failure elsewhere that must stop it.
   void set_watch(std::function<std::optional<Error>()> watch);
@@ -73,8 +84,18 @@ class Proxy {
     Job job;
     Work work;
   };
+  struct LaneState {
+    std::deque<Job> waiting;
+    std::chrono::steady_clock::time_point head_since;  // when waiting.front() became the head
+    std::deque<Running> running;
+  };
   void loop();
   bool step();  // one round of progress; false when there was nothing to do
+  // Starts the staged chunks and retires the finished ones of one lane;
+  // returns whether anything moved. Called with mu_ held (released around
+  // calls into the host communicator).
+  bool advance(int lane, std::unique_lock<std::mutex>& lock);
+  bool busy() const;  // mu_ held
 
   ControlWords* const words_;
   const int rank_;
@@ -82,16 +103,14 @@ class Proxy {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Job> waiting_;
-  std::chrono::steady_clock::time_point head_since_;  // when waiting_.front() became the head
-  std::deque<Running> running_;
+  LaneState lanes_[kLanes];
   std::optional<Error> failure_;
   // Held while the watch / the callback runs, so that once set_watch /
   // set_on_failure returned the old one is no longer running.
   std::mutex watch_mu_, callback_mu_;
   std::function<std::optional<Error>()> watch_;
   std::function<void(const Error&)> on_failure_;
-  std::atomic<uint64_t> finished_{0};
+  std::atomic<uint64_t> finished_[kLanes] = {};
   bool stop_ = false;
   std::thread thread_;
 };

@@ -33,8 +33,9 @@ StagingConfig StagingConfig::from_env(std::chrono::milliseconds timeout) {
   return c;
 }
 
-// A slot holds a chunk twice over: alltoall stages its input in the first
-// half and receives into the second; the other collectives use the first.
+// A collective slot holds a chunk twice over: alltoall stages its input in
+// the first half and receives into the second; the other collectives use
+// the first. Send and receive slots hold one chunk.
 StagedDeviceComm::StagedDeviceComm(Communicator host, std::shared_ptr<StreamOps> ops,
                                    StagingConfig config, std::string label, int avg_over)
     : host_(std::move(host)),
@@ -43,10 +44,11 @@ StagedDeviceComm::StagedDeviceComm(Communicator host, std::shared_ptr<StreamOps>
       label_(std::move(label)),
       avg_over_(avg_over),
       rank_(host_.rank()),
-      size_(host_.size()),
-      slot_bytes_(2 * config.chunk_bytes) {
-  words_ = static_cast<ControlWords*>(ops_->alloc_host(sizeof(ControlWords)));
-  slots_ = static_cast<char*>(ops_->alloc_host(slot_bytes_ * static_cast<size_t>(config_.slots)));
+      size_(host_.size()) {
+  words_ = static_cast<ControlWords*>(ops_->alloc_host(sizeof(ControlWords) * kLanes));
+  lanes_[static_cast<int>(Lane::collective)].slot_bytes = 2 * config_.chunk_bytes;
+  lanes_[static_cast<int>(Lane::send)].slot_bytes = config_.chunk_bytes;
+  lanes_[static_cast<int>(Lane::recv)].slot_bytes = config_.chunk_bytes;
   proxy_ = std::make_unique<Proxy>(words_, rank_, config_.timeout);
   // However this part fails, its host communicator fails too, which tells
   // its peers: they must not wait for chunks this rank will never send.
@@ -56,14 +58,15 @@ StagedDeviceComm::StagedDeviceComm(Communicator host, std::shared_ptr<StreamOps>
     if (sibling_) sibling_(e);
   });
   WEFT_INFO("staging", "rank ", rank_, ": ", label_, " staging over ", size_, " ranks: ",
-            config_.slots, " slots of ", config_.chunk_bytes, " bytes in pinned host memory");
+            config_.slots, " slots of ", config_.chunk_bytes, " bytes per lane in pinned host memory");
 }
 
 StagedDeviceComm::~StagedDeviceComm() {
   // Release every stream wait before the words go away.
-  std::atomic_ref<uint64_t>(words_->abort).store(1, std::memory_order_release);
+  std::atomic_ref<uint64_t>(words_[0].abort).store(1, std::memory_order_release);
   proxy_.reset();
-  ops_->free_host(slots_);
+  for (auto& lane : lanes_)
+    if (lane.slots) ops_->free_host(lane.slots);
   ops_->free_host(words_);
 }
 
@@ -87,9 +90,9 @@ size_t StagedDeviceComm::chunk_elems(DataType type, size_t blocks) const {
   return std::max<size_t>(1, config_.chunk_bytes / blocks / size_of(type));
 }
 
-Work StagedDeviceComm::run(const std::string& what, size_t chunks, const StageFn& in,
-                           const HostFn& host, const StageFn& out, void* stream,
-                           const StageFn& after) {
+Work StagedDeviceComm::run(Lane lane_id, const std::string& what, size_t chunks,
+                           const StageFn& in, const HostFn& host, const StageFn& out,
+                           void* stream, const StageFn& after) {
   if (auto f = proxy_->failure()) throw *f;
   if (ops_->capturing(stream))
     throw_error(ErrorCode::Unsupported,
@@ -101,41 +104,46 @@ Work StagedDeviceComm::run(const std::string& what, size_t chunks, const StageFn
     return Work(state);
   }
   const size_t slots = static_cast<size_t>(config_.slots);
+  const int index = static_cast<int>(lane_id);
+  ControlWords& words = words_[index];
+  const uint64_t* abort = &words_[0].abort;
   std::lock_guard lock(enqueue_mu_);
-  const uint64_t first = next_chunk_;
+  LaneSlots& lane = lanes_[index];
+  if (!lane.slots) lane.slots = static_cast<char*>(ops_->alloc_host(lane.slot_bytes * slots));
+  const uint64_t first = lane.next_chunk;
   const uint64_t last = first + chunks - 1;
-  auto slot = [&](size_t k) { return slots_ + (k % slots) * slot_bytes_; };
+  auto slot = [&](size_t k) { return lane.slots + (k % slots) * lane.slot_bytes; };
 
   std::vector<Proxy::Job> jobs;
   for (size_t k = 0; k < chunks; ++k) {
     char* s = slot(k);
     std::function<void()> then;
     if (after) then = [after, k, s] { after(k, s); };
-    jobs.push_back({first + k, [host, k, s] { return host(k, s); }, std::move(then),
+    jobs.push_back({lane_id, first + k, [host, k, s] { return host(k, s); }, std::move(then),
                     str(what, " chunk ", k + 1, "/", chunks)});
   }
   proxy_->push(std::move(jobs));
 
-  // The slots are free once the previous operation drained them.
-  ops_->wait(&words_->drained, last_drained_, &words_->abort, stream);
+  // The slots are free once the lane's previous operation drained them.
+  ops_->wait(&words.drained, lane.last_drained, abort, stream);
   auto drain = [&](size_t k) {
-    ops_->wait(&words_->done, first + k, &words_->abort, stream);
+    ops_->wait(&words.done, first + k, abort, stream);
     out(k, slot(k));
   };
   for (size_t k = 0; k < chunks; ++k) {
     if (k >= slots) drain(k - slots);  // chunk k reuses chunk k - slots's slot
     in(k, slot(k));
-    ops_->signal(&words_->ready, first + k, stream);
+    ops_->signal(&words.ready, first + k, stream);
   }
   for (size_t k = chunks > slots ? chunks - slots : 0; k < chunks; ++k) drain(k);
-  ops_->signal(&words_->drained, last, stream);
-  next_chunk_ = last + 1;
-  last_drained_ = last;
+  ops_->signal(&words.drained, last, stream);
+  lane.next_chunk = last + 1;
+  lane.last_drained = last;
 
   auto marker = ops_->marker(stream, what);
   Proxy* proxy = proxy_.get();
-  state->set_poller([proxy, marker, last, what] {
-    if (proxy->finished() >= last && marker()) return true;
+  state->set_poller([proxy, lane_id, marker, last, what] {
+    if (proxy->finished(lane_id) >= last && marker()) return true;
     if (auto f = proxy->failure())
       throw Error(f->code(), str(what, ": ", f->message()));
     return false;
@@ -160,7 +168,7 @@ Work StagedDeviceComm::allreduce(const void* in, void* out, size_t count, DataTy
   const size_t es = size_of(type), c = chunk_elems(type, 1);
   auto m = [=](size_t k) { return std::min(c, count - k * c); };
   return run(
-      describe("allreduce", count, type), ceil_div(count, c),
+      Lane::collective, describe("allreduce", count, type), ceil_div(count, c),
       [=, this](size_t k, char* s) { ops_->copy(s, cp(in) + k * c * es, m(k) * es, stream); },
       [=, this](size_t k, char* s) { return host_.allreduce(s, s, m(k), type, host_op(op)); },
       [=, this](size_t k, char* s) { ops_->copy(mp(out) + k * c * es, s, m(k) * es, stream); },
@@ -173,7 +181,7 @@ Work StagedDeviceComm::reduce(const void* in, void* out, size_t count, DataType 
   auto m = [=](size_t k) { return std::min(c, count - k * c); };
   const bool is_root = rank_ == root;
   return run(
-      describe("reduce", count, type), ceil_div(count, c),
+      Lane::collective, describe("reduce", count, type), ceil_div(count, c),
       [=, this](size_t k, char* s) { ops_->copy(s, cp(in) + k * c * es, m(k) * es, stream); },
       [=, this](size_t k, char* s) { return host_.reduce(s, s, m(k), type, host_op(op), root); },
       [=, this](size_t k, char* s) {
@@ -187,7 +195,7 @@ Work StagedDeviceComm::broadcast(void* buf, size_t count, DataType type, int roo
   auto m = [=](size_t k) { return std::min(c, count - k * c); };
   const bool is_root = rank_ == root;
   return run(
-      describe("broadcast", count, type), ceil_div(count, c),
+      Lane::collective, describe("broadcast", count, type), ceil_div(count, c),
       [=, this](size_t k, char* s) {
         if (is_root) ops_->copy(s, mp(buf) + k * c * es, m(k) * es, stream);
       },
@@ -207,7 +215,7 @@ Work StagedDeviceComm::allgather(const void* in, void* out, size_t count, DataTy
   const size_t c = chunk_elems(type, n);
   auto m = [=](size_t k) { return std::min(c, count - k * c); };
   return run(
-      describe("allgather", count, type), ceil_div(count, c),
+      Lane::collective, describe("allgather", count, type), ceil_div(count, c),
       [=, this](size_t k, char* s) {
         ops_->copy(s + r * m(k) * es, cp(in) + k * c * es, m(k) * es, stream);
       },
@@ -224,7 +232,7 @@ Work StagedDeviceComm::reduce_scatter(const void* in, void* out, size_t recv_cou
   const size_t c = chunk_elems(type, n);
   auto m = [=](size_t k) { return std::min(c, recv_count - k * c); };
   return run(
-      describe("reduce_scatter", recv_count, type), ceil_div(recv_count, c),
+      Lane::collective, describe("reduce_scatter", recv_count, type), ceil_div(recv_count, c),
       [=, this](size_t k, char* s) {
         ops_->copy(s, m(k) * es, cp(in) + k * c * es, recv_count * es, m(k) * es, n, stream);
       },
@@ -243,7 +251,7 @@ Work StagedDeviceComm::alltoall(const void* in, void* out, size_t count, DataTyp
   const size_t c = chunk_elems(type, n), half = config_.chunk_bytes;
   auto m = [=](size_t k) { return std::min(c, count - k * c); };
   return run(
-      describe("alltoall", count, type), ceil_div(count, c),
+      Lane::collective, describe("alltoall", count, type), ceil_div(count, c),
       [=, this](size_t k, char* s) {
         ops_->copy(s, m(k) * es, cp(in) + k * c * es, count * es, m(k) * es, n, stream);
       },
@@ -258,7 +266,7 @@ Work StagedDeviceComm::send(const void* buf, size_t count, DataType type, int pe
   const size_t es = size_of(type), c = chunk_elems(type, 1);
   auto m = [=](size_t k) { return std::min(c, count - k * c); };
   return run(
-      describe("send", count, type), ceil_div(count, c),
+      Lane::send, describe("send", count, type), ceil_div(count, c),
       [=, this](size_t k, char* s) { ops_->copy(s, cp(buf) + k * c * es, m(k) * es, stream); },
       [=, this](size_t k, char* s) { return host_.send(s, m(k), type, peer); },
       [](size_t, char*) {}, stream);
@@ -268,7 +276,7 @@ Work StagedDeviceComm::recv(void* buf, size_t count, DataType type, int peer, vo
   const size_t es = size_of(type), c = chunk_elems(type, 1);
   auto m = [=](size_t k) { return std::min(c, count - k * c); };
   return run(
-      describe("recv", count, type), ceil_div(count, c), [](size_t, char*) {},
+      Lane::recv, describe("recv", count, type), ceil_div(count, c), [](size_t, char*) {},
       [=, this](size_t k, char* s) { return host_.recv(s, m(k), type, peer); },
       [=, this](size_t k, char* s) { ops_->copy(mp(buf) + k * c * es, s, m(k) * es, stream); },
       stream);

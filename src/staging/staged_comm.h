@@ -9,9 +9,10 @@
 // network transfer of the others, and stream semantics are NCCL's: the
 // operation runs after the stream's earlier work and before its later work.
 //
-// Operations are serialized through the slots: each starts once the previous
-// one released them (`drained`), whatever stream either runs on, which keeps
-// the chunk counters monotonic. Capture into a CUDA graph is refused (the
+// Operations of one lane (collectives, sends, receives: see proxy.h) are
+// serialized through the lane's slots: each starts once the previous one
+// released them (`drained`), whatever stream either runs on, which keeps the
+// lane's chunk counters monotonic. Capture into a CUDA graph is refused (the
 // counters' values would be baked into the graph).
 #pragma once
 
@@ -76,8 +77,8 @@ class StagedDeviceComm final : public DeviceComm {
   using StageFn = std::function<void(size_t k, char* slot)>;
   using HostFn = std::function<Work(size_t k, char* slot)>;
   // `after` (optional) runs on the host once chunk k's host operation finished.
-  Work run(const std::string& what, size_t chunks, const StageFn& in, const HostFn& host,
-           const StageFn& out, void* stream, const StageFn& after = {});
+  Work run(Lane lane, const std::string& what, size_t chunks, const StageFn& in,
+           const HostFn& host, const StageFn& out, void* stream, const StageFn& after = {});
   // The reduction the host runs for `op`, and the division that completes it
   // (empty when none) for chunks of m(k) elements at `offset(k)` in the slot.
   ReduceOp host_op(ReduceOp op) const { return op == ReduceOp::avg && avg_over_ ? ReduceOp::sum : op; }
@@ -93,17 +94,23 @@ class StagedDeviceComm final : public DeviceComm {
   const std::string label_;
   const int avg_over_;
   const int rank_, size_;
-  const size_t slot_bytes_;
 
-  ControlWords* words_ = nullptr;  // alloc_host
-  char* slots_ = nullptr;          // alloc_host: config_.slots * slot_bytes_
+  // A lane's ring of pinned slots (allocated on the lane's first use: most
+  // programs never send or receive device buffers across hosts) and where
+  // its chunk numbering stands.
+  struct LaneSlots {
+    char* slots = nullptr;  // alloc_host: config_.slots * slot_bytes
+    size_t slot_bytes = 0;
+    uint64_t next_chunk = 1;
+    uint64_t last_drained = 0;
+  };
+  ControlWords* words_ = nullptr;  // alloc_host: one per lane
+  LaneSlots lanes_[kLanes];
   std::unique_ptr<Proxy> proxy_;
   std::mutex sibling_mu_;
   std::function<void(const Error&)> sibling_;  // set_on_failure
 
-  std::mutex enqueue_mu_;  // operations enqueue their chunks atomically
-  uint64_t next_chunk_ = 1;
-  uint64_t last_drained_ = 0;
+  std::mutex enqueue_mu_;  // operations enqueue their chunks atomically; lanes_
   uint64_t next_seq_ = 0;
 };
 

@@ -181,13 +181,14 @@ void check_all(DeviceComm& dev, int rank, int n, Checker& ck) {
           ++ck.cases;
         }
         {
-          // A ring shift: sends on one stream, receives on another.
+          // A ring shift, every rank posting its receive first (on another
+          // stream): the receive must not hold up the send.
           staging::HostStream recv_stream;
           const int next = (rank + 1) % n, prev = (rank + n - 1) % n;
           Buf out(t, count), in(t, count);
           for (size_t i = 0; i < count; ++i) out.put(i, input_value(rank, i, ReduceOp::sum, false));
-          Work sent = dev.send(out.data(), count, t, next, s);
           Work got = dev.recv(in.data(), count, t, prev, &recv_stream);
+          Work sent = dev.send(out.data(), count, t, next, s);
           got.wait();
           sent.wait();
           for (size_t i = 0; i < count; ++i)
