@@ -252,15 +252,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    if (const char* r = std::getenv("WEFT_BENCH_RANK"))
-      return run_rank(o, std::atoi(r), o.np, uint16_t(std::atoi(std::getenv("WEFT_BENCH_PORT"))));
+    if (const char* r = std::getenv("GPU_BENCH_RANK"))
+      return run_rank(o, std::atoi(r), o.np, uint16_t(std::atoi(std::getenv("GPU_BENCH_PORT"))));
     auto server = weft::StoreServer::start({.host = "127.0.0.1", .port = 0});
     std::vector<pid_t> pids;
     for (int r = 0; r < o.np; ++r) {
       pid_t pid = fork();
       if (pid == 0) {
-        setenv("WEFT_BENCH_RANK", std::to_string(r).c_str(), 1);
-        setenv("WEFT_BENCH_PORT", std::to_string(server->port()).c_str(), 1);
+        setenv("GPU_BENCH_RANK", std::to_string(r).c_str(), 1);
+        setenv("GPU_BENCH_PORT", std::to_string(server->port()).c_str(), 1);
         execv("/proc/self/exe", argv);
         _exit(127);
       }
