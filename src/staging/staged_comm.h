@@ -27,8 +27,8 @@
 namespace weft::staging {
 
 struct StagingConfig {
-  size_t chunk_bytes = 4 << 20;  // WEFT_STAGE_CHUNK_BYTES
-  int slots = 4;                 // WEFT_STAGE_SLOTS
+  size_t chunk_bytes = 1 << 20;  // WEFT_STAGE_CHUNK_BYTES
+  int slots = 8;                 // WEFT_STAGE_SLOTS
   std::chrono::milliseconds timeout{std::chrono::seconds(600)};
   static StagingConfig from_env(std::chrono::milliseconds timeout);
 };
