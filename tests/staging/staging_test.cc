@@ -62,6 +62,15 @@ TEST(StagedCollectives, HierarchicalInterleavedHosts) {
   check("hier_il", {"a", "b", "a", "b"}, "auto");
 }
 
+// The layouts of the 8-GPU machine: 2 hosts x 4 and 4 hosts x 2.
+TEST(StagedCollectives, HierarchicalTwoHostsOfFour) {
+  check("hier24", {"a", "a", "a", "a", "b", "b", "b", "b"}, "auto");
+}
+
+TEST(StagedCollectives, HierarchicalFourHostsOfTwo) {
+  check("hier42", {"a", "a", "b", "b", "c", "c", "d", "d"}, "auto");
+}
+
 TEST(StagedCollectives, FlatForcedOnTwoHostsOfTwo) { check("forced", {"a", "a", "b", "b"}, "flat"); }
 
 // A rank dies while the others are inside a hierarchical allreduce: every
