@@ -7,9 +7,14 @@ GPUs and a weft built with CUDA are all present: it runs on the lent GPU
 machine. Every result is checked exactly against references computed here
 (small integers, exact in every dtype).
 """
+import os
+
 import pytest
 
 import weft
+
+# NCCL is the comparator: never NVLink multicast on the lent machines.
+os.environ.setdefault("NCCL_NVLS_ENABLE", "0")
 
 torch = pytest.importorskip("torch", reason="torch is not importable here: the CUDA tests "
                                               "need torch with CUDA (they run on the GPU machine)")
@@ -91,6 +96,7 @@ def _raw_collectives(comm):
     out["side_stream"] = [t[0].item(), t[-1].item(), w.completed()]
     # stream= names the stream explicitly; raw (pointer, count, dtype) form.
     t = base(r, 16, device=dev)
+    s.wait_stream(torch.cuda.current_stream(dev))   # t was written on the current stream
     comm.allreduce((t.data_ptr(), t.numel(), weft.DataType.f32), stream=s.cuda_stream)
     s.synchronize()
     out["raw_pointer"] = t.cpu().tolist()
