@@ -133,7 +133,8 @@ def _as_list(tensors):
 
 
 class ProcessGroupWeft(dist.ProcessGroup):
-    """torch.distributed.ProcessGroup on a weft.Communicator (CPU tensors)."""
+    """torch.distributed.ProcessGroup on weft communicators: a host one for CPU
+    tensors, a CUDA one (made on first use) for CUDA tensors."""
 
     def __init__(self, store, rank, size, timeout, group_id="0"):
         super().__init__(rank, size)
