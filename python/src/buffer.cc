@@ -31,11 +31,35 @@ std::optional<DataType> dtype_from_format(const std::string& format, size_t item
   }
 }
 
+namespace {
+
+// "numpy.ndarray", "torch.Tensor": classes defined in Python (heap types) have
+// only their bare name in tp_name, so their module is added.
+std::string type_name(pybind11::handle obj) {
+  PyTypeObject* type = Py_TYPE(obj.ptr());
+  std::string name = type->tp_name;
+  if (!PyType_HasFeature(type, Py_TPFLAGS_HEAPTYPE)) return name;
+  PyObject* module = PyObject_GetAttrString(reinterpret_cast<PyObject*>(type), "__module__");
+  if (module == nullptr) {
+    PyErr_Clear();
+    return name;
+  }
+  if (PyUnicode_Check(module)) {
+    const char* m = PyUnicode_AsUTF8(module);
+    if (m == nullptr) PyErr_Clear();
+    else if (std::string(m) != "builtins") name = std::string(m) + "." + name;
+  }
+  Py_DECREF(module);
+  return name;
+}
+
+}  // namespace
+
 Buffer::Buffer(pybind11::handle obj, bool writable, const std::string& op,
                const std::string& role, std::optional<DataType> dtype) {
   const std::string where = op + ": " + role;
   if (obj.is_none()) throw Error(ErrorCode::InvalidArgument, where + " is required here");
-  type_name_ = Py_TYPE(obj.ptr())->tp_name;
+  type_name_ = type_name(obj);
   if (PyTuple_Check(obj.ptr())) {
     from_pointer_tuple(obj, where, dtype);
     return;

@@ -62,8 +62,11 @@ def test_host_communicator_reports_cpu(comm):
     assert comm.device == weft.Device.cpu()
 
 
+FAKE = f"{FakeCuda.__module__}.FakeCuda"   # how weft names the class in messages
+
+
 @pytest.mark.parametrize("make, kind", [
-    (lambda x: FakeCuda(x), "FakeCuda"),
+    (lambda x: FakeCuda(x), FAKE),
     (lambda x: (x.ctypes.data, x.size, weft.DataType.f32), "tuple"),
     (lambda x: (x.ctypes.data, x.size), "tuple"),   # dtype= below
 ])
@@ -123,13 +126,13 @@ def test_dtype_override_and_typestrs(comm):
     # bf16 bits in 2-byte items pass validation and reach the memory check
     with pytest.raises(weft.InvalidArgumentError) as e:
         comm.allreduce(FakeCuda(x), dtype=weft.DataType.bf16)
-    assert e.value.message == f"allreduce: send is CUDA memory (FakeCuda), {HOST_COMM}"
+    assert e.value.message == f"allreduce: send is CUDA memory ({FAKE}), {HOST_COMM}"
     # every supported typestr (and the one-byte '|' order) is accepted
     for dt in (np.float16, np.float32, np.float64, np.int8, np.uint8, np.int32, np.int64,
                np.uint32, np.uint64):
         with pytest.raises(weft.InvalidArgumentError) as e:
             comm.allreduce(FakeCuda(np.zeros(4, dt)))
-        assert e.value.message == f"allreduce: send is CUDA memory (FakeCuda), {HOST_COMM}", dt
+        assert e.value.message == f"allreduce: send is CUDA memory ({FAKE}), {HOST_COMM}", dt
 
 
 def test_an_interface_that_raises_keeps_its_error(comm):
