@@ -317,9 +317,12 @@ void Group::wait_slow(int only, uint64_t phase, Clock::time_point deadline) {
   auto last_alive_check = start;
   int next = only >= 0 ? only : 0;
   const int end = only >= 0 ? only + 1 : local_size();
-  for (uint32_t spins = 0;; ++spins) {
+  auto done = [&] {
     while (next < end && (next == me_ || passed(next, phase))) ++next;
-    if (next == end) return;
+    return next == end;
+  };
+  for (uint32_t spins = 0;; ++spins) {
+    if (done()) return;
     if (spins % 64 != 63) {
       cpu_relax();
       continue;
@@ -329,12 +332,18 @@ void Group::wait_slow(int only, uint64_t phase, Clock::time_point deadline) {
     // Sleep on the peer's counter until it signals, at most a millisecond
     // at a time to look at the deadline, failures and liveness.
     sleep_on(next, phase);
+    // Each failure is judged only after looking at the counters once more:
+    // a peer may have completed this phase and exited (its last operation
+    // done) since the last look. Seen after its exit, its counter is final.
     if (transport_)
-      if (auto failure = transport_->failure()) std::rethrow_exception(failure);
-    if (now > deadline) timed_out(only, phase);
+      if (auto failure = transport_->failure()) {
+        if (done()) return;
+        std::rethrow_exception(failure);
+      }
+    if (now > deadline && !done()) timed_out(only, phase);
     if (now - last_alive_check >= std::chrono::milliseconds(20)) {
       last_alive_check = now;
-      check_alive();
+      if (first_exited(pidfds_) >= 0 && !done()) check_alive();
     }
   }
 }
