@@ -14,10 +14,14 @@
 #   WEFT_PERF=path      the weft-perf to run (default: build/bin/weft-perf)
 #   REPEAT_PRIO=1       as root, run each repetition in its own session with
 #                       autogroup nice -15, as run-cpu-comparators.sh does
+#   REPEAT_RESUME=1     keep the runs already in OUTDIR (run only the missing
+#                       ones): `for i in 1 2 3; do for v in a b; do REPEAT_RESUME=1
+#                       repeat.sh $i out-$v -- ...` interleaves variants, so
+#                       that a change of load hits all of them alike
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 if [ $# -lt 3 ] || [ "$3" != "--" ]; then
-  sed -n '2,17p' "$0" >&2
+  sed -n '2,21p' "$0" >&2
   exit 2
 fi
 n=$1 out=$2
@@ -35,11 +39,14 @@ if [ -n "${REPEAT_PRIO:-}" ] && [ "$(id -u)" -eq 0 ] && [ -w /proc/self/autogrou
   prio=(setsid -w "$wrapper")
 fi
 
-{
-  echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores; weft-perf $*; $n runs"
-  echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-} > "$out/header.txt"
+if [ -z "${REPEAT_RESUME:-}" ] || [ ! -f "$out/header.txt" ]; then
+  {
+    echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores; weft-perf $*"
+    echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  } > "$out/header.txt"
+fi
 for i in $(seq 1 "$n"); do
+  if [ -n "${REPEAT_RESUME:-}" ] && ls "$out/run-$i"/*.json >/dev/null 2>&1; then continue; fi
   rm -rf "$out/run-$i"
   "${prio[@]}" "$perf" "$@" --keep-dir "$out/run-$i" > "$out/run-$i.txt" 2>&1 || {
     echo "repeat.sh: run $i failed, see $out/run-$i.txt" >&2
@@ -48,7 +55,7 @@ for i in $(seq 1 "$n"); do
   }
   echo "# run $i done, load $(cut -d' ' -f1 /proc/loadavg)" >&2
 done
-echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/header.txt"
+echo "# load average after run $n: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/header.txt"
 
 python3 - "$out" "$n" "$in_place" <<'EOF' | tee "$out/median.md"
 import glob, json, os, statistics, sys

@@ -25,5 +25,8 @@ std::string allow_peers();
 // Reads `bytes` at address `remote` of process `pid` into `local`: 0, or the
 // errno of the failure (a short read, e.g. past the peer's mapping, is EFAULT).
 int read(int64_t pid, void* local, uint64_t remote, size_t bytes);
+// Writes `bytes` from `local` to address `remote` of process `pid`
+// (process_vm_writev: the kernel checks the same rights as for reading).
+int write(int64_t pid, uint64_t remote, const void* local, size_t bytes);
 
 }  // namespace weft::shm::cma

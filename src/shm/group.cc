@@ -282,8 +282,17 @@ uint64_t Group::published(int local, int half, int which) const {
 
 void Group::read_peer(int local, void* dst, uint64_t remote, size_t bytes) {
   if (bytes == 0) return;
-  const int err = cma::read(members_[static_cast<size_t>(local)].pid, dst, remote, bytes);
-  if (err == 0) return;
+  if (int err = cma::read(members_[static_cast<size_t>(local)].pid, dst, remote, bytes))
+    cma_failed(local, "process_vm_readv", bytes, err);
+}
+
+void Group::write_peer(int local, uint64_t remote, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  if (int err = cma::write(members_[static_cast<size_t>(local)].pid, remote, src, bytes))
+    cma_failed(local, "process_vm_writev", bytes, err);
+}
+
+void Group::cma_failed(int local, const char* call, size_t bytes, int err) {
   // A peer that is exiting loses its memory before its pidfd says it has
   // exited: give that a moment, so that a dead peer is PeerLost.
   for (int i = 0; i < 200; ++i) {
@@ -291,8 +300,8 @@ void Group::read_peer(int local, void* dst, uint64_t remote, size_t bytes) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   const Member& m = members_[static_cast<size_t>(local)];
-  throw_system_error(str("reading ", bytes, " bytes of peer rank ", m.rank, " (pid ", m.pid,
-                         ") with process_vm_readv (shared memory, cross-memory attach)"),
+  throw_system_error(str(call, " of ", bytes, " bytes, peer rank ", m.rank, " (pid ", m.pid,
+                         ") (shared memory, cross-memory attach)"),
                      err);
 }
 

@@ -95,6 +95,8 @@ class Group {
   // Copies `bytes` at `remote` in member `local`'s memory into `dst`.
   // PeerLost when that member is gone, SystemError for any other failure.
   void read_peer(int local, void* dst, uint64_t remote, size_t bytes);
+  // Copies `bytes` at `src` to `remote` in member `local`'s memory (the same errors).
+  void write_peer(int local, uint64_t remote, const void* src, size_t bytes);
   // True the first time it is called with `what` (< 32): for "log once".
   bool first_time(int what) { return !(logged_ & (1u << what)) && (logged_ |= 1u << what); }
 
@@ -131,6 +133,7 @@ class Group {
   // The slow path of the waits; `only` < 0 means every member.
   void wait_slow(int only, uint64_t phase, Clock::time_point deadline);
   void check_alive();
+  [[noreturn]] void cma_failed(int local, const char* call, size_t bytes, int err);
   [[noreturn]] void timed_out(int only, uint64_t phase);
 
   Segment segment_;

@@ -167,6 +167,15 @@ TEST(SingleCopyLarge, DefaultThreshold) {
   expect_log(results[1], "allreduce: single copy through cross-memory attach");
 }
 
+// Above 8 MiB what is read goes through a bounce buffer and on with
+// streaming stores; the root of a broadcast writes its part into the others.
+TEST(SingleCopyLarge, StreamedAboveEightMiB) {
+  Ranks ranks(3, {"large", "allreduce,allgather,broadcast", std::to_string((9 << 20) + 4096 + 3)});
+  auto results = ranks.wait(120s);
+  expect_all_ok(results, "~9 MiB, single copy");
+  expect_log(results[2], "broadcast: single copy through cross-memory attach");
+}
+
 // WEFT_SHM_CMA=0 anywhere turns it off everywhere; the two-copy path then
 // carries the large sizes.
 TEST(SingleCopyOff, OnOneRankIsOffEverywhere) {

@@ -7,7 +7,8 @@
 //   shm_worker matrix COUNT...  every collective x dtype x op x count, in and out of place
 //   shm_worker colls LIST COUNT...  the same for the collectives of LIST (comma list of
 //                               names, or "shm": the five that have a shared-memory path)
-//   shm_worker large [LIST]     several MiB at odd sizes, main dtypes (LIST: as above)
+//   shm_worker large [LIST [BYTES]]  ~BYTES (default ~2.5 MiB) at odd sizes, main dtypes
+//                               (LIST: as above)
 //   shm_worker loop [KIND]      16 MiB allreduces (or allgathers, broadcasts from rank 1)
 //                               until something fails (prints ITER i)
 //   shm_worker mismatch count|op|kind|barrier   rank 1 disagrees with the others
@@ -86,9 +87,8 @@ std::string check_colls(Communicator& comm, const std::vector<Coll>& colls,
 }
 
 // Several rounds of the pipeline at sizes that are multiples of nothing.
-std::string check_large(Communicator& comm, const std::vector<Coll>& colls) {
+std::string check_large(Communicator& comm, const std::vector<Coll>& colls, size_t bytes) {
   Failures f{comm, {}};
-  const size_t bytes = (size_t{5} << 20) / 2 + 4096 * 3 + 1;  // ~2.5 MiB
   const int last = comm.size() - 1;
   for (Coll c : colls) {
     switch (c) {
@@ -135,7 +135,9 @@ int run(Communicator& comm, int argc, char** argv) {
     return report(r, "OK", failures.empty() ? "all passed" : failures, failures.empty());
   }
   if (mode == "large") {
-    std::string failures = check_large(comm, parse_colls(argc > 2 ? argv[2] : "shm"));
+    // ~2.5 MiB unless given
+    const size_t bytes = argc > 3 ? std::stoul(argv[3]) : (size_t{5} << 20) / 2 + 4096 * 3 + 1;
+    std::string failures = check_large(comm, parse_colls(argc > 2 ? argv[2] : "shm"), bytes);
     return report(r, "OK", failures.empty() ? "all passed" : failures, failures.empty());
   }
   if (mode == "loop") {

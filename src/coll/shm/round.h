@@ -43,6 +43,9 @@ class Round {
   void read(int local, void* dst, uint64_t remote, size_t bytes) {
     g_.read_peer(local, dst, remote, bytes);
   }
+  void write(int local, uint64_t remote, const void* src, size_t bytes) {
+    g_.write_peer(local, remote, src, bytes);
+  }
   void arrive();
   void sync() { g_.wait_all(g_.signal(), ctx_.deadline()); }
   void finish() {
