@@ -117,8 +117,8 @@ CmaChoice decide_cma(const Segment& s, const std::vector<Member>& members) {
     return choice;
   }
   choice.on = true;
-  choice.status = str("on for operations of >= ", choice.min_bytes,
-                      " bytes (every rank read every other's memory at init)");
+  choice.status = str("on for operations that read >= ", choice.min_bytes,
+                      " bytes from each peer (every rank read every other's memory at init)");
   return choice;
 }
 

@@ -82,9 +82,9 @@ class Group {
   const std::string& name() const { return segment_.name(); }
 
   // --- cross-memory attach -------------------------------------------------------
-  // Whether operations of at least cma_min_bytes() read peers' buffers
-  // directly (the same answer on every member); cma_status() says why or
-  // why not, for the log.
+  // Whether operations that read at least cma_min_bytes() from each peer
+  // read the peers' buffers directly (the same answer on every member);
+  // cma_status() says why or why not, for the log.
   bool cma() const { return cma_; }
   size_t cma_min_bytes() const { return cma_min_bytes_; }
   const std::string& cma_status() const { return cma_status_; }

@@ -151,7 +151,7 @@ TEST_P(SingleCopy, EveryShmCollectiveDtypeOp) {
   auto results = ranks.wait(120s);
   expect_all_ok(results, "single copy n=" + std::to_string(n));
   for (const auto& r : results)
-    expect_log(r, "cross-memory attach on for operations of >= 1 bytes");
+    expect_log(r, "cross-memory attach on for operations that read >= 1 bytes from each peer");
   for (const char* kind : {"allreduce", "reduce", "broadcast", "allgather", "reduce_scatter"})
     expect_log(results[0], std::string(kind) + ": single copy through cross-memory attach");
 }
@@ -163,7 +163,7 @@ TEST(SingleCopyLarge, DefaultThreshold) {
   Ranks ranks(2, {"large"});
   auto results = ranks.wait(120s);
   expect_all_ok(results, "large, single copy");
-  expect_log(results[0], "cross-memory attach on for operations of >= 262144 bytes");
+  expect_log(results[0], "cross-memory attach on for operations that read >= 131072 bytes from each peer");
   expect_log(results[1], "allreduce: single copy through cross-memory attach");
 }
 
@@ -196,7 +196,7 @@ TEST(SingleCopyOff, ThresholdsAgree) {
   auto results = ranks.wait(120s);
   expect_all_ok(results, "thresholds 1, 1, 4 MiB");
   for (const auto& r : results) {
-    expect_log(r, "cross-memory attach on for operations of >= 4194304 bytes");
+    expect_log(r, "cross-memory attach on for operations that read >= 4194304 bytes from each peer");
     EXPECT_EQ(r.output.find("single copy"), std::string::npos) << r.output;
   }
 }

@@ -77,7 +77,8 @@ void allreduce_shm(Context& ctx, const char* in, char* out, size_t count, int ro
     round.finish();
     return;
   }
-  if (use_single_copy(g, bytes))
+  // Each rank reads its 1/n share from every peer.
+  if (use_single_copy(g, count / static_cast<size_t>(n) * es))
     return allreduce_single_copy(ctx, in, out, count, root, op, average_over);
 
   // Two-shot: rank r reduces share r of the chunk from every slot and
@@ -116,7 +117,8 @@ void reduce_scatter_shm(Context& ctx, const char* in, char* out, size_t recv_cou
   shm::Group& g = *ctx.shm();
   const int n = g.local_size(), r = g.local_rank();
   const size_t es = ctx.esize();
-  if (use_single_copy(g, recv_count * es)) return reduce_scatter_single_copy(ctx, in, out, recv_count);
+  if (use_single_copy(g, recv_count * es))  // one block from every peer
+    return reduce_scatter_single_copy(ctx, in, out, recv_count);
   std::vector<const void*> inputs(static_cast<size_t>(n));
   // A round carries m elements of each of the n blocks.
   const size_t per_round = std::max<size_t>(1, g.half_bytes() / (es * static_cast<size_t>(n)));
@@ -153,7 +155,8 @@ void allgather_shm(Context& ctx, const char* in, char* out, size_t count) {
   shm::Group& g = *ctx.shm();
   const int n = g.local_size(), r = g.local_rank();
   const size_t es = ctx.esize();
-  if (use_single_copy(g, count * es)) return allgather_single_copy(ctx, in, out, count);
+  if (use_single_copy(g, count * es))  // one block from every peer
+    return allgather_single_copy(ctx, in, out, count);
   const size_t per_round = std::max<size_t>(1, g.half_bytes() / es);
   size_t done = 0;
   do {
@@ -177,7 +180,9 @@ void broadcast_shm(Context& ctx, char* buf, size_t count, int root) {
   shm::Group& g = *ctx.shm();
   const int r = g.local_rank();
   const size_t es = ctx.esize();
-  if (use_single_copy(g, count * es)) return broadcast_single_copy(ctx, buf, count, root);
+  // A non-root reads all but the root's own part (single_copy.cc).
+  if (use_single_copy(g, (count - count / static_cast<size_t>(g.local_size())) * es))
+    return broadcast_single_copy(ctx, buf, count, root);
   const size_t per_round = std::max<size_t>(1, g.half_bytes() / es);
   size_t done = 0;
   do {

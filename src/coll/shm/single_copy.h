@@ -11,10 +11,15 @@
 
 namespace weft::coll {
 
-// Whether an operation of `bytes` (count x element size) takes the single
-// copy: the same answer on every member (the group agreed on both facts at
-// init), so ranks never split between this path and the segment's.
-bool use_single_copy(const shm::Group& g, size_t bytes);
+// Whether an operation in which a rank reads `per_peer` bytes from one peer
+// (allreduce: a 1/n share; reduce_scatter, allgather: a block; broadcast:
+// all but the root's part) takes the single copy. The threshold is per peer
+// because each read costs a system call and the pinning of the peer's pages:
+// small reads lose to copies through the cache-resident segment, and more
+// ranks make them smaller. The same answer on every member (the group
+// agreed on both facts at init, the arguments are the operation's), so
+// ranks never split between this path and the segment's.
+bool use_single_copy(const shm::Group& g, size_t per_peer);
 
 void allreduce_single_copy(Context& ctx, const char* in, char* out, size_t count, int root,
                            ReduceOp op, int average_over);
