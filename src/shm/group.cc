@@ -188,12 +188,14 @@ std::unique_ptr<Group> Group::join(const std::string& name, std::vector<Member> 
     // lives until every member has probed, below).
     Header& h = header_of(segment);
     std::string allowed = cma.enabled ? cma::allow_peers() : "";
-    uint64_t probe_buffer[kProbeWords];
+    // Volatile: only other processes read it, through the kernel, so the
+    // compiler must not drop the stores as dead.
+    volatile uint64_t probe_buffer[kProbeWords];
     const uint64_t token = std::random_device{}() * 0x9e3779b97f4a7c15ull ^
                            static_cast<uint64_t>(::getpid()) ^ 1;
-    std::fill(probe_buffer, probe_buffer + kProbeWords, token);
+    for (volatile uint64_t& word : probe_buffer) word = token;
     ProbeLine& mine = probe_line(segment, n, me);
-    mine.buffer = reinterpret_cast<uint64_t>(probe_buffer);
+    mine.buffer = reinterpret_cast<uintptr_t>(&probe_buffer[0]);
     mine.token = token;
     mine.min_bytes = cma.min_bytes;
     mine.wants = cma.enabled;
