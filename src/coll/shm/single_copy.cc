@@ -104,9 +104,10 @@ void allreduce_single_copy(Context& ctx, const char* in, char* out, size_t count
   const bool receives = root < 0 || root == r;
   const size_t lo = share(count, r, n), hi = share(count, r + 1, n);
   note(ctx, count * es);
-  // My reduced share goes where the receivers will read it: into my output,
-  // or into scratch when I receive nothing (a reduce's non-root may pass no
-  // output at all). Published as the address where share 0 would start.
+  // My reduced share goes into my output, or, when I receive nothing (a
+  // reduce's non-root may pass no output at all), into scratch, from where I
+  // write it into the root's output. Published as the address where share 0
+  // would start.
   const size_t pieces_bytes = static_cast<size_t>(n - 1) * piece_elems(n - 1, es) * es;
   char* pieces = ctx.scratch().get(kShmCmaScratch, pieces_bytes + (receives ? 0 : (hi - lo) * es));
   char* result = receives ? out + lo * es : pieces + pieces_bytes;
@@ -118,18 +119,25 @@ void allreduce_single_copy(Context& ctx, const char* in, char* out, size_t count
                     [&](int q) { return at(round.remote(q, 0), lo * es); });
   if (op == ReduceOp::avg && average_over > 0)
     scale_for_average(result, hi - lo, ctx.dtype(), average_over);
+  if (root >= 0) {
+    // Reduce: each rank writes its share straight into the root's output,
+    // so the root does not gather alone. No sync needed first: in place,
+    // that part of the root's buffer is input only this rank reads, and it
+    // has finished reading it.
+    if (r != root) round.write(root, at(round.remote(root, 1), lo * es), result, (hi - lo) * es);
+    round.finish_all();
+    return;
+  }
   // Every share is reduced, and nobody reads an input any more (in place,
   // the gather below overwrites them).
   round.sync();
-  if (receives) {
-    // The pieces are free again: the bounce buffer of large gathers.
-    char* bounce = count * es >= kStreamBytes ? pieces : nullptr;
-    for (int i = 1; i < n; ++i) {
-      const int q = (r + i) % n;
-      const size_t qlo = share(count, q, n), qhi = share(count, q + 1, n);
-      read_out(round, q, out + qlo * es, at(round.remote(q, 1), qlo * es), (qhi - qlo) * es,
-               bounce, pieces_bytes);
-    }
+  // The pieces are free again: the bounce buffer of large gathers.
+  char* bounce = count * es >= kStreamBytes ? pieces : nullptr;
+  for (int i = 1; i < n; ++i) {
+    const int q = (r + i) % n;
+    const size_t qlo = share(count, q, n), qhi = share(count, q + 1, n);
+    read_out(round, q, out + qlo * es, at(round.remote(q, 1), qlo * es), (qhi - qlo) * es, bounce,
+             pieces_bytes);
   }
   round.finish_all();
 }
