@@ -220,13 +220,22 @@ int main(int argc, char** argv) {
       const int victim = std::stoi(argv[2]);
       const size_t count = 1 << 16;  // 256 KiB f32: many 4 KiB chunks
       std::vector<float> buf(count, 1.0f);
-      for (int iter = 0;; ++iter) {
-        if (iter == 1 && rank == victim) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(50));
-          ::_exit(9);  // mid-operation: the others are inside the second allreduce
+      try {
+        for (int iter = 0;; ++iter) {
+          if (iter == 1 && rank == victim) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            ::_exit(9);  // mid-operation: the others are inside the second allreduce
+          }
+          rig.dev->allreduce(buf.data(), buf.data(), count, DataType::f32, ReduceOp::sum, nullptr)
+              .wait();
+          if (iter > 200) return test::report(rank, "OK", "no failure seen", false);
         }
-        rig.dev->allreduce(buf.data(), buf.data(), count, DataType::f32, ReduceOp::sum, nullptr).wait();
-        if (iter > 200) return test::report(rank, "OK", "no failure seen", false);
+      } catch (const Error&) {
+        // The failed operation's copies may still be queued on the stream (as
+        // on a GPU): let them drain before `buf` goes away. The stream's waits
+        // return once the failure raised the abort words.
+        rig.ops->stream_of(nullptr).synchronize();
+        throw;
       }
     }
     return test::report(rank, "USAGE", "unknown mode " + mode, false);
