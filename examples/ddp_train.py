@@ -63,7 +63,7 @@ class Grammar:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--backend", default="weft", help="weft, gloo (or nccl)")
+    p.add_argument("--backend", default="weft", help="weft, weft_cpp, gloo (or nccl)")
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--batch", type=int, default=16, help="sequences per rank per step")
     p.add_argument("--seq", type=int, default=64)
@@ -78,6 +78,8 @@ def main():
 
     if args.backend == "weft":
         import weft.torch  # noqa: F401  (registers the backend)
+    elif args.backend == "weft_cpp":
+        import weft.torch_cpp  # noqa: F401  (the C++ c10d backend, where built)
     torch.set_num_threads(args.threads)
     dist.init_process_group(args.backend)
     rank, world = dist.get_rank(), dist.get_world_size()
