@@ -135,6 +135,21 @@ def _collectives():
     dist.reduce_scatter_tensor(o, base(r, 3 * n, torch.float64), op=dist.ReduceOp.MAX)
     out["reduce_scatter_tensor_max"] = o.tolist()
 
+    # torch's fast-path coalescing: allgather_into_tensor_coalesced and
+    # reduce_scatter_tensor_coalesced of the backend, one Work each
+    gathered = [torch.empty(2 * n), torch.empty(3 * n, dtype=torch.float64)]
+    with dist._coalescing_manager(async_ops=True) as cm:
+        dist.all_gather_into_tensor(gathered[0], base(r, 2))
+        dist.all_gather_into_tensor(gathered[1], base(r, 3, torch.float64))
+    cm.wait()
+    out["all_gather_coalesced"] = [g.tolist() for g in gathered]
+    scattered = [torch.empty(2), torch.empty(1)]
+    with dist._coalescing_manager(async_ops=True) as cm:
+        dist.reduce_scatter_tensor(scattered[0], base(r, 2 * n))
+        dist.reduce_scatter_tensor(scattered[1], base(r, n))
+    cm.wait()
+    out["reduce_scatter_coalesced"] = [g.tolist() for g in scattered]
+
     o = torch.empty(2 * n)
     dist.all_to_all_single(o, base(r, 2 * n))
     out["all_to_all_single"] = o.tolist()
@@ -165,6 +180,11 @@ def _collectives():
     dist.recv(t, src=(r - 1) % n, tag=3)
     send.wait()
     out["send_recv"] = t.tolist()
+    t = torch.empty(2, dtype=torch.int64)
+    for w in dist.batch_isend_irecv([dist.P2POp(dist.isend, base(r, 2, torch.int64), (r - 1) % n),
+                                     dist.P2POp(dist.irecv, t, (r + 1) % n)]):
+        w.wait()
+    out["batch_isend_irecv"] = t.tolist()
 
     dist.barrier()
     objs = [None] * n
@@ -200,6 +220,12 @@ def test_every_collective_matches_reference():
         assert out["reduce_scatter"] == sum(base(k, 3) + r for k in range(n)).tolist()
         assert out["reduce_scatter_tensor"] == sum(base(k, 3 * n) for k in range(n))[3 * r:3 * r + 3].tolist()
         assert out["reduce_scatter_tensor_max"] == base(n - 1, 3 * n)[3 * r:3 * r + 3].tolist()
+        assert out["all_gather_coalesced"] == [
+            torch.cat([base(k, 2) for k in range(n)]).tolist(),
+            torch.cat([base(k, 3, torch.float64) for k in range(n)]).tolist()]
+        assert out["reduce_scatter_coalesced"] == [
+            sum(base(k, 2 * n) for k in range(n))[2 * r:2 * r + 2].tolist(),
+            sum(base(k, n) for k in range(n))[r:r + 1].tolist()]
         assert out["all_to_all_single"] == torch.cat([base(s, 2 * n)[2 * r:2 * r + 2] for s in range(n)]).tolist()
         expect = []
         for s in range(n):
@@ -214,6 +240,7 @@ def test_every_collective_matches_reference():
             assert out["gather"] == [base(k, 3).tolist() for k in range(n)]
         assert out["scatter"] == (base(0, 3) + 7 * r).tolist()
         assert out["send_recv"] == (base((r - 1) % n) * 2).tolist()
+        assert out["batch_isend_irecv"] == base((r + 1) % n, 2, torch.int64).tolist()
         assert out["all_gather_object"] == [{"rank": k, "s": "x" * (k + 1)} for k in range(n)]
 
 
@@ -244,6 +271,36 @@ def test_work_future_then_and_values():
         assert t == total
         assert completed and success
         assert gathered == [base(0, 2).tolist(), base(1, 2).tolist()]
+
+
+def _wait_timeout():
+    """wait(timeout) on a receive whose send comes late: a timeout error
+    naming the op, then the same Work completes once the data arrives."""
+    import datetime
+
+    r = dist.get_rank()
+    if r == 1:
+        dist.barrier()              # rank 0 has timed out once
+        dist.send(base(3), dst=0)
+        return None
+    t = torch.empty(6)
+    work = dist.irecv(t, src=1)
+    try:
+        work.wait(timeout=datetime.timedelta(milliseconds=300))
+        message = None
+    except dist.DistBackendError as e:
+        message = str(e).splitlines()[0]
+    dist.barrier()
+    work.wait()
+    return message, t.tolist()
+
+
+def test_wait_timeout_then_completion():
+    res = values(run(2, BACKEND, _wait_timeout))
+    message, received = res[0]
+    assert message.startswith("weft_cpp: recv: still running after the wait's timeout of "
+                              "300 ms ("), message
+    assert received == base(3).tolist()
 
 
 def _allreduce_only():
