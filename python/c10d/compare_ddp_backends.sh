@@ -50,6 +50,9 @@ runs = {b: [parse(f"{out}/{b}.{r}.log") for r in range(1, rounds + 1)] for b in 
 med = {b: statistics.median(t for _, ts in runs[b] for t in ts[5:]) for b in backends}
 print("median step time (ms, steps 5.., all rounds): " +
       ", ".join(f"{b} {med[b]:.2f}" for b in backends))
+for r in range(rounds):
+    print(f"  round {r + 1}: " + ", ".join(
+        f"{b} {statistics.median(runs[b][r][1][5:]):.2f}" for b in backends))
 print("relative to gloo: " + ", ".join(f"{b} {med[b] / med['gloo']:.3f}" for b in backends))
 worst = 0.0
 for r in range(rounds):

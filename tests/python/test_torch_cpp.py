@@ -258,14 +258,19 @@ def _futures():
     outs = [torch.empty(2) for _ in range(dist.get_world_size())]
     w2 = dist.all_gather(outs, base(r, 2), async_op=True)
     value = w2.get_future().wait()
+    # a second group of this backend in the same processes: its own communicator
+    sub = dist.new_group([0, 1], backend=BACKEND)
+    s = torch.ones(3) * (r + 1)
+    dist.all_reduce(s, group=sub)
     return (type(backend).__name__, chained.tolist(), t.tolist(), work.is_completed(),
-            work.is_success(), [v.tolist() for v in value])
+            work.is_success(), [v.tolist() for v in value], s.tolist())
 
 
 def test_work_future_then_and_values():
     res = values(run(2, BACKEND, _futures))
     total = (base(0) + base(1)).tolist()
-    for name, chained, t, completed, success, gathered in res:
+    for name, chained, t, completed, success, gathered, sub in res:
+        assert sub == [3.0, 3.0, 3.0]
         assert name == "WeftBackend"
         assert chained == [2 * x for x in total]
         assert t == total
