@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Trains examples/ddp_train.py with DDP on backend weft and on a reference
-# backend (gloo by default; REF=nccl on GPUs), same seeds, and checks that the
-# per-step losses agree; prints the step times side by side.
+# backend (gloo on CPU; nccl with --device cuda), same seeds, and checks that
+# the per-step losses agree; prints the step times side by side.
 #
-#   examples/compare_ddp.sh [--nproc N] [--steps S] [-- extra ddp_train.py args]
+#   examples/compare_ddp.sh [--nproc N] [--steps S] [--device cpu|cuda] [-- extra ddp_train.py args]
+#
+# --device cuda: every rank trains on GPU LOCAL_RANK; weft (its CUDA
+# communicator, on torch's current stream) is compared with nccl.
 #
 # Environment: WEFTRUN (default build/bin/weftrun), PYTHON (a python3 with torch;
-# its directory is put first on PATH, since weftrun runs `python3`), REF (gloo),
+# its directory is put first on PATH, since weftrun runs `python3`), REF (gloo
+# on cpu, nccl on cuda),
 # TOL (relative tolerance, default 1e-4), PYTHONPATH (default build/python).
 #
 # Tolerance: DDP averages gradients with one allreduce per bucket. With 2 ranks
@@ -19,28 +23,38 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 nproc=2
 steps=50
+device=cpu
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --nproc) nproc=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
+    --device) device=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    *) echo "usage: $0 [--nproc N] [--steps S] [-- ddp_train.py args]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--nproc N] [--steps S] [--device cpu|cuda] [-- ddp_train.py args]" >&2; exit 2 ;;
   esac
 done
 weftrun=${WEFTRUN:-$root/build/bin/weftrun}
-ref=${REF:-gloo}
+case "$device" in
+  cpu) ref=${REF:-gloo} ;;
+  cuda) ref=${REF:-nccl}; export NCCL_NVLS_ENABLE=${NCCL_NVLS_ENABLE:-0} ;;
+  *) echo "compare_ddp: --device is cpu or cuda, not $device" >&2; exit 2 ;;
+esac
 tol=${TOL:-1e-4}
 export PYTHONPATH=${PYTHONPATH:-$root/build/python}
 if [ -n "${PYTHON:-}" ]; then export PATH="$(dirname "$PYTHON"):$PATH"; fi
 python3 -c "import torch" 2>/dev/null || { echo "compare_ddp: python3 ($(command -v python3)) cannot import torch; set PYTHON=" >&2; exit 2; }
+if [ "$device" = cuda ]; then
+  gpus=$(python3 -c "import torch; print(torch.cuda.device_count())")
+  [ "$gpus" -ge "$nproc" ] || { echo "compare_ddp: --device cuda needs $nproc GPUs, torch sees $gpus" >&2; exit 2; }
+fi
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 for backend in weft "$ref"; do
-  echo "== $backend: $nproc processes, $steps steps"
+  echo "== $backend: $nproc processes, $steps steps, device $device"
   "$weftrun" --standalone --nproc-per-node "$nproc" "$root/examples/ddp_train.py" \
-      --backend "$backend" --steps "$steps" "${extra[@]}" > "$out/$backend.log"
+      --backend "$backend" --device "$device" --steps "$steps" "${extra[@]}" > "$out/$backend.log"
   grep -E '^\[0\]:(backend|summary)' "$out/$backend.log" | sed 's/^\[0\]://'
 done
 

@@ -2,6 +2,12 @@
 
     weftrun --nproc-per-node 2 examples/ddp_train.py --backend weft --steps 50
     weftrun --nproc-per-node 2 examples/ddp_train.py --backend gloo --steps 50
+    weftrun --nproc-per-node 8 examples/ddp_train.py --backend weft --device cuda
+    weftrun --nproc-per-node 8 examples/ddp_train.py --backend nccl   # implies --device cuda
+
+With --device cuda each rank trains on GPU LOCAL_RANK (set by weftrun and
+torchrun); on backend weft the gradients are then averaged by weft's CUDA
+communicator on torch's current stream.
 
 The data is generated: token sequences from a fixed random "grammar" (each
 token has a few likely successors), so the loss falls quickly from ln(vocab).
@@ -38,7 +44,7 @@ class TinyLM(nn.Module):
                              persistent=False)
 
     def forward(self, x):
-        h = self.tok(x) + self.pos(torch.arange(x.shape[1]))
+        h = self.tok(x) + self.pos(torch.arange(x.shape[1], device=x.device))
         h = self.blocks(h, mask=self.mask[: x.shape[1], : x.shape[1]], is_causal=True)
         return self.head(self.norm(h))
 
@@ -64,6 +70,8 @@ class Grammar:
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--backend", default="weft", help="weft, weft_cpp, gloo (or nccl)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default=None,
+                   help="cpu, or cuda: GPU LOCAL_RANK (default: cuda for nccl, else cpu)")
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--batch", type=int, default=16, help="sequences per rank per step")
     p.add_argument("--seq", type=int, default=64)
@@ -81,12 +89,12 @@ def main():
     elif args.backend == "weft_cpp":
         import weft.torch_cpp  # noqa: F401  (the C++ c10d backend, where built)
     torch.set_num_threads(args.threads)
+    device = torch.device("cpu")
+    if (args.device or ("cuda" if args.backend == "nccl" else "cpu")) == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        torch.cuda.set_device(device)  # before init: the group's GPU is this one
     dist.init_process_group(args.backend)
     rank, world = dist.get_rank(), dist.get_world_size()
-    device = torch.device("cpu")
-    if args.backend == "nccl":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        torch.cuda.set_device(device)
 
     torch.manual_seed(args.seed)  # identical initial weights (DDP also broadcasts rank 0's)
     model = TinyLM(args.vocab, args.d_model, args.layers, args.heads, args.seq).to(device)
@@ -95,7 +103,7 @@ def main():
     grammar = Grammar(args.vocab, fanout=4, seed=args.seed)
     if rank == 0:
         params = sum(p.numel() for p in model.parameters())
-        print(f"backend {args.backend} world {world} params {params} "
+        print(f"backend {args.backend} device {device.type} world {world} params {params} "
               f"start_loss~{math.log(args.vocab):.3f} floor~{math.log(4):.3f}", flush=True)
 
     times = []
@@ -125,7 +133,7 @@ def main():
     med = statistics.median(steady)
     if rank == 0:
         tokens = args.batch * args.seq * world
-        print(f"summary backend {args.backend} world {world} steps {args.steps} "
+        print(f"summary backend {args.backend} device {device.type} world {world} steps {args.steps} "
               f"median_ms {med * 1e3:.2f} tokens_per_s {tokens / med:.0f}", flush=True)
     dist.destroy_process_group()
 

@@ -89,6 +89,8 @@ class Communicator {
 
   int rank() const;
   int size() const;
+  // Where its buffers live (CommOptions::device at init; cpu for split()s).
+  Device device() const;
 
   // --- collectives ------------------------------------------------------------
   // send may equal recv (in place) for every collective below; counts are in

@@ -31,14 +31,99 @@ std::optional<DataType> dtype_from_format(const std::string& format, size_t item
   }
 }
 
+namespace {
+
+// "numpy.ndarray", "torch.Tensor": classes defined in Python (heap types) have
+// only their bare name in tp_name, so their module is added.
+std::string type_name(pybind11::handle obj) {
+  PyTypeObject* type = Py_TYPE(obj.ptr());
+  std::string name = type->tp_name;
+  if (!PyType_HasFeature(type, Py_TPFLAGS_HEAPTYPE)) return name;
+  PyObject* module = PyObject_GetAttrString(reinterpret_cast<PyObject*>(type), "__module__");
+  if (module == nullptr) {
+    PyErr_Clear();
+    return name;
+  }
+  if (PyUnicode_Check(module)) {
+    const char* m = PyUnicode_AsUTF8(module);
+    if (m == nullptr) PyErr_Clear();
+    else if (std::string(m) != "builtins") name = std::string(m) + "." + name;
+  }
+  Py_DECREF(module);
+  return name;
+}
+
+}  // namespace
+
 Buffer::Buffer(pybind11::handle obj, bool writable, const std::string& op,
                const std::string& role, std::optional<DataType> dtype) {
   const std::string where = op + ": " + role;
   if (obj.is_none()) throw Error(ErrorCode::InvalidArgument, where + " is required here");
+  type_name_ = type_name(obj);
+  if (PyTuple_Check(obj.ptr())) {
+    from_pointer_tuple(obj, where, dtype);
+    return;
+  }
+  // Host objects first (numpy arrays have no CUDA interface: asking costs an
+  // AttributeError per call).
+  if (PyObject_CheckBuffer(obj.ptr())) {
+    from_buffer_protocol(obj, writable, where, dtype);
+    return;
+  }
+  if (auto cai = cuda_array_interface(obj)) {
+    CudaArray a = parse_cuda_array(obj, *cai, where, dtype);
+    if (writable && a.readonly) throw Error(ErrorCode::InvalidArgument, where + " is read-only");
+    owner_ = pybind11::reinterpret_borrow<pybind11::object>(obj);
+    data_ = reinterpret_cast<void*>(a.ptr);
+    count_ = a.count;
+    dtype_ = a.dtype;
+    memory_ = Memory::cuda;
+    stream_ = a.stream;
+    return;
+  }
+  from_buffer_protocol(obj, writable, where, dtype);
+}
+
+void Buffer::from_pointer_tuple(pybind11::handle obj, const std::string& where,
+                                std::optional<DataType> dtype) {
+  auto t = pybind11::reinterpret_borrow<pybind11::tuple>(obj);
+  const std::string usage = " must be (pointer, count) or (pointer, count, dtype): a CUDA "
+                            "device pointer (int), an element count (int) and a weft.DataType";
+  if (t.size() != 2 && t.size() != 3)
+    throw Error(ErrorCode::InvalidArgument, str(where, usage, "; got a tuple of ", t.size()));
+  if (!PyLong_Check(t[0].ptr()) || !PyLong_Check(t[1].ptr()))
+    throw Error(ErrorCode::InvalidArgument, where + usage);
+  std::optional<DataType> type = dtype;
+  if (t.size() == 3 && !t[2].is_none()) {
+    if (!pybind11::isinstance<DataType>(t[2]))
+      throw Error(ErrorCode::InvalidArgument, where + usage);
+    const auto given = t[2].cast<DataType>();
+    if (dtype && *dtype != given)
+      throw Error(ErrorCode::InvalidArgument,
+                  str(where, " is a tuple of ", to_string(given), " elements but dtype=",
+                      to_string(*dtype)));
+    type = given;
+  }
+  if (!type)
+    throw Error(ErrorCode::InvalidArgument,
+                where + ": a (pointer, count) tuple needs a dtype (third element or dtype=)");
+  const long long count = t[1].cast<long long>();
+  if (count < 0)
+    throw Error(ErrorCode::InvalidArgument, str(where, ": negative count ", count));
+  owner_ = pybind11::reinterpret_borrow<pybind11::object>(obj);
+  data_ = reinterpret_cast<void*>(t[0].cast<uintptr_t>());
+  count_ = static_cast<size_t>(count);
+  dtype_ = *type;
+  memory_ = Memory::cuda;
+}
+
+void Buffer::from_buffer_protocol(pybind11::handle obj, bool writable, const std::string& where,
+                                  std::optional<DataType> dtype) {
   if (!PyObject_CheckBuffer(obj.ptr()))
     throw Error(ErrorCode::InvalidArgument,
-                str(where, " must support the buffer protocol (a numpy array, bytearray, ...), not ",
-                    Py_TYPE(obj.ptr())->tp_name));
+                str(where, " must support the buffer protocol (a numpy array, bytearray, ...) "
+                    "or __cuda_array_interface__ (a torch CUDA tensor, a cupy array, ...), not ",
+                    type_name_));
   const int flags = PyBUF_RECORDS_RO | (writable ? PyBUF_WRITABLE : 0);
   if (PyObject_GetBuffer(obj.ptr(), &view_, flags) != 0) {
     PyErr_Clear();
@@ -72,10 +157,18 @@ Buffer::Buffer(pybind11::handle obj, bool writable, const std::string& op,
                "uint8/32/64 (or pass dtype=DataType.bf16 for bfloat16 bits in 2-byte items)"));
     dtype_ = *derived;
   }
+  has_view_ = true;
+  data_ = view_.buf;
   count_ = static_cast<size_t>(view_.len) / itemsize;
 }
 
-Buffer::~Buffer() { PyBuffer_Release(&view_); }
+std::string Buffer::describe() const {
+  return str(memory_ == Memory::cuda ? "CUDA memory (" : "host memory (", type_name_, ")");
+}
+
+Buffer::~Buffer() {
+  if (has_view_) PyBuffer_Release(&view_);
+}
 
 PyWork::~PyWork() {
   if (work.completed()) return;

@@ -1,7 +1,11 @@
 // Communicator and Work. Every collective takes buffer-protocol objects
-// (numpy arrays, ...), derives the dtype from the buffer format (or dtype=),
-// checks sizes against the communicator's size, and returns a Work that keeps
-// the buffers alive. async_op=False (the default) waits before returning.
+// (numpy arrays, ...) on a host communicator and CUDA memory (objects with
+// __cuda_array_interface__, or (pointer, count, dtype) tuples) on a CUDA one,
+// derives the dtype from the buffer format (or dtype=), checks sizes against
+// the communicator's size, and returns a Work that keeps the buffers alive.
+// async_op=False (the default) waits before returning. CUDA operations are
+// enqueued on stream= (an int cudaStream_t; default: the buffers' stream,
+// e.g. torch's current stream, else the legacy default stream).
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -22,6 +26,8 @@ using Comm = std::shared_ptr<Communicator>;
 using Obj = ::py::object;
 using OptDtype = std::optional<DataType>;
 
+using OptStream = std::optional<uintptr_t>;
+
 // Shared arguments of every operation.
 struct Call {
   std::string op;
@@ -29,10 +35,28 @@ struct Call {
   bool async_op;
   OpOptions options;
   Buffers buffers;
+  Device device;     // the communicator's
+  OptStream stream;  // stream= (None: the buffers' own stream, else the legacy default stream)
 
   Buffer& buffer(Obj obj, bool writable, const char* role) {
     buffers.push_back(std::make_unique<Buffer>(obj, writable, op, role, dtype));
+    check_memory(*buffers.back(), role);
     return *buffers.back();
+  }
+  // Host buffers on a CUDA communicator and device buffers on a host one are
+  // refused here, before any of them reaches weft's threads or kernels.
+  void check_memory(const Buffer& b, const char* role) const {
+    const bool cuda_comm = device.kind == Device::Kind::cuda;
+    if (cuda_comm && b.memory() == Memory::host)
+      throw Error(ErrorCode::InvalidArgument,
+                  str(op, ": ", role, " is ", b.describe(), ", but this communicator runs on ",
+                      device_str(device), ": pass device memory of that GPU (an object with "
+                      "__cuda_array_interface__ such as a torch CUDA tensor or a cupy array, "
+                      "or a (pointer, count, dtype) tuple)"));
+    if (!cuda_comm && b.memory() == Memory::cuda)
+      throw Error(ErrorCode::InvalidArgument,
+                  str(op, ": ", role, " is ", b.describe(), ", but this communicator works on "
+                      "host memory: create it with device=\"cuda:N\" to pass device buffers"));
   }
   void require(bool ok, const std::string& message) const {
     if (!ok) throw Error(ErrorCode::InvalidArgument, op + ": " + message);
@@ -41,9 +65,21 @@ struct Call {
     require(a.dtype() == b.dtype(), str(b_role, " is ", to_string(b.dtype()), " but ", a_role,
                                         " is ", to_string(a.dtype())));
   }
+  // CUDA communicators enqueue on stream=, else on the stream the first
+  // buffer's producer names (a torch tensor: torch's current stream), else on
+  // the legacy default stream.
+  void* cuda_stream() const {
+    if (stream) return reinterpret_cast<void*>(*stream);
+    for (const auto& b : buffers)
+      if (b->stream()) return reinterpret_cast<void*>(*b->stream());
+    return nullptr;
+  }
   // Starts the operation with the GIL released and wraps its Work.
+  // async_op=False waits for it: on a CUDA communicator, until the device
+  // finished it.
   template <typename F>
   std::shared_ptr<PyWork> start(F&& f) {
+    if (device.kind == Device::Kind::cuda) options.stream = cuda_stream();
     auto w = std::make_shared<PyWork>();
     w->buffers = std::move(buffers);
     {
@@ -55,10 +91,11 @@ struct Call {
   }
 };
 
-Call call(const char* op, OptDtype dtype, bool async_op, std::optional<double> timeout) {
-  Call c{op, dtype, async_op, {}, {}};
-  c.options.timeout = to_ms(timeout);
-  return c;
+Call call(const Communicator& c, const char* op, OptDtype dtype, bool async_op,
+          std::optional<double> timeout, OptStream stream) {
+  Call k{op, dtype, async_op, {}, {}, c.device(), stream};
+  k.options.timeout = to_ms(timeout);
+  return k;
 }
 
 std::vector<size_t> displacements(const std::vector<size_t>& counts) {
@@ -70,7 +107,7 @@ std::vector<size_t> displacements(const std::vector<size_t>& counts) {
 // Keyword arguments common to every operation.
 #define WEFT_COMMON_ARGS                                                       \
   ::py::kw_only(), ::py::arg("dtype") = ::py::none(), ::py::arg("async_op") = false, \
-      ::py::arg("timeout") = ::py::none()
+      ::py::arg("timeout") = ::py::none(), ::py::arg("stream") = ::py::none()
 
 }  // namespace
 
@@ -93,30 +130,36 @@ void bind_communicator(::py::module_& m) {
   ::py::class_<Communicator, Comm>(m, "Communicator", "A group of ranks running collectives")
       .def_static("init", [](std::shared_ptr<Store> store, int rank, int size,
                              std::optional<double> timeout, std::optional<double> init_timeout,
-                             const std::string& name) {
+                             const std::string& name, Obj device) {
              CommOptions o;
              o.timeout = to_ms(timeout);
              o.init_timeout = to_ms(init_timeout);
              o.name = name;
+             o.device = to_device(device);
              ::py::gil_scoped_release release;
              return std::make_shared<Communicator>(Communicator::init(*store, rank, size, o));
            }, ::py::arg("store"), ::py::arg("rank"), ::py::arg("size"), ::py::kw_only(),
            ::py::arg("timeout") = ::py::none(), ::py::arg("init_timeout") = ::py::none(),
-           ::py::arg("name") = "weft", ::py::keep_alive<0, 1>(),
-           "Collective over `size` ranks that share `store`")
-      .def_static("init_from_env", [](std::optional<double> timeout, const std::string& name) {
+           ::py::arg("name") = "weft", ::py::arg("device") = ::py::none(), ::py::keep_alive<0, 1>(),
+           "Collective over `size` ranks that share `store`; device=\"cuda:N\" (or N, or a "
+           "weft.Device) runs the collectives on device memory of GPU N")
+      .def_static("init_from_env", [](std::optional<double> timeout, const std::string& name,
+                                      Obj device) {
              CommOptions o;
              o.timeout = to_ms(timeout);
              o.name = name;
+             o.device = to_device(device);
              ::py::gil_scoped_release release;
              return std::make_shared<Communicator>(Communicator::init_from_env(o));
            }, ::py::kw_only(), ::py::arg("timeout") = ::py::none(), ::py::arg("name") = "weft",
+           ::py::arg("device") = ::py::none(),
            "RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT (what weftrun and torchrun set)")
       .def_property_readonly("rank", &Communicator::rank)
       .def_property_readonly("size", &Communicator::size)
+      .def_property_readonly("device", &Communicator::device)
       .def("allreduce", [](Comm c, Obj send, Obj recv, ReduceOp op, OptDtype dt, bool a,
-                           std::optional<double> t) {
-             Call k = call("allreduce", dt, a, t);
+                           std::optional<double> t, OptStream st) {
+             Call k = call(*c, "allreduce", dt, a, t, st);
              Buffer& s = k.buffer(send, recv.is_none(), "send");
              Buffer& r = recv.is_none() ? s : k.buffer(recv, true, "recv");
              k.same_dtype(s, r, "send", "recv");
@@ -129,8 +172,8 @@ void bind_communicator(::py::module_& m) {
            ::py::arg("op") = ReduceOp::sum, WEFT_COMMON_ARGS,
            "recv=None reduces in place into send")
       .def("reduce", [](Comm c, Obj send, Obj recv, ReduceOp op, int root, OptDtype dt, bool a,
-                        std::optional<double> t) {
-             Call k = call("reduce", dt, a, t);
+                        std::optional<double> t, OptStream st) {
+             Call k = call(*c, "reduce", dt, a, t, st);
              const bool here = c->rank() == root;
              Buffer& s = k.buffer(send, here && recv.is_none(), "send");
              void* out = nullptr;
@@ -148,16 +191,16 @@ void bind_communicator(::py::module_& m) {
            ::py::arg("op") = ReduceOp::sum, ::py::arg("root") = 0, WEFT_COMMON_ARGS,
            "recv is used on root only (None: in place into send)")
       .def("broadcast", [](Comm c, Obj buf, int root, OptDtype dt, bool a,
-                           std::optional<double> t) {
-             Call k = call("broadcast", dt, a, t);
+                           std::optional<double> t, OptStream st) {
+             Call k = call(*c, "broadcast", dt, a, t, st);
              Buffer& b = k.buffer(buf, c->rank() != root, "buf");
              return k.start([&] {
                return c->broadcast(b.data(), b.count(), b.dtype(), root, k.options);
              });
            }, ::py::arg("buf"), ::py::arg("root") = 0, WEFT_COMMON_ARGS)
       .def("allgather", [](Comm c, Obj send, Obj recv, OptDtype dt, bool a,
-                           std::optional<double> t) {
-             Call k = call("allgather", dt, a, t);
+                           std::optional<double> t, OptStream st) {
+             Call k = call(*c, "allgather", dt, a, t, st);
              Buffer& s = k.buffer(send, false, "send");
              Buffer& r = k.buffer(recv, true, "recv");
              k.same_dtype(s, r, "send", "recv");
@@ -170,8 +213,8 @@ void bind_communicator(::py::module_& m) {
            }, ::py::arg("send"), ::py::arg("recv"), WEFT_COMMON_ARGS)
       .def("allgatherv", [](Comm c, Obj send, Obj recv, std::vector<size_t> counts,
                             std::optional<std::vector<size_t>> displs, OptDtype dt, bool a,
-                            std::optional<double> t) {
-             Call k = call("allgatherv", dt, a, t);
+                            std::optional<double> t, OptStream st) {
+             Call k = call(*c, "allgatherv", dt, a, t, st);
              Buffer& s = k.buffer(send, false, "send");
              Buffer& r = k.buffer(recv, true, "recv");
              k.same_dtype(s, r, "send", "recv");
@@ -193,8 +236,8 @@ void bind_communicator(::py::module_& m) {
            }, ::py::arg("send"), ::py::arg("recv"), ::py::arg("counts"),
            ::py::arg("displs") = ::py::none(), WEFT_COMMON_ARGS)
       .def("reduce_scatter", [](Comm c, Obj send, Obj recv, ReduceOp op, OptDtype dt, bool a,
-                                std::optional<double> t) {
-             Call k = call("reduce_scatter", dt, a, t);
+                                std::optional<double> t, OptStream st) {
+             Call k = call(*c, "reduce_scatter", dt, a, t, st);
              Buffer& s = k.buffer(send, false, "send");
              Buffer& r = k.buffer(recv, true, "recv");
              k.same_dtype(s, r, "send", "recv");
@@ -207,8 +250,8 @@ void bind_communicator(::py::module_& m) {
            }, ::py::arg("send"), ::py::arg("recv"), ::py::arg("op") = ReduceOp::sum,
            WEFT_COMMON_ARGS)
       .def("alltoall", [](Comm c, Obj send, Obj recv, OptDtype dt, bool a,
-                          std::optional<double> t) {
-             Call k = call("alltoall", dt, a, t);
+                          std::optional<double> t, OptStream st) {
+             Call k = call(*c, "alltoall", dt, a, t, st);
              Buffer& s = k.buffer(send, false, "send");
              Buffer& r = k.buffer(recv, true, "recv");
              k.same_dtype(s, r, "send", "recv");
@@ -225,8 +268,8 @@ void bind_communicator(::py::module_& m) {
                            std::vector<size_t> recv_counts,
                            std::optional<std::vector<size_t>> send_displs,
                            std::optional<std::vector<size_t>> recv_displs, OptDtype dt, bool a,
-                           std::optional<double> t) {
-             Call k = call("alltoallv", dt, a, t);
+                           std::optional<double> t, OptStream st) {
+             Call k = call(*c, "alltoallv", dt, a, t, st);
              Buffer& s = k.buffer(send, false, "send");
              Buffer& r = k.buffer(recv, true, "recv");
              k.same_dtype(s, r, "send", "recv");
@@ -250,8 +293,8 @@ void bind_communicator(::py::module_& m) {
            ::py::arg("recv_counts"), ::py::arg("send_displs") = ::py::none(),
            ::py::arg("recv_displs") = ::py::none(), WEFT_COMMON_ARGS)
       .def("gather", [](Comm c, Obj send, Obj recv, int root, OptDtype dt, bool a,
-                        std::optional<double> t) {
-             Call k = call("gather", dt, a, t);
+                        std::optional<double> t, OptStream st) {
+             Call k = call(*c, "gather", dt, a, t, st);
              Buffer& s = k.buffer(send, false, "send");
              void* out = nullptr;
              if (c->rank() == root) {
@@ -268,8 +311,8 @@ void bind_communicator(::py::module_& m) {
            }, ::py::arg("send"), ::py::arg("recv") = ::py::none(), ::py::arg("root") = 0,
            WEFT_COMMON_ARGS, "recv is used on root only")
       .def("scatter", [](Comm c, Obj send, Obj recv, int root, OptDtype dt, bool a,
-                         std::optional<double> t) {
-             Call k = call("scatter", dt, a, t);
+                         std::optional<double> t, OptStream st) {
+             Call k = call(*c, "scatter", dt, a, t, st);
              Buffer& r = k.buffer(recv, true, "recv");
              const void* in = nullptr;
              if (c->rank() == root) {
@@ -286,25 +329,49 @@ void bind_communicator(::py::module_& m) {
            }, ::py::arg("send"), ::py::arg("recv"), ::py::arg("root") = 0, WEFT_COMMON_ARGS,
            "send is used on root only")
       .def("barrier", [](Comm c, bool a, std::optional<double> t) {
-             Call k = call("barrier", std::nullopt, a, t);
+             Call k = call(*c, "barrier", std::nullopt, a, t, std::nullopt);
              return k.start([&] { return c->barrier(k.options); });
            }, ::py::kw_only(), ::py::arg("async_op") = false, ::py::arg("timeout") = ::py::none())
       .def("send", [](Comm c, Obj buf, int peer, uint32_t tag, OptDtype dt, bool a,
-                      std::optional<double> t) {
-             Call k = call("send", dt, a, t);
+                      std::optional<double> t, OptStream st) {
+             Call k = call(*c, "send", dt, a, t, st);
              Buffer& b = k.buffer(buf, false, "buf");
              return k.start([&] {
                return c->send(b.data(), b.count(), b.dtype(), peer, tag, k.options);
              });
            }, ::py::arg("buf"), ::py::arg("peer"), ::py::arg("tag") = 0, WEFT_COMMON_ARGS)
       .def("recv", [](Comm c, Obj buf, int peer, uint32_t tag, OptDtype dt, bool a,
-                      std::optional<double> t) {
-             Call k = call("recv", dt, a, t);
+                      std::optional<double> t, OptStream st) {
+             Call k = call(*c, "recv", dt, a, t, st);
              Buffer& b = k.buffer(buf, true, "buf");
              return k.start([&] {
                return c->recv(b.data(), b.count(), b.dtype(), peer, tag, k.options);
              });
            }, ::py::arg("buf"), ::py::arg("peer"), ::py::arg("tag") = 0, WEFT_COMMON_ARGS)
+      .def("register_buffer", [](Comm c, Obj buf) {
+             // The CUDA interface gives the bytes; a raw pointer comes as (ptr, bytes).
+             uintptr_t ptr = 0;
+             size_t bytes = 0;
+             if (PyTuple_Check(buf.ptr())) {
+               auto t = buf.cast<::py::tuple>();
+               if (t.size() != 2)
+                 throw Error(ErrorCode::InvalidArgument,
+                             "register_buffer: pass an object with __cuda_array_interface__ or "
+                             "a (pointer, bytes) tuple");
+               ptr = t[0].cast<uintptr_t>();
+               bytes = t[1].cast<size_t>();
+             } else {
+               Buffer b(buf, false, "register_buffer", "buf", std::nullopt);
+               ptr = reinterpret_cast<uintptr_t>(b.data());
+               bytes = b.count() * size_of(b.dtype());
+             }
+             ::py::gil_scoped_release release;
+             return c->register_buffer(reinterpret_cast<const void*>(ptr), bytes).id;
+           }, ::py::arg("buf"),
+           "CUDA communicators: lets peers map this device memory (collectives on buffers "
+           "registered on every rank run zero-copy); returns a handle for deregister()")
+      .def("deregister", [](Comm c, uint64_t handle) { c->deregister(BufferHandle{handle}); },
+           ::py::arg("handle"), ::py::call_guard<::py::gil_scoped_release>())
       .def("split", [](Comm c, int color, int key) -> std::optional<Comm> {
              Comm sub;
              {

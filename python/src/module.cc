@@ -32,8 +32,14 @@ void bind_types(::py::module_& m) {
 
 PYBIND11_MODULE(_weft, m) {
   m.doc() = "weft: collective communication (compiled part)";
+#ifdef WEFT_WITH_CUDA
+  m.attr("built_with_cuda") = true;
+#else
+  m.attr("built_with_cuda") = false;
+#endif
   weft::py::bind_types(m);
   weft::py::bind_errors(m);
+  weft::py::bind_device(m);
   weft::py::bind_store(m);
   weft::py::bind_communicator(m);
   weft::py::bind_ddp(m);

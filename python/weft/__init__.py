@@ -10,10 +10,18 @@
 Buffers are numpy arrays or any object with the (C-contiguous) buffer protocol;
 the element type comes from the buffer format, or from ``dtype=`` (e.g.
 ``weft.DataType.bf16`` for uint16 arrays holding bfloat16 bits).
+
+On GPUs (one process per GPU of a host):
+
+    comm = weft.Communicator.init_from_env(device=f"cuda:{local_rank}")
+    t = torch.ones(1024, device="cuda")              # any __cuda_array_interface__ object
+    comm.allreduce(t)                                # on torch's current stream; waits
+    comm.allreduce(t, async_op=True, stream=s.cuda_stream)   # or name the stream
 """
 from ._weft import (  # noqa: F401
     Communicator,
     DataType,
+    Device,
     ErrorCode,
     HashStore,
     PrefixStore,
@@ -22,6 +30,7 @@ from ._weft import (  # noqa: F401
     StoreServer,
     TcpStore,
     Work,
+    built_with_cuda,
 )
 from .errors import (  # noqa: F401
     AbortedError,

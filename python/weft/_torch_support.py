@@ -50,11 +50,10 @@ def check_tensor(op_name, t, role="tensor"):
     if not isinstance(t, torch.Tensor):
         raise InvalidArgumentError(f"weft.torch: {op_name}: {role} must be a torch.Tensor, "
                                    f"not {type(t).__name__}")
-    if t.device.type != "cpu":
+    if t.device.type not in ("cpu", "cuda"):
         raise UnsupportedError(
-            f"weft.torch: {op_name}: {role} is on {t.device}: weft.torch takes CPU tensors "
-            "only; CUDA tensors are not yet supported (the backend is Python-level and "
-            "weft's Python package moves host memory only): use backend 'nccl' for them")
+            f"weft.torch: {op_name}: {role} is on {t.device}: weft.torch takes CPU and CUDA "
+            "tensors only")
     if t.layout != torch.strided:
         raise UnsupportedError(f"weft.torch: {op_name}: {role} has layout {t.layout}; "
                                "only dense (strided) tensors are supported")
@@ -65,21 +64,38 @@ def check_tensor(op_name, t, role="tensor"):
 
 
 class Staged:
-    """Tensors handed to one weft operation as zero-copy numpy views.
+    """Tensors handed to one weft operation, zero-copy where possible.
 
     A contiguous CPU tensor is passed as ``t.numpy()`` (same memory, results
-    land in place); a non-contiguous one goes through a contiguous copy that
-    ``finish()`` writes back after the operation completed.
+    land in place); a contiguous CUDA tensor is passed as itself (weft reads
+    its ``__cuda_array_interface__``). A non-contiguous one goes through a
+    contiguous copy that ``finish()`` writes back after the operation.
+
+    Every tensor of one operation must be on one device (``self.device``).
+    For CUDA tensors ``finish()`` runs right after the operation was
+    enqueued, on the same (current) stream, so its copies follow the
+    operation in stream order; for CPU tensors it runs once weft's Work
+    completed.
     """
 
     def __init__(self, op_name):
         self.op = op_name
         self.dtype = None          # the weft dtype override of the last array (bf16)
+        self.device = None         # the torch.device of every tensor
         self._writebacks = []
         self.keep = []             # tensors that must outlive the operation
 
+    @property
+    def cuda(self):
+        return self.device is not None and self.device.type == "cuda"
+
     def array(self, t, role="tensor", write=False):
         check_tensor(self.op, t, role)
+        if self.device is None:
+            self.device = t.device
+        elif t.device != self.device:
+            raise InvalidArgumentError(f"weft.torch: {self.op}: {role} is on {t.device} but "
+                                       f"another tensor of the operation is on {self.device}")
         src = t.detach()
         if not src.is_contiguous():
             copy = src.contiguous()
@@ -91,10 +107,17 @@ class Staged:
             src = src.view(view_dtype)
         self.dtype = weft_dtype
         self.keep.append(src)
-        return src.numpy()
+        return src if src.is_cuda else src.numpy()
+
+    def with_tensor(self, t):
+        """Notes t's device without staging it (for checks before staging)."""
+        check_tensor(self.op, t)
+        if self.device is None:
+            self.device = t.device
+        return self
 
     def later(self, fn):
-        """Runs fn() after the operation completed (copies out of staging)."""
+        """Runs fn() after the operation (copies out of staging)."""
         self._writebacks.append((None, fn))
 
     def finish(self):
@@ -111,7 +134,7 @@ def flat_like(tensors, numel=None):
     t0 = tensors[0]
     if numel is None:
         return torch.cat([t.detach().reshape(-1) for t in tensors])
-    return torch.empty(numel, dtype=t0.dtype)
+    return torch.empty(numel, dtype=t0.dtype, device=t0.device)
 
 
 def unflatten_into(flat, tensors):
@@ -128,6 +151,16 @@ class Completer:
     completes the matching torch futures (then-callbacks, e.g. DDP comm hooks,
     run here, as they run on Gloo's threads for Gloo). Operations are *issued*
     on the caller's thread, so every rank issues them in the same order.
+
+    CUDA operations: weft enqueued them on the caller's current stream and
+    their Work completes once the device finished them (weft polls a CUDA
+    event). Only then is the future completed, so a failed operation fails
+    its future. The future is a CUDA-aware ``torch.futures.Future(devices=...)``
+    and is completed with the operation's stream made current here: torch
+    records its events on that stream, after the operation, and ``wait()`` /
+    ``value()`` / ``then()`` make the waiter's current stream wait for them.
+    The results are therefore usable by the next kernel on any stream, and
+    on the stream the operation ran on they are ordered anyway.
     """
 
     def __init__(self, name):
@@ -135,8 +168,10 @@ class Completer:
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, works, staged, future, result):
-        self._queue.put((works, staged, future, result))
+    def submit(self, works, staged, future, result, stream=None):
+        """`stream`: the torch.cuda.Stream of a CUDA operation (its staged
+        copies were enqueued already), None for a CPU one."""
+        self._queue.put((works, staged, future, result, stream))
 
     def stop(self):
         self._queue.put(None)
@@ -148,16 +183,20 @@ class Completer:
             item = self._queue.get()
             if item is None:
                 return
-            works, staged, future, result = item
+            works, staged, future, result, stream = item
             try:
                 for w in works:
                     w.wait()
-                if staged is not None:
+                if staged is not None and stream is None:
                     staged.finish()
             except BaseException as e:  # weft.Error or a failed copy: the caller sees it
                 future.set_exception(e)
                 continue
             try:
-                future.set_result(result)
+                if stream is None:
+                    future.set_result(result)
+                else:
+                    with torch.cuda.stream(stream):
+                        future.set_result(result)
             except BaseException:  # a then-callback failed: its own future holds the error
                 pass

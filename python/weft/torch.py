@@ -7,15 +7,20 @@
 
 The backend is a Python subclass of ``torch.distributed.ProcessGroup`` (the
 extension point torch's own tests use, PythonProcessGroupExtensionTest) on
-top of the ``weft`` package: CPU tensors reach weft's collectives as
-zero-copy numpy views and results are written in place. Every operation is
-issued at once, on the caller's thread, and returns a Work wrapping a real
-``torch.futures.Future`` that a per-group thread completes when weft's Work
-finishes, so DDP's reducer overlaps its bucket allreduces with backward.
+top of the ``weft`` package. CPU tensors reach weft's host communicator as
+zero-copy numpy views; CUDA tensors reach a CUDA weft communicator (made by
+the group's first operation on CUDA tensors, on that tensor's GPU) through
+``__cuda_array_interface__`` and run on torch's current stream. Results are
+written in place. Every operation is issued at once, on the caller's thread,
+and returns a Work wrapping a real ``torch.futures.Future`` that a per-group
+thread completes when weft's Work finishes (for CUDA: when the device
+finished it; the future is CUDA-aware, see _torch_support.Completer), so
+DDP's reducer overlaps its bucket allreduces with backward.
 
-Not supported (clear ``weft.UnsupportedError``): CUDA tensors (the Python
-package takes host buffers only: use "nccl" for them),
-bitwise and PREMUL_SUM reductions, ``recv`` from any source, sparse tensors.
+Not supported (clear ``weft.UnsupportedError``): bitwise and PREMUL_SUM
+reductions, ``recv`` from any source, sparse tensors, and on CUDA tensors
+gather, scatter and the uneven forms (all_gather of different sizes,
+all_to_all with split sizes), which weft's CUDA communicator lacks.
 """
 import os
 import socket
@@ -112,18 +117,32 @@ def _timeout_s(opts):
     return s if s > 0 else None
 
 
+def _not_on_cuda(staged, what):
+    """weft's CUDA communicator has no allgatherv, alltoallv, gather or scatter
+    yet: say so before a CUDA communicator is made for nothing."""
+    if staged.cuda:
+        raise UnsupportedError(
+            f"weft.torch: {what} on CUDA tensors is not supported: weft's CUDA communicator "
+            "runs allreduce, reduce, broadcast, allgather and reduce_scatter with equal blocks, "
+            "all_to_all_single without split sizes, send, recv and barrier "
+            "(allgatherv, alltoallv, gather and scatter are not implemented on GPUs yet)")
+
+
 def _as_list(tensors):
     return [tensors] if isinstance(tensors, torch.Tensor) else list(tensors)
 
 
 class ProcessGroupWeft(dist.ProcessGroup):
-    """torch.distributed.ProcessGroup on a weft.Communicator (CPU tensors)."""
+    """torch.distributed.ProcessGroup on weft communicators: a host one for CPU
+    tensors, a CUDA one (made on first use) for CUDA tensors."""
 
     def __init__(self, store, rank, size, timeout, group_id="0"):
         super().__init__(rank, size)
-        timeout_s = timeout.total_seconds() if timeout is not None else None
-        self._comm, self._wstore, self._server = _rendezvous(store, rank, size, timeout_s,
+        self._timeout_s = timeout.total_seconds() if timeout is not None else None
+        self._group_id = group_id
+        self._comm, self._wstore, self._server = _rendezvous(store, rank, size, self._timeout_s,
                                                              group_id)
+        self._cuda = None  # (GPU index, weft CUDA communicator), made on first use
         self._completer = Completer(f"weft.torch[{group_id}]")
 
     def getBackendName(self):  # noqa: N802 (torch's name)
@@ -131,16 +150,51 @@ class ProcessGroupWeft(dist.ProcessGroup):
 
     # ---- plumbing -------------------------------------------------------
 
+    def _cuda_comm(self, device):
+        """The group's CUDA communicator, created by the first operation on
+        CUDA tensors (creating one is collective: every rank gets there at the
+        same operation, because ranks issue the same operations in the same
+        order and NCCL-style code passes CUDA tensors to an op on every rank).
+        One process drives one GPU: the device of that first tensor."""
+        if self._cuda is None:
+            comm = _weft.Communicator.init(self._wstore, self.rank(), self.size(),
+                                           timeout=self._timeout_s,
+                                           name=f"torch-{self._group_id}-cuda",
+                                           device=f"cuda:{device.index}")
+            self._cuda = (device.index, comm)
+        index, comm = self._cuda
+        if device.index != index:
+            raise InvalidArgumentError(
+                f"weft.torch: a tensor on {device}, but this process's group runs on cuda:{index} "
+                "(one GPU per process: the device of the first CUDA tensor)")
+        return comm
+
     def _launch(self, staged, starts, result):
-        """Issues the weft operations (callables returning a weft.Work) now and
-        returns a torch Work whose future holds `result` once all finished."""
-        works = [start() for start in starts]
-        future = torch.futures.Future()
-        self._completer.submit(works, staged, future, result)
+        """Issues the weft operations (callables taking the communicator and
+        returning a weft.Work) now and returns a torch Work whose future holds
+        `result` once all finished (see Completer for CUDA tensors)."""
+        if staged is None or not staged.cuda:
+            works = [start(self._comm) for start in starts]
+            future = torch.futures.Future()
+            self._completer.submit(works, staged, future, result)
+            return _work(future)
+        comm = self._cuda_comm(staged.device)
+        stream = torch.cuda.current_stream(staged.device)
+        works = [start(comm) for start in starts]
+        staged.finish()  # copies out of staging, after the operation on the same stream
+        future = torch.futures.Future(devices=[staged.device])
+        self._completer.submit(works, staged, future, result, stream)
         return _work(future)
 
-    def _kw(self, staged, opts):
-        return dict(dtype=staged.dtype, async_op=True, timeout=_timeout_s(opts))
+    def _kw(self, staged, opts=None):
+        """weft keywords for the array just staged: its dtype override and, for
+        CUDA tensors, torch's current stream (where weft enqueues the op)."""
+        kw = dict(dtype=staged.dtype, async_op=True)
+        if opts is not None:
+            kw["timeout"] = _timeout_s(opts)
+        if staged.cuda:
+            kw["stream"] = torch.cuda.current_stream(staged.device).cuda_stream
+        return kw
 
     @staticmethod
     def _same_dtype(op, tensors):
@@ -159,7 +213,7 @@ class ProcessGroupWeft(dist.ProcessGroup):
         for t in tensors:
             a = s.array(t, write=True)
             kw = self._kw(s, opts)
-            starts.append(lambda a=a, kw=kw: self._comm.allreduce(a, op=op, **kw))
+            starts.append(lambda c, a=a, kw=kw: c.allreduce(a, op=op, **kw))
         return self._launch(s, starts, tensors)
 
     def allreduce_coalesced(self, tensors, opts=None):
@@ -174,7 +228,7 @@ class ProcessGroupWeft(dist.ProcessGroup):
         a = s.array(flat, write=True)
         s.later(lambda: unflatten_into(flat, tensors))
         kw = self._kw(s, opts)
-        return self._launch(s, [lambda: self._comm.allreduce(a, op=op, **kw)], tensors)
+        return self._launch(s, [lambda c: c.allreduce(a, op=op, **kw)], tensors)
 
     def reduce(self, tensors, opts=None):
         tensors = _as_list(tensors)
@@ -185,7 +239,7 @@ class ProcessGroupWeft(dist.ProcessGroup):
         for t in tensors:
             a = s.array(t, write=self.rank() == root)
             kw = self._kw(s, opts)
-            starts.append(lambda a=a, kw=kw: self._comm.reduce(a, op=op, root=root, **kw))
+            starts.append(lambda c, a=a, kw=kw: c.reduce(a, op=op, root=root, **kw))
         return self._launch(s, starts, tensors)
 
     def _reduce_scatter_base(self, output, input, opts=None):  # noqa: A002 (torch's name)
@@ -195,7 +249,7 @@ class ProcessGroupWeft(dist.ProcessGroup):
         src = s.array(input, "input")
         dst = s.array(output, "output", write=True)
         kw = self._kw(s, opts)
-        return self._launch(s, [lambda: self._comm.reduce_scatter(src, dst, op=op, **kw)],
+        return self._launch(s, [lambda c: c.reduce_scatter(src, dst, op=op, **kw)],
                             [output])
 
     reduce_scatter_single = _reduce_scatter_base  # the name in torch >= 2.11
@@ -229,7 +283,7 @@ class ProcessGroupWeft(dist.ProcessGroup):
         for t in tensors:
             a = s.array(t, write=True)
             kw = self._kw(s, opts)
-            starts.append(lambda a=a, kw=kw: self._comm.broadcast(a, root=root, **kw))
+            starts.append(lambda c, a=a, kw=kw: c.broadcast(a, root=root, **kw))
         return self._launch(s, starts, tensors)
 
     def _allgather_base(self, output, input, opts=None):  # noqa: A002
@@ -238,7 +292,7 @@ class ProcessGroupWeft(dist.ProcessGroup):
         src = s.array(input, "input")
         dst = s.array(output, "output", write=True)
         kw = self._kw(s, opts)
-        return self._launch(s, [lambda: self._comm.allgather(src, dst, **kw)], [output])
+        return self._launch(s, [lambda c: c.allgather(src, dst, **kw)], [output])
 
     all_gather_single = _allgather_base  # the name in torch >= 2.11
 
@@ -263,10 +317,11 @@ class ProcessGroupWeft(dist.ProcessGroup):
             dst = s.array(flat, "output", write=True)
             kw = self._kw(s, opts)
             if len(set(counts)) == 1:
-                starts.append(lambda src=src, dst=dst, kw=kw: self._comm.allgather(src, dst, **kw))
+                starts.append(lambda c, src=src, dst=dst, kw=kw: c.allgather(src, dst, **kw))
             else:
-                starts.append(lambda src=src, dst=dst, kw=kw, c=counts:
-                              self._comm.allgatherv(src, dst, c, **kw))
+                _not_on_cuda(s, "all_gather with outputs of different sizes")
+                starts.append(lambda c, src=src, dst=dst, kw=kw, counts=counts:
+                              c.allgatherv(src, dst, counts, **kw))
             copies.append((flat, list(outs)))
         s.later(lambda: [unflatten_into(f, outs) for f, outs in copies])
         return self._launch(s, starts, list(output_lists))
@@ -286,6 +341,7 @@ class ProcessGroupWeft(dist.ProcessGroup):
         inp = _as_list(input_tensors)[0]
         s = Staged("gather")
         src = s.array(inp, "input")
+        _not_on_cuda(s, "gather")
         dst = None
         if self.rank() == root:
             outs = list(output_lists[0])
@@ -298,7 +354,7 @@ class ProcessGroupWeft(dist.ProcessGroup):
             dst = s.array(flat, "output", write=True)
             s.later(lambda: unflatten_into(flat, outs))
         kw = self._kw(s, opts)
-        return self._launch(s, [lambda: self._comm.gather(src, dst, root=root, **kw)],
+        return self._launch(s, [lambda c: c.gather(src, dst, root=root, **kw)],
                             list(output_lists))
 
     def scatter(self, output_tensors, input_lists, opts=None):
@@ -306,6 +362,7 @@ class ProcessGroupWeft(dist.ProcessGroup):
         root = getattr(opts, "rootRank", 0)
         out = _as_list(output_tensors)[0]
         s = Staged("scatter")
+        _not_on_cuda(Staged("scatter").with_tensor(out), "scatter")
         src = None
         if self.rank() == root:
             ins = list(input_lists[0])
@@ -317,7 +374,7 @@ class ProcessGroupWeft(dist.ProcessGroup):
             src = s.array(flat_like(ins), "input")
         dst = s.array(out, "output", write=True)
         kw = self._kw(s, opts)
-        return self._launch(s, [lambda: self._comm.scatter(src, dst, root=root, **kw)], [out])
+        return self._launch(s, [lambda c: c.scatter(src, dst, root=root, **kw)], [out])
 
     def alltoall_base(self, output, input, output_split_sizes, input_split_sizes,  # noqa: A002
                       opts=None):
@@ -328,7 +385,7 @@ class ProcessGroupWeft(dist.ProcessGroup):
         dst = s.array(output, "output", write=True)
         kw = self._kw(s, opts)
         if not output_split_sizes and not input_split_sizes:
-            return self._launch(s, [lambda: self._comm.alltoall(src, dst, **kw)], [output])
+            return self._launch(s, [lambda c: c.alltoall(src, dst, **kw)], [output])
 
         def counts(t, splits):
             row = t.numel() // t.shape[0] if t.dim() > 0 and t.shape[0] else 1
@@ -337,7 +394,10 @@ class ProcessGroupWeft(dist.ProcessGroup):
             return [int(k) * row for k in splits]
 
         sc, rc = counts(input, input_split_sizes), counts(output, output_split_sizes)
-        return self._launch(s, [lambda: self._comm.alltoallv(src, sc, dst, rc, **kw)], [output])
+        if s.cuda and sc == rc == [input.numel() // self.size()] * self.size():
+            return self._launch(s, [lambda c: c.alltoall(src, dst, **kw)], [output])
+        _not_on_cuda(s, "all_to_all_single with uneven split sizes")
+        return self._launch(s, [lambda c: c.alltoallv(src, sc, dst, rc, **kw)], [output])
 
     all_to_all_single = alltoall_base  # the name in torch >= 2.11
 
@@ -346,6 +406,8 @@ class ProcessGroupWeft(dist.ProcessGroup):
         outs, ins = list(output_tensors), list(input_tensors)
         self._same_dtype("alltoall", outs + ins)
         s = Staged("alltoall")
+        if s.with_tensor(ins[0]).cuda and len({t.numel() for t in ins + outs}) > 1:
+            _not_on_cuda(s, "all_to_all with tensors of different sizes")
         flat_in = flat_like(ins)
         flat_out = flat_like(outs, sum(o.numel() for o in outs))
         src = s.array(flat_in, "input")
@@ -353,15 +415,17 @@ class ProcessGroupWeft(dist.ProcessGroup):
         s.later(lambda: unflatten_into(flat_out, outs))
         sc, rc = [t.numel() for t in ins], [t.numel() for t in outs]
         kw = self._kw(s, opts)
-        return self._launch(s, [lambda: self._comm.alltoallv(src, sc, dst, rc, **kw)], outs)
+        if s.cuda:  # equal blocks (checked above)
+            return self._launch(s, [lambda c: c.alltoall(src, dst, **kw)], outs)
+        return self._launch(s, [lambda c: c.alltoallv(src, sc, dst, rc, **kw)], outs)
 
     def send(self, tensors, dstRank, tag=0):  # noqa: N803 (torch's names)
         s = Staged("send")
         starts = []
         for t in _as_list(tensors):
             a = s.array(t)
-            kw = dict(dtype=s.dtype, async_op=True)
-            starts.append(lambda a=a, kw=kw: self._comm.send(a, dstRank, tag=tag, **kw))
+            kw = self._kw(s)
+            starts.append(lambda c, a=a, kw=kw: c.send(a, dstRank, tag=tag, **kw))
         return self._launch(s, starts, _as_list(tensors))
 
     def recv(self, tensors, srcRank, tag=0):  # noqa: N803
@@ -369,8 +433,8 @@ class ProcessGroupWeft(dist.ProcessGroup):
         starts = []
         for t in _as_list(tensors):
             a = s.array(t, write=True)
-            kw = dict(dtype=s.dtype, async_op=True)
-            starts.append(lambda a=a, kw=kw: self._comm.recv(a, srcRank, tag=tag, **kw))
+            kw = self._kw(s)
+            starts.append(lambda c, a=a, kw=kw: c.recv(a, srcRank, tag=tag, **kw))
         return self._launch(s, starts, _as_list(tensors))
 
     def recv_anysource(self, tensors, tag=0):
@@ -378,8 +442,8 @@ class ProcessGroupWeft(dist.ProcessGroup):
                                "(weft's recv names its peer): pass src=")
 
     def barrier(self, opts=None):
-        return self._launch(None, [lambda: self._comm.barrier(async_op=True,
-                                                              timeout=_timeout_s(opts))], [])
+        return self._launch(None, [lambda c: c.barrier(async_op=True,
+                                                       timeout=_timeout_s(opts))], [])
 
     # ---- lifetime -------------------------------------------------------
 
@@ -394,6 +458,8 @@ class ProcessGroupWeft(dist.ProcessGroup):
         return _work(torch.futures.collect_all(futures).then(done))
 
     def abort(self):
+        if self._cuda is not None:
+            self._cuda[1].abort()
         self._comm.abort()
 
     def shutdown(self):

@@ -106,14 +106,17 @@ ShmSetup setup_shm(int rank, const std::vector<PeerInfo>& book, uint64_t comm_id
   for (int q : local) members.push_back({q, book[static_cast<size_t>(q)].pid});
   const std::string name = segment_name(book, local.front(), comm_id);
   const size_t half = shm_half_bytes(static_cast<int>(local.size()));
+  const shm::CmaConfig cma{env::get_bool("WEFT_SHM_CMA"),
+                           static_cast<size_t>(std::max<int64_t>(0, env::get_int("WEFT_SHM_CMA_MIN_BYTES")))};
   out.group = shm::Group::join(name, std::move(members), rank, half, &transport,
-                               shm::Clock::now() + timeout);
+                               shm::Clock::now() + timeout, cma);
   if (log::enabled(log::Level::Info, "bootstrap")) {
     std::string ranks;
     for (int q : local) ranks += str(ranks.empty() ? "" : ",", q);
     WEFT_INFO("bootstrap", "rank ", rank, ": shared memory with ranks ", ranks, " of host ",
               book[static_cast<size_t>(rank)].hostname, " (segment ", name, ", ",
               out.group->half_bytes() / 1024, " KiB x 2 per rank, name removed once mapped)");
+    WEFT_INFO("bootstrap", "rank ", rank, ": cross-memory attach ", out.group->cma_status());
   }
   return out;
 }

@@ -80,6 +80,8 @@ inline constexpr size_t kShmOneShotBytes2 = 64 * 1024;  // with two ranks
 // root < 0: every rank receives. op may differ from the descriptor's (the
 // hierarchical algorithm sums on each host); avg divides by average_over
 // (0: no division).
+// Operations of at least g.cma_min_bytes() (count x element size) read the
+// peers' buffers directly when the group has cross-memory attach.
 void allreduce_shm(Context& ctx, const char* in, char* out, size_t count, int root, ReduceOp op,
                    int average_over);
 void reduce_scatter_shm(Context& ctx, const char* in, char* out, size_t recv_count);
@@ -93,6 +95,8 @@ void barrier_shm(Context& ctx);
 inline constexpr size_t kHierarchicalRingBytes = 256 * 1024;
 // The scratch slot of a host root's partial sum (no algorithm it calls uses it).
 inline constexpr int kHierarchicalScratch = 4;
+// The scratch slot of the single-copy (cross-memory attach) shm collectives.
+inline constexpr int kShmCmaScratch = 5;
 void allreduce_hierarchical(Context& ctx, const std::vector<int>& leaders, const char* in,
                             char* out, size_t count);
 struct Topology;

@@ -29,7 +29,7 @@ using Clock = std::chrono::steady_clock;
 // allocated per operation.
 class Scratch {
  public:
-  static constexpr int kSlots = 5;
+  static constexpr int kSlots = 6;
   char* get(int slot, size_t bytes);
 
  private:

@@ -51,6 +51,7 @@ OpDesc desc(OpKind kind, DataType type, size_t count, ReduceOp op = ReduceOp::su
 
 int Communicator::rank() const { return impl_->rank(); }
 int Communicator::size() const { return impl_->size(); }
+Device Communicator::device() const { return impl_->device ? impl_->options.device : Device::cpu(); }
 
 Work Communicator::allreduce(const void* send, void* recv, size_t count, DataType type,
                              ReduceOp op, const OpOptions& opts) {

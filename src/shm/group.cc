@@ -7,10 +7,13 @@
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <random>
 #include <thread>
 
+#include "shm/cma.h"
 #include "shm/liveness.h"
 #include "transport/transport.h"
 #include "weft/error.h"
@@ -32,17 +35,92 @@ struct Header {
   std::atomic<uint32_t> attached;
   uint32_t members;
   uint64_t half_bytes;
+  std::atomic<uint32_t> probed;  // members that finished the CMA probe
 };
 static_assert(sizeof(Header) <= kLine);
+
+// Each member's line about cross-memory attach. Written before the member
+// counts itself in `attached` (buffer, token, wishes) or `probed` (result),
+// read by the others after they see that count: the counter's release and
+// acquire order the plain fields.
+struct ProbeLine {
+  uint64_t buffer;     // address of kProbeWords copies of `token` in the member's memory
+  uint64_t token;
+  uint64_t min_bytes;  // the member's WEFT_SHM_CMA_MIN_BYTES
+  uint32_t wants;      // its WEFT_SHM_CMA
+  int32_t result;      // 0: read every peer; else the errno (or kWrongBytes) of the first failure
+  int32_t failed_peer; // local index of the peer that failed
+};
+static_assert(sizeof(ProbeLine) <= kLine);
+constexpr int kProbeWords = 8;
+constexpr int32_t kWrongBytes = -1;  // the read worked but returned other bytes
 static_assert(2 * transport::OpHeader::kSize <= kLine);
 
 size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
 
 size_t flags_offset() { return kLine; }
 size_t descs_offset(int n) { return flags_offset() + kLine * static_cast<size_t>(n); }
-size_t slots_offset(int n) { return round_up(descs_offset(n) + kLine * static_cast<size_t>(n), kPage); }
+size_t probes_offset(int n) { return descs_offset(n) + kLine * static_cast<size_t>(n); }
+size_t addrs_offset(int n) { return probes_offset(n) + kLine * static_cast<size_t>(n); }
+size_t slots_offset(int n) { return round_up(addrs_offset(n) + kLine * static_cast<size_t>(n), kPage); }
 
 Header& header_of(const Segment& s) { return *reinterpret_cast<Header*>(s.data()); }
+ProbeLine& probe_line(const Segment& s, int n, int local) {
+  return *reinterpret_cast<ProbeLine*>(s.data() + probes_offset(n) + kLine * static_cast<size_t>(local));
+}
+
+// Reads every peer's probe buffer; returns 0 or the first failure (and who).
+int32_t probe_peers(const Segment& s, const std::vector<Member>& members, int me, int32_t& failed) {
+  const int n = static_cast<int>(members.size());
+  for (int i = 1; i < n; ++i) {
+    const int q = (me + i) % n;
+    const ProbeLine& theirs = probe_line(s, n, q);
+    uint64_t got[kProbeWords] = {};
+    int32_t result = cma::read(members[static_cast<size_t>(q)].pid, got, theirs.buffer, sizeof got);
+    if (result == 0 && std::count(got, got + kProbeWords, theirs.token) != kProbeWords)
+      result = kWrongBytes;
+    if (result != 0) {
+      failed = q;
+      return result;
+    }
+  }
+  return 0;
+}
+
+// The group's choice, the same on every member: every line is read from the segment.
+struct CmaChoice {
+  bool on = false;
+  size_t min_bytes = 0;
+  std::string status;
+};
+CmaChoice decide_cma(const Segment& s, const std::vector<Member>& members) {
+  const int n = static_cast<int>(members.size());
+  CmaChoice choice;
+  for (int q = 0; q < n; ++q) {
+    const ProbeLine& line = probe_line(s, n, q);
+    if (!line.wants) {
+      choice.status = str("off: WEFT_SHM_CMA=0 on rank ", members[static_cast<size_t>(q)].rank);
+      return choice;
+    }
+    choice.min_bytes = std::max<size_t>(choice.min_bytes, line.min_bytes);
+  }
+  for (int q = 0; q < n; ++q) {
+    const ProbeLine& line = probe_line(s, n, q);
+    if (line.result == 0) continue;
+    const Member& peer = members[static_cast<size_t>(line.failed_peer)];
+    choice.status = str("off: rank ", members[static_cast<size_t>(q)].rank, " could not read rank ",
+                        peer.rank, "'s memory (pid ", peer.pid, "): ",
+                        line.result == kWrongBytes
+                            ? std::string("process_vm_readv returned other bytes (another pid namespace?)")
+                            : str("process_vm_readv: ", std::strerror(line.result)),
+                        line.result == EPERM ? " (Yama ptrace_scope, or another user?)" : "");
+    return choice;
+  }
+  choice.on = true;
+  choice.status = str("on for operations that read >= ", choice.min_bytes,
+                      " bytes from each peer (every rank read every other's memory at init)");
+  return choice;
+}
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -58,7 +136,8 @@ size_t segment_bytes(int n, size_t half_bytes) {
 
 std::unique_ptr<Group> Group::join(const std::string& name, std::vector<Member> members,
                                    int self_rank, size_t half_bytes,
-                                   transport::Transport* transport, Clock::time_point deadline) {
+                                   transport::Transport* transport, Clock::time_point deadline,
+                                   CmaConfig cma) {
   const int n = static_cast<int>(members.size());
   auto it = std::find_if(members.begin(), members.end(),
                          [&](const Member& m) { return m.rank == self_rank; });
@@ -105,16 +184,43 @@ std::unique_ptr<Group> Group::join(const std::string& name, std::vector<Member> 
                    "shared memory segment ", name, " was made for ", h.members, " ranks of ",
                    h.half_bytes, " bytes, not ", n, " of ", half_bytes);
     }
+    // What this member offers for the probe: a buffer the others read (it
+    // lives until every member has probed, below).
+    Header& h = header_of(segment);
+    std::string allowed = cma.enabled ? cma::allow_peers() : "";
+    // Volatile: only other processes read it, through the kernel, so the
+    // compiler must not drop the stores as dead.
+    volatile uint64_t probe_buffer[kProbeWords];
+    const uint64_t token = std::random_device{}() * 0x9e3779b97f4a7c15ull ^
+                           static_cast<uint64_t>(::getpid()) ^ 1;
+    for (volatile uint64_t& word : probe_buffer) word = token;
+    ProbeLine& mine = probe_line(segment, n, me);
+    mine.buffer = reinterpret_cast<uintptr_t>(&probe_buffer[0]);
+    mine.token = token;
+    mine.min_bytes = cma.min_bytes;
+    mine.wants = cma.enabled;
+    mine.result = 0;
     // Every member maps it, then the name goes: from here on no crash can
     // leave the segment behind.
-    Header& h = header_of(segment);
     h.attached.fetch_add(1, std::memory_order_acq_rel);
     wait_for([&] { return h.attached.load(std::memory_order_acquire) >= static_cast<uint32_t>(n); },
              "not every rank of this host mapped it");
     segment.unlink();
+    // The probe: a real read of every peer's memory, when every member
+    // wants it; then everyone decides from everyone's result.
+    bool everyone_wants = true;
+    for (int q = 0; q < n; ++q) everyone_wants &= probe_line(segment, n, q).wants != 0;
+    if (everyone_wants) mine.result = probe_peers(segment, members, me, mine.failed_peer);
+    h.probed.fetch_add(1, std::memory_order_acq_rel);
+    wait_for([&] { return h.probed.load(std::memory_order_acquire) >= static_cast<uint32_t>(n); },
+             "not every rank of this host finished the cross-memory-attach probe");
+    CmaChoice choice = decide_cma(segment, members);
     auto group = std::unique_ptr<Group>(
         new Group(std::move(segment), std::move(members), me, half_bytes, transport));
     group->pidfds_ = std::move(pidfds);
+    group->cma_ = choice.on;
+    group->cma_min_bytes_ = choice.min_bytes;
+    group->cma_status_ = allowed.empty() ? choice.status : str(choice.status, "; ", allowed);
     return group;
   } catch (...) {
     // Whoever gives up removes the name (a creator that died cannot).
@@ -132,6 +238,7 @@ Group::Group(Segment segment, std::vector<Member> members, int me, size_t half_b
       transport_(transport),
       flags_offset_(flags_offset()),
       descs_offset_(descs_offset(local_size())),
+      addrs_offset_(addrs_offset(local_size())),
       slots_offset_(slots_offset(local_size())),
       spin_for_(static_cast<unsigned>(local_size()) <= std::thread::hardware_concurrency()
                     ? kSpinAlone
@@ -163,6 +270,43 @@ const transport::OpHeader& Group::desc(int local, int half) const {
   return *reinterpret_cast<const transport::OpHeader*>(segment_.data() + desc_offset(local, half));
 }
 
+void Group::publish(int half, const void* a, const void* b) {
+  auto* line = reinterpret_cast<uint64_t*>(segment_.data() + addrs_offset_ + kLine * static_cast<size_t>(me_));
+  line[2 * half] = reinterpret_cast<uint64_t>(a);
+  line[2 * half + 1] = reinterpret_cast<uint64_t>(b);
+}
+
+uint64_t Group::published(int local, int half, int which) const {
+  const auto* line = reinterpret_cast<const uint64_t*>(segment_.data() + addrs_offset_ +
+                                                       kLine * static_cast<size_t>(local));
+  return line[2 * half + which];
+}
+
+void Group::read_peer(int local, void* dst, uint64_t remote, size_t bytes) {
+  if (bytes == 0) return;
+  if (int err = cma::read(members_[static_cast<size_t>(local)].pid, dst, remote, bytes))
+    cma_failed(local, "process_vm_readv", bytes, err);
+}
+
+void Group::write_peer(int local, uint64_t remote, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  if (int err = cma::write(members_[static_cast<size_t>(local)].pid, remote, src, bytes))
+    cma_failed(local, "process_vm_writev", bytes, err);
+}
+
+void Group::cma_failed(int local, const char* call, size_t bytes, int err) {
+  // A peer that is exiting loses its memory before its pidfd says it has
+  // exited: give that a moment, so that a dead peer is PeerLost.
+  for (int i = 0; i < 200; ++i) {
+    check_alive();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  const Member& m = members_[static_cast<size_t>(local)];
+  throw_system_error(str(call, " of ", bytes, " bytes, peer rank ", m.rank, " (pid ", m.pid,
+                         ") (shared memory, cross-memory attach)"),
+                     err);
+}
+
 int Group::begin_round(const transport::OpHeader& desc, Clock::time_point deadline) {
   const int half = static_cast<int>(rounds_++ & 1);
   wait_all(free_after_[half], deadline);
@@ -184,9 +328,12 @@ void Group::wait_slow(int only, uint64_t phase, Clock::time_point deadline) {
   auto last_alive_check = start;
   int next = only >= 0 ? only : 0;
   const int end = only >= 0 ? only + 1 : local_size();
-  for (uint32_t spins = 0;; ++spins) {
+  auto done = [&] {
     while (next < end && (next == me_ || passed(next, phase))) ++next;
-    if (next == end) return;
+    return next == end;
+  };
+  for (uint32_t spins = 0;; ++spins) {
+    if (done()) return;
     if (spins % 64 != 63) {
       cpu_relax();
       continue;
@@ -196,12 +343,18 @@ void Group::wait_slow(int only, uint64_t phase, Clock::time_point deadline) {
     // Sleep on the peer's counter until it signals, at most a millisecond
     // at a time to look at the deadline, failures and liveness.
     sleep_on(next, phase);
+    // Each failure is judged only after looking at the counters once more:
+    // a peer may have completed this phase and exited (its last operation
+    // done) since the last look. Seen after its exit, its counter is final.
     if (transport_)
-      if (auto failure = transport_->failure()) std::rethrow_exception(failure);
-    if (now > deadline) timed_out(only, phase);
+      if (auto failure = transport_->failure()) {
+        if (done()) return;
+        std::rethrow_exception(failure);
+      }
+    if (now > deadline && !done()) timed_out(only, phase);
     if (now - last_alive_check >= std::chrono::milliseconds(20)) {
       last_alive_check = now;
-      check_alive();
+      if (first_exited(pidfds_) >= 0 && !done()) check_alive();
     }
   }
 }

@@ -7,6 +7,8 @@
 //   header   magic, member count, half size, how many members attached
 //   flags    one 64-bit phase counter per member (+ how many sleep on it)
 //   descs    per member, the op descriptor of the round in each half
+//   probes   per member, its cross-memory-attach wishes and probe result
+//   addrs    per member, the buffer addresses it published for each half
 //   slots    per member, two halves of `half_bytes` (double buffering)
 //
 // Synchronisation is one monotonic counter per member: a member completes
@@ -51,6 +53,15 @@ struct Member {
   int64_t pid = 0;
 };
 
+// This member's wishes about cross-memory attach (WEFT_SHM_CMA,
+// WEFT_SHM_CMA_MIN_BYTES). The group uses it only when every member wants
+// it and every member could read every other's memory; the threshold is the
+// largest any member asked for.
+struct CmaConfig {
+  bool enabled = false;
+  size_t min_bytes = 0;
+};
+
 class Group {
  public:
   // Collective over `members` (sorted by rank; members[0] creates the
@@ -58,7 +69,8 @@ class Group {
   // it, then removes the name. `half_bytes` is rounded up to 4 KiB.
   static std::unique_ptr<Group> join(const std::string& name, std::vector<Member> members,
                                      int self_rank, size_t half_bytes,
-                                     transport::Transport* transport, Clock::time_point deadline);
+                                     transport::Transport* transport, Clock::time_point deadline,
+                                     CmaConfig cma = {});
   ~Group();
   Group(const Group&) = delete;
   Group& operator=(const Group&) = delete;
@@ -68,6 +80,25 @@ class Group {
   int global_rank(int local) const { return members_[static_cast<size_t>(local)].rank; }
   size_t half_bytes() const { return half_bytes_; }
   const std::string& name() const { return segment_.name(); }
+
+  // --- cross-memory attach -------------------------------------------------------
+  // Whether operations that read at least cma_min_bytes() from each peer
+  // read the peers' buffers directly (the same answer on every member);
+  // cma_status() says why or why not, for the log.
+  bool cma() const { return cma_; }
+  size_t cma_min_bytes() const { return cma_min_bytes_; }
+  const std::string& cma_status() const { return cma_status_; }
+  // Publishes this member's buffers for the round on `half` (before the
+  // round's first signal), and reads what member `local` published.
+  void publish(int half, const void* a, const void* b);
+  uint64_t published(int local, int half, int which) const;
+  // Copies `bytes` at `remote` in member `local`'s memory into `dst`.
+  // PeerLost when that member is gone, SystemError for any other failure.
+  void read_peer(int local, void* dst, uint64_t remote, size_t bytes);
+  // Copies `bytes` at `src` to `remote` in member `local`'s memory (the same errors).
+  void write_peer(int local, uint64_t remote, const void* src, size_t bytes);
+  // True the first time it is called with `what` (< 32): for "log once".
+  bool first_time(int what) { return !(logged_ & (1u << what)) && (logged_ |= 1u << what); }
 
   // --- rounds --------------------------------------------------------------------
   // Starts a round: picks the next half, waits until every member is done
@@ -102,6 +133,7 @@ class Group {
   // The slow path of the waits; `only` < 0 means every member.
   void wait_slow(int only, uint64_t phase, Clock::time_point deadline);
   void check_alive();
+  [[noreturn]] void cma_failed(int local, const char* call, size_t bytes, int err);
   [[noreturn]] void timed_out(int only, uint64_t phase);
 
   Segment segment_;
@@ -109,12 +141,16 @@ class Group {
   int me_;
   size_t half_bytes_;
   transport::Transport* transport_;  // whose sticky failure waits watch (may be null)
-  size_t flags_offset_, descs_offset_, slots_offset_;
+  size_t flags_offset_, descs_offset_, addrs_offset_, slots_offset_;
   std::chrono::microseconds spin_for_;
   std::vector<net::Fd> pidfds_;  // per member (invalid for self or when unavailable)
   uint64_t phase_ = 0;
   uint64_t free_after_[2] = {0, 0};
   uint64_t rounds_ = 0;
+  bool cma_ = false;
+  size_t cma_min_bytes_ = 0;
+  std::string cma_status_;
+  uint32_t logged_ = 0;
 };
 
 // The segment size for `n` members with halves of `half_bytes`.

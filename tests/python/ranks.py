@@ -13,10 +13,11 @@ import traceback
 import weft
 
 
-def _rank_main(fn, rank, n, port, args, results):
+def _rank_main(fn, rank, n, port, args, cuda, results):
     try:
         store = weft.TcpStore("127.0.0.1", port, timeout=30)
-        comm = weft.Communicator.init(store, rank, n, timeout=30)
+        device = f"cuda:{rank}" if cuda else None   # one GPU per rank
+        comm = weft.Communicator.init(store, rank, n, timeout=30, device=device)
         results.put((rank, "ok", fn(comm, *args)))
     except weft.Error as e:
         results.put((rank, type(e).__name__, e.message))
@@ -48,10 +49,12 @@ def spawn_and_collect(n, target, make_args, timeout):
     return [out.get(r, ("hung", None)) for r in range(n)]
 
 
-def run(n, fn, *args, timeout=90):
+def run(n, fn, *args, timeout=90, cuda=False):
+    """cuda=True: rank r's communicator runs on GPU r."""
     server = weft.StoreServer.start("127.0.0.1", 0)
     try:
-        return spawn_and_collect(n, _rank_main, lambda r: (fn, r, n, server.port, args), timeout)
+        return spawn_and_collect(n, _rank_main, lambda r: (fn, r, n, server.port, args, cuda),
+                                 timeout)
     finally:
         server.stop()
 

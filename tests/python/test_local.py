@@ -43,7 +43,8 @@ def test_types():
      "allreduce: send has items of 4 bytes, but dtype f64 has 8"),
     (lambda c: c.allreduce(b"abcd"), "allreduce: send is read-only"),
     (lambda c: c.broadcast([1, 2, 3]),
-     "broadcast: buf must support the buffer protocol (a numpy array, bytearray, ...), not list"),
+     "broadcast: buf must support the buffer protocol (a numpy array, bytearray, ...) or "
+     "__cuda_array_interface__ (a torch CUDA tensor, a cupy array, ...), not list"),
     (lambda c: c.allgatherv(np.ones(2), np.zeros(2), [1]),
      "allgatherv: send has 2 elements but counts[0] is 1"),
     (lambda c: c.gather(np.ones(2), None), "gather: recv is required here"),

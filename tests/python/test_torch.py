@@ -190,10 +190,8 @@ def _unsupported():
 def test_unsupported_device_and_op_name_the_problem():
     for (device_msg, op_msg), after in values(run(N, "weft", _unsupported)):
         assert after == sum(base(k) for k in range(N)).tolist()
-        assert device_msg == (
-            "weft.torch: allreduce: tensor is on meta: weft.torch takes CPU tensors only; "
-            "CUDA tensors are not yet supported (the backend is Python-level and weft's "
-            "Python package moves host memory only): use backend 'nccl' for them")
+        assert device_msg == ("weft.torch: allreduce: tensor is on meta: weft.torch takes CPU "
+                              "and CUDA tensors only")
         assert op_msg.startswith("weft.torch: allreduce: reduce op ")
         assert op_msg.endswith(" is not supported (weft has SUM, PRODUCT, MIN, MAX and AVG)")
 

@@ -414,3 +414,14 @@ def test_ddp_matches_gloo(hook):
             assert pc == pytest.approx(pg, rel=1e-6, abs=1e-7)
     assert cpp[0][1] == cpp[1][1]          # the replicas stayed identical
     assert cpp[0][0][-1] < cpp[0][0][0]    # and the model learned something
+
+
+def test_extension_uses_the_shared_cxx_runtime():
+    # libweft's rule (cmake/WeftSharedRuntime.cmake) holds for weft._c10d too
+    from test_torch_first import _needed
+
+    import weft._c10d
+
+    needed = _needed(weft._c10d.__file__)
+    assert "libstdc++.so.6" in needed and "libgcc_s.so.1" in needed, needed
+    assert any(n.startswith("libweft.so") for n in needed), needed

@@ -12,6 +12,7 @@ do. Two ways to meet:
   rank 0 published through the torch store.
 
 fn(*args) runs after init; its return value must pickle (lists, not tensors).
+cuda=True: rank r uses GPU r (LOCAL_RANK=r, torch.cuda.set_device(r)).
 Returns one (status, value) per rank like ranks.run.
 """
 import os
@@ -22,7 +23,7 @@ import weft
 from ranks import spawn_and_collect
 
 
-def _rank_main(fn, rank, n, backend, init, args, results):
+def _rank_main(fn, rank, n, backend, init, args, cuda, results):
     try:
         import torch
         import torch.distributed as dist
@@ -30,6 +31,9 @@ def _rank_main(fn, rank, n, backend, init, args, results):
         import weft.torch  # noqa: F401
 
         torch.set_num_threads(1)
+        if cuda:  # one GPU per rank, as launchers arrange it
+            os.environ["LOCAL_RANK"] = str(rank)
+            torch.cuda.set_device(rank)
         if init[0] == "env":
             os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(init[1]),
                               TORCHELASTIC_USE_AGENT_STORE="True",
@@ -47,7 +51,7 @@ def _rank_main(fn, rank, n, backend, init, args, results):
         results.put((rank, "exception", traceback.format_exc()))
 
 
-def run(n, backend, fn, *args, init="env", timeout=120):
+def run(n, backend, fn, *args, init="env", timeout=120, cuda=False):
     server = None
     tmp = None
     if init == "env":
@@ -57,7 +61,7 @@ def run(n, backend, fn, *args, init="env", timeout=120):
         tmp = tempfile.TemporaryDirectory()
         spec = ("file", os.path.join(tmp.name, "store"))
     try:
-        return spawn_and_collect(n, _rank_main, lambda r: (fn, r, n, backend, spec, args),
+        return spawn_and_collect(n, _rank_main, lambda r: (fn, r, n, backend, spec, args, cuda),
                                  timeout)
     finally:
         if server is not None:

@@ -141,6 +141,83 @@ TEST(OneHostForced, WeftAlgoRingAvoidsShm) {
   EXPECT_EQ(results[0].output.find("uses shm"), std::string::npos) << results[0].output;
 }
 
+// --- single copy (cross-memory attach) -------------------------------------------------------
+// Every size from 1 byte on reads the peers' buffers directly (one-shot
+// allreduces aside): odd shares, every dtype and op, in and out of place.
+class SingleCopy : public ::testing::TestWithParam<int> {};
+TEST_P(SingleCopy, EveryShmCollectiveDtypeOp) {
+  const int n = GetParam();
+  Ranks ranks(n, {"colls", "shm", "0", "1", "7", "1031", "20011"}, {{"WEFT_SHM_CMA_MIN_BYTES", "1"}});
+  auto results = ranks.wait(120s);
+  expect_all_ok(results, "single copy n=" + std::to_string(n));
+  for (const auto& r : results)
+    expect_log(r, "cross-memory attach on for operations that read >= 1 bytes from each peer");
+  for (const char* kind : {"allreduce", "reduce", "broadcast", "allgather", "reduce_scatter"})
+    expect_log(results[0], std::string(kind) + ": single copy through cross-memory attach");
+}
+INSTANTIATE_TEST_SUITE_P(World, SingleCopy, ::testing::Values(2, 3));
+
+// The default threshold: these sizes take the single copy (logged), the
+// ~2.5 MiB ones included.
+TEST(SingleCopyLarge, DefaultThreshold) {
+  Ranks ranks(2, {"large"});
+  auto results = ranks.wait(120s);
+  expect_all_ok(results, "large, single copy");
+  expect_log(results[0], "cross-memory attach on for operations that read >= 131072 bytes from each peer");
+  expect_log(results[1], "allreduce: single copy through cross-memory attach");
+}
+
+// Above 8 MiB what is read goes through a bounce buffer and on with
+// streaming stores; the root of a broadcast writes its part into the others.
+TEST(SingleCopyLarge, StreamedAboveEightMiB) {
+  Ranks ranks(3, {"large", "allreduce,allgather,broadcast", std::to_string((9 << 20) + 4096 + 3)});
+  auto results = ranks.wait(120s);
+  expect_all_ok(results, "~9 MiB, single copy");
+  expect_log(results[2], "broadcast: single copy through cross-memory attach");
+}
+
+// WEFT_SHM_CMA=0 anywhere turns it off everywhere; the two-copy path then
+// carries the large sizes.
+TEST(SingleCopyOff, OnOneRankIsOffEverywhere) {
+  Ranks ranks(3, {"large"}, {}, [](int r) { return r == 1 ? Env{{"WEFT_SHM_CMA", "0"}} : Env{}; });
+  auto results = ranks.wait(120s);
+  expect_all_ok(results, "WEFT_SHM_CMA=0 on rank 1");
+  for (const auto& r : results) {
+    expect_log(r, "cross-memory attach off: WEFT_SHM_CMA=0 on rank 1");
+    EXPECT_EQ(r.output.find("single copy"), std::string::npos) << r.output;
+  }
+}
+
+// Ranks asking for different thresholds agree on the largest.
+TEST(SingleCopyOff, ThresholdsAgree) {
+  Ranks ranks(3, {"large", "allreduce,allgather"}, {}, [](int r) {
+    return Env{{"WEFT_SHM_CMA_MIN_BYTES", r == 2 ? "4194304" : "1"}};
+  });
+  auto results = ranks.wait(120s);
+  expect_all_ok(results, "thresholds 1, 1, 4 MiB");
+  for (const auto& r : results) {
+    expect_log(r, "cross-memory attach on for operations that read >= 4194304 bytes from each peer");
+    EXPECT_EQ(r.output.find("single copy"), std::string::npos) << r.output;
+  }
+}
+
+// A real probe failure: rank 1 is not dumpable and nobody has
+// CAP_SYS_PTRACE, so the others' reads of its memory are refused (EPERM).
+// Every rank learns it from the segment and all use the two copies.
+TEST(SingleCopyOff, RefusedProbeFallsBackEverywhere) {
+  Ranks ranks(3, {"large", "allreduce,broadcast"}, {{"SHM_WORKER_DROP_PTRACE", "1"}}, [](int r) {
+    return r == 1 ? Env{{"SHM_WORKER_NOT_DUMPABLE", "1"}} : Env{};
+  });
+  auto results = ranks.wait(120s);
+  expect_all_ok(results, "rank 1 unreadable");
+  for (const auto& r : results) {
+    expect_log(r, "cross-memory attach off: rank ");
+    expect_log(r, "could not read rank 1's memory");
+    expect_log(r, "Operation not permitted");
+    EXPECT_EQ(r.output.find("single copy"), std::string::npos) << r.output;
+  }
+}
+
 // --- several hosts (WEFT_HOST_ID) -----------------------------------------------------------
 TEST(Hierarchical, TwoHostsOfTwo) {
   // 70001 elements: for 4- and 8-byte types the leaders use the ring (above
@@ -173,9 +250,16 @@ TEST(Hierarchical, EveryRootOnUnevenHosts) {
 }
 
 // --- failures -------------------------------------------------------------------------------
-TEST(ShmFailure, KilledRankIsPeerLostAndLeavesNoSegment) {
+// A rank killed in the middle of 16 MiB operations: through the segment
+// (WEFT_SHM_CMA=0) and while peers read its memory directly (the others).
+struct Kill {
+  std::string kind, cma;
+};
+class ShmFailure : public ::testing::TestWithParam<Kill> {};
+TEST_P(ShmFailure, KilledRankIsPeerLostAndLeavesNoSegment) {
   const int n = 3, victim = 1;
-  Ranks ranks(n, {"loop"});
+  const Kill& k = GetParam();
+  Ranks ranks(n, {"loop", k.kind}, {{"WEFT_SHM_CMA", k.cma}});
   std::vector<pid_t> pids;
   for (int r = 0; r < n; ++r) pids.push_back(ranks.proc(r).pid());
   auto deadline = std::chrono::steady_clock::now() + 60s;
@@ -192,13 +276,17 @@ TEST(ShmFailure, KilledRankIsPeerLostAndLeavesNoSegment) {
     if (r.rank == victim) continue;
     EXPECT_EQ(r.code, "PeerLost") << "rank " << r.rank << ": " << r.msg << "\n" << r.output;
     EXPECT_NE(r.msg.find("peer rank 1"), std::string::npos) << r.msg;
-    EXPECT_NE(r.msg.find("allreduce #"), std::string::npos) << r.msg;
+    EXPECT_NE(r.msg.find(k.kind + " #"), std::string::npos) << r.msg;
     EXPECT_LT(r.t_ms - killed_at, 2000) << "rank " << r.rank << ": " << r.msg;
   }
   EXPECT_TRUE(segments_of(pids).empty());
 }
+INSTANTIATE_TEST_SUITE_P(Kinds, ShmFailure,
+                         ::testing::Values(Kill{"allreduce", "0"}, Kill{"allreduce", "1"},
+                                           Kill{"allgather", "1"}, Kill{"broadcast", "1"}),
+                         [](const auto& info) { return info.param.kind + "_cma" + info.param.cma; });
 
-TEST(ShmFailure, MismatchedCountsOpsAndKinds) {
+TEST(ShmFailures, MismatchedCountsOpsAndKinds) {
   for (std::string what : {"count", "op", "kind", "barrier"}) {
     Ranks ranks(3, {"mismatch", what});
     auto results = ranks.wait(60s);
@@ -218,7 +306,17 @@ TEST(ShmFailure, MismatchedCountsOpsAndKinds) {
   }
 }
 
-TEST(ShmFailure, StalledRankTimesOutNamingIt) {
+// Rank 1's allgather takes the single copy, the others' allreduce the
+// segment: they still meet at arrive() and compare descriptors.
+TEST(ShmFailures, MismatchedKindAcrossSingleCopy) {
+  Ranks ranks(3, {"mismatch", "kind"}, {{"WEFT_SHM_CMA_MIN_BYTES", "1"}});
+  auto results = ranks.wait(60s);
+  for (const auto& r : results) EXPECT_EQ(r.code, "Mismatch") << r.msg << "\n" << r.output;
+  EXPECT_NE(results[1].msg.find("allgather #0"), std::string::npos) << results[1].msg;
+  expect_log(results[1], "allgather: single copy through cross-memory attach");
+}
+
+TEST(ShmFailures, StalledRankTimesOutNamingIt) {
   Ranks ranks(3, {"stall", "2"});
   auto results = ranks.wait(60s);
   for (int r : {0, 1}) {

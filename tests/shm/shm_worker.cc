@@ -7,11 +7,22 @@
 //   shm_worker matrix COUNT...  every collective x dtype x op x count, in and out of place
 //   shm_worker colls LIST COUNT...  the same for the collectives of LIST (comma list of
 //                               names, or "shm": the five that have a shared-memory path)
-//   shm_worker large [LIST]     several MiB at odd sizes, main dtypes (LIST: as above)
-//   shm_worker loop             16 MiB allreduces until something fails (prints ITER i)
+//   shm_worker large [LIST [BYTES]]  ~BYTES (default ~2.5 MiB) at odd sizes, main dtypes
+//                               (LIST: as above)
+//   shm_worker loop [KIND]      16 MiB allreduces (or allgathers, broadcasts from rank 1)
+//                               until something fails (prints ITER i)
 //   shm_worker mismatch count|op|kind|barrier   rank 1 disagrees with the others
 //   shm_worker barriers N       N barriers, each rank arriving late in turn
 //   shm_worker stall RANK       RANK never joins; the others time out (1 s)
+//
+// Environment for the cross-memory-attach probe tests (set before init):
+//   SHM_WORKER_NOT_DUMPABLE=1   prctl(PR_SET_DUMPABLE, 0): others may not read this process
+//   SHM_WORKER_DROP_PTRACE=1    drop CAP_SYS_PTRACE (root could read it anyway)
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <algorithm>
 #include <cstdio>
@@ -76,9 +87,8 @@ std::string check_colls(Communicator& comm, const std::vector<Coll>& colls,
 }
 
 // Several rounds of the pipeline at sizes that are multiples of nothing.
-std::string check_large(Communicator& comm, const std::vector<Coll>& colls) {
+std::string check_large(Communicator& comm, const std::vector<Coll>& colls, size_t bytes) {
   Failures f{comm, {}};
-  const size_t bytes = (size_t{5} << 20) / 2 + 4096 * 3 + 1;  // ~2.5 MiB
   const int last = comm.size() - 1;
   for (Coll c : colls) {
     switch (c) {
@@ -125,13 +135,22 @@ int run(Communicator& comm, int argc, char** argv) {
     return report(r, "OK", failures.empty() ? "all passed" : failures, failures.empty());
   }
   if (mode == "large") {
-    std::string failures = check_large(comm, parse_colls(argc > 2 ? argv[2] : "shm"));
+    // ~2.5 MiB unless given
+    const size_t bytes = argc > 3 ? std::stoul(argv[3]) : (size_t{5} << 20) / 2 + 4096 * 3 + 1;
+    std::string failures = check_large(comm, parse_colls(argc > 2 ? argv[2] : "shm"), bytes);
     return report(r, "OK", failures.empty() ? "all passed" : failures, failures.empty());
   }
   if (mode == "loop") {
-    std::vector<float> buf(size_t{4} << 20, 1.0f);  // 16 MiB
+    const std::string kind = argc > 2 ? argv[2] : "allreduce";
+    const size_t count = size_t{4} << 20;  // 16 MiB of f32
+    std::vector<float> buf(count * (kind == "allgather" ? static_cast<size_t>(comm.size()) : 1), 1.0f);
     for (int i = 0;; ++i) {
-      comm.allreduce(buf.data(), buf.data(), buf.size(), DataType::f32, ReduceOp::sum).wait();
+      if (kind == "allgather")
+        comm.allgather(buf.data() + static_cast<size_t>(r) * count, buf.data(), count, DataType::f32).wait();
+      else if (kind == "broadcast")
+        comm.broadcast(buf.data(), count, DataType::f32, 1 % comm.size()).wait();
+      else
+        comm.allreduce(buf.data(), buf.data(), count, DataType::f32, ReduceOp::sum).wait();
       std::printf("ITER %d\n", i);
       std::fflush(stdout);
     }
@@ -177,6 +196,19 @@ int run(Communicator& comm, int argc, char** argv) {
   return report(r, "OK", "unknown mode " + mode, false);
 }
 
+// Makes this process unreadable by its peers' cross-memory attach.
+void apply_probe_env() {
+  if (std::getenv("SHM_WORKER_NOT_DUMPABLE")) ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (std::getenv("SHM_WORKER_DROP_PTRACE")) {
+    __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+    __user_cap_data_struct data[2] = {};
+    if (::syscall(SYS_capget, &header, data) == 0) {
+      data[CAP_SYS_PTRACE / 32].effective &= ~(1u << (CAP_SYS_PTRACE % 32));
+      ::syscall(SYS_capset, &header, data);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -185,6 +217,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   int rank = std::getenv("RANK") ? std::atoi(std::getenv("RANK")) : -1;
+  apply_probe_env();
   try {
     Communicator comm = Communicator::init_from_env();
     return run(comm, argc, argv);

@@ -7,11 +7,15 @@
 // Large messages move in rounds of at most one slot half per rank, which
 // bounds the segment; consecutive rounds alternate halves, so a rank that is
 // ahead fills the next round while the others still read the last one.
+//
+// Where the host's ranks may read each other's memory (cross-memory attach),
+// operations above a threshold skip the segment: single_copy.cc.
 #include <algorithm>
 #include <vector>
 
 #include "coll/algorithm.h"
 #include "coll/shm/round.h"
+#include "coll/shm/single_copy.h"
 #include "coll/shm/stream_copy.h"
 
 namespace weft::coll {
@@ -73,6 +77,9 @@ void allreduce_shm(Context& ctx, const char* in, char* out, size_t count, int ro
     round.finish();
     return;
   }
+  // Each rank reads its 1/n share from every peer.
+  if (use_single_copy(g, count / static_cast<size_t>(n) * es))
+    return allreduce_single_copy(ctx, in, out, count, root, op, average_over);
 
   // Two-shot: rank r reduces share r of the chunk from every slot and
   // leaves the result in its own slot; then every rank gathers all shares.
@@ -110,6 +117,8 @@ void reduce_scatter_shm(Context& ctx, const char* in, char* out, size_t recv_cou
   shm::Group& g = *ctx.shm();
   const int n = g.local_size(), r = g.local_rank();
   const size_t es = ctx.esize();
+  if (use_single_copy(g, recv_count * es))  // one block from every peer
+    return reduce_scatter_single_copy(ctx, in, out, recv_count);
   std::vector<const void*> inputs(static_cast<size_t>(n));
   // A round carries m elements of each of the n blocks.
   const size_t per_round = std::max<size_t>(1, g.half_bytes() / (es * static_cast<size_t>(n)));
@@ -146,6 +155,8 @@ void allgather_shm(Context& ctx, const char* in, char* out, size_t count) {
   shm::Group& g = *ctx.shm();
   const int n = g.local_size(), r = g.local_rank();
   const size_t es = ctx.esize();
+  if (use_single_copy(g, count * es))  // one block from every peer
+    return allgather_single_copy(ctx, in, out, count);
   const size_t per_round = std::max<size_t>(1, g.half_bytes() / es);
   size_t done = 0;
   do {
@@ -169,6 +180,9 @@ void broadcast_shm(Context& ctx, char* buf, size_t count, int root) {
   shm::Group& g = *ctx.shm();
   const int r = g.local_rank();
   const size_t es = ctx.esize();
+  // A non-root reads all but the root's own part (single_copy.cc).
+  if (use_single_copy(g, (count - count / static_cast<size_t>(g.local_size())) * es))
+    return broadcast_single_copy(ctx, buf, count, root);
   const size_t per_round = std::max<size_t>(1, g.half_bytes() / es);
   size_t done = 0;
   do {

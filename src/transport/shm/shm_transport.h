@@ -11,9 +11,9 @@
 // receiver frees space. A message larger than the ring simply streams
 // through it (two copies, pipelined: the sender fills one part while the
 // receiver empties another). Cross-memory attach (process_vm_readv) would
-// save one copy but needs ptrace rights over the sender, which Yama's
-// default ptrace_scope=1 denies between sibling processes; the ring always
-// works.
+// save one copy; the shared-memory collectives use it where their init
+// probe shows it works (coll/shm/single_copy.cc), point-to-point does not
+// yet: it would need the receiver to tell the sender when it has read.
 //
 // Receiving: one progress thread per rank parses every inbound ring like a
 // TCP stream and copies payloads straight into the posted receive buffer
