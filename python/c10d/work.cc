@@ -4,6 +4,7 @@
 #include <c10/util/Exception.h>
 #include <ATen/core/grad_mode.h>
 #include <Python.h>
+#include <pthread.h>
 
 #include "weft/error.h"
 
@@ -60,10 +61,16 @@ void WeftWork::complete() {
   }
   // Outside complete_mu_: future callbacks may call wait() on this Work.
   finish(error);
-  if (error) {
-    future_->setError(error);
-  } else {
-    future_->markCompleted(c10::IValue(outputs_));
+  try {
+    if (error) {
+      future_->setError(error);
+    } else {
+      future_->markCompleted(c10::IValue(outputs_));
+    }
+  } catch (const std::exception& e) {
+    // A callback added with addCallback() (then() catches its own) threw: it
+    // must not take the completer thread, and the group, down with it.
+    TORCH_WARN("weft_cpp: a future callback of ", op_, " threw: ", e.what());
   }
 }
 
