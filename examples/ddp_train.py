@@ -69,7 +69,7 @@ class Grammar:
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--backend", default="weft", help="weft, gloo (or nccl)")
+    p.add_argument("--backend", default="weft", help="weft, weft_cpp, gloo (or nccl)")
     p.add_argument("--device", choices=["cpu", "cuda"], default=None,
                    help="cpu, or cuda: GPU LOCAL_RANK (default: cuda for nccl, else cpu)")
     p.add_argument("--steps", type=int, default=50)
@@ -86,6 +86,8 @@ def main():
 
     if args.backend == "weft":
         import weft.torch  # noqa: F401  (registers the backend)
+    elif args.backend == "weft_cpp":
+        import weft.torch_cpp  # noqa: F401  (the C++ c10d backend, where built)
     torch.set_num_threads(args.threads)
     device = torch.device("cpu")
     if (args.device or ("cuda" if args.backend == "nccl" else "cpu")) == "cuda":
