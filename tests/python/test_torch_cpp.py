@@ -10,10 +10,6 @@ To run here:
   PYTHONPATH=build/python /work/torchvenv211/bin/python -m pytest -q -rs \
       tests/python/test_torch_cpp.py
 """
-import os
-import tempfile
-import traceback
-
 import pytest
 
 torch = pytest.importorskip("torch", reason="torch is not importable here: backend weft_cpp "
@@ -26,51 +22,12 @@ except ImportError as e:
 import torch.distributed as dist  # noqa: E402
 
 import weft  # noqa: E402
-from ranks import spawn_and_collect  # noqa: E402
+from torch_ranks import run  # noqa: E402
 
 BACKEND = "weft_cpp"
 
 
-# ---- rank harness -------------------------------------------------------------------
-
-def _rank_main(fn, rank, n, backend, init, args, results):
-    """Like torch_ranks._rank_main, but registers weft_cpp (weft.torch_cpp)."""
-    try:
-        import torch
-        import torch.distributed as dist
-
-        import weft.torch_cpp  # noqa: F401
-
-        torch.set_num_threads(1)
-        if init[0] == "env":  # torch's TCPStore client on weft's store server
-            os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(init[1]),
-                              TORCHELASTIC_USE_AGENT_STORE="True",
-                              TORCHELASTIC_RESTART_COUNT="0")
-            dist.init_process_group(backend, rank=rank, world_size=n)
-        else:
-            dist.init_process_group(backend, init_method=f"file://{init[1]}", rank=rank,
-                                    world_size=n)
-        value = fn(*args)
-        dist.destroy_process_group()
-        results.put((rank, "ok", value))
-    except BaseException:
-        results.put((rank, "exception", traceback.format_exc()))
-
-
-def run(n, backend, fn, *args, init="env", timeout=120):
-    if init == "env":
-        server = weft.StoreServer.start("127.0.0.1", 0)
-        try:
-            return spawn_and_collect(n, _rank_main,
-                                     lambda r: (fn, r, n, backend, ("env", server.port), args),
-                                     timeout)
-        finally:
-            server.stop()
-    with tempfile.TemporaryDirectory() as tmp:
-        spec = ("file", os.path.join(tmp, "store"))
-        return spawn_and_collect(n, _rank_main, lambda r: (fn, r, n, backend, spec, args),
-                                 timeout)
-
+# ---- rank harness: torch_ranks.run (it imports weft.torch_cpp for weft_cpp) ----------
 
 def values(results):
     bad = [(r, s, v) for r, (s, v) in enumerate(results) if s != "ok"]

@@ -12,6 +12,7 @@ do. Two ways to meet:
   rank 0 published through the torch store.
 
 fn(*args) runs after init; its return value must pickle (lists, not tensors).
+backend "weft" (weft.torch), "weft_cpp" (weft.torch_cpp) or any torch backend.
 cuda=True: rank r uses GPU r (LOCAL_RANK=r, torch.cuda.set_device(r)).
 Returns one (status, value) per rank like ranks.run.
 """
@@ -28,7 +29,9 @@ def _rank_main(fn, rank, n, backend, init, args, cuda, results):
         import torch
         import torch.distributed as dist
 
-        import weft.torch  # noqa: F401
+        import weft.torch  # noqa: F401  (registers "weft")
+        if backend == "weft_cpp":
+            import weft.torch_cpp  # noqa: F401  (registers "weft_cpp", the C++ backend)
 
         torch.set_num_threads(1)
         if cuda:  # one GPU per rank, as launchers arrange it
