@@ -153,7 +153,8 @@ bool Proxy::step() {
   for (int lane = 0; lane < kLanes; ++lane) progressed = advance(lane, lock) || progressed;
   lock.unlock();
   std::optional<Error> elsewhere;
-  {
+  if (const auto now = Clock::now(); now - last_watch_ >= kWatchEvery) {
+    last_watch_ = now;  // the proxy thread's own: step() runs only there
     std::lock_guard watching(watch_mu_);
     if (watch_) elsewhere = watch_();
   }

@@ -111,6 +111,10 @@ class Proxy {
   std::function<std::optional<Error>()> watch_;
   std::function<void(const Error&)> on_failure_;
   std::atomic<uint64_t> finished_[kLanes] = {};
+  // The watch takes other communicators' locks: while the proxy spins it is
+  // consulted at most once per kWatchEvery, not on every poll.
+  static constexpr std::chrono::milliseconds kWatchEvery{1};
+  std::chrono::steady_clock::time_point last_watch_{};
   bool stop_ = false;
   std::thread thread_;
 };

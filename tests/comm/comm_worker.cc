@@ -21,6 +21,7 @@
 
 #include "collcheck.h"
 #include "rank_report.h"
+#include "rank_worker.h"
 #include "weft/communicator.h"
 #include "weft/error.h"
 
@@ -71,18 +72,7 @@ int run(Communicator& comm, int argc, char** argv) {
     comm.allreduce(buf.data(), buf.data(), count, DataType::i32, op).wait();
     return report(r, "OK", "no error", false);
   }
-  if (mode == "stall") {
-    const int stalled = std::stoi(argv[2]);
-    std::vector<float> buf(1 << 16, 1.0f);
-    if (r == stalled) {
-      std::this_thread::sleep_for(3s);
-      return report(r, "OK", "stalled", true);
-    }
-    OpOptions o;
-    o.timeout = 1s;
-    comm.allreduce(buf.data(), buf.data(), buf.size(), DataType::f32, ReduceOp::sum, o).wait();
-    return report(r, "OK", "no error", false);
-  }
+  if (mode == "stall") return weft::test::stall_mode(comm, std::stoi(argv[2]));
   if (mode == "abort") {
     const int aborter = std::stoi(argv[2]);
     std::vector<float> buf(1 << 16, 1.0f);
@@ -147,17 +137,5 @@ int run(Communicator& comm, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: comm_worker MODE [ARGS]\n");
-    return 2;
-  }
-  int rank = std::getenv("RANK") ? std::atoi(std::getenv("RANK")) : -1;
-  try {
-    Communicator comm = Communicator::init_from_env();
-    return run(comm, argc, argv);
-  } catch (const Error& e) {
-    return report(rank, to_string(e.code()), e.message(), true);
-  } catch (const std::exception& e) {
-    return report(rank, "exception", e.what(), false);
-  }
+  return weft::test::worker_main("comm_worker", argc, argv, run);
 }

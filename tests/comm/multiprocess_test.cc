@@ -61,11 +61,7 @@ TEST(MultiProcessFailure, KillDuringLargeAllreduceIsPeerLostWithin2s) {
   const int n = 4, victim = 2;
   Ranks ranks(n, {"loop"});
   // Let one 64 MiB allreduce complete, then kill a rank in the middle of the next.
-  auto deadline = std::chrono::steady_clock::now() + 120s;
-  while (read_file(ranks.out_path(0)).find("ITER 0") == std::string::npos) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no allreduce completed";
-    std::this_thread::sleep_for(20ms);
-  }
+  ASSERT_TRUE(ranks.wait_for_output(0, "ITER 0", 120s)) << "no allreduce completed";
   std::this_thread::sleep_for(50ms);
   const long long killed_at = now_ms();
   ranks.proc(victim).kill(SIGKILL);

@@ -14,6 +14,7 @@
 #include <memory>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "rank_report.h"
@@ -63,6 +64,15 @@ class RankGroup {
   std::string out_path(int r) const { return dir_ + "/out." + std::to_string(r); }
   std::string out(int r) const { return read_file(out_path(r)); }
   Subprocess& proc(int r) { return procs_[r]; }
+  // Polls rank r's output until it contains `text`; false after `timeout`.
+  bool wait_for_output(int r, const std::string& text, std::chrono::milliseconds timeout) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (out(r).find(text) == std::string::npos) {
+      if (std::chrono::steady_clock::now() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
+  }
 
   // Waits for every rank (ranks in `skip` are not waited for) and parses.
   std::vector<Result> wait(std::chrono::milliseconds timeout, std::vector<int> skip = {}) {

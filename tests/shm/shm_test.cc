@@ -262,11 +262,7 @@ TEST_P(ShmFailure, KilledRankIsPeerLostAndLeavesNoSegment) {
   Ranks ranks(n, {"loop", k.kind}, {{"WEFT_SHM_CMA", k.cma}});
   std::vector<pid_t> pids;
   for (int r = 0; r < n; ++r) pids.push_back(ranks.proc(r).pid());
-  auto deadline = std::chrono::steady_clock::now() + 60s;
-  while (ranks.out(0).find("ITER 1") == std::string::npos) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no allreduce completed";
-    std::this_thread::sleep_for(10ms);
-  }
+  ASSERT_TRUE(ranks.wait_for_output(0, "ITER 1", 60s)) << "no allreduce completed";
   // Every rank has mapped the segment: its name is already gone.
   EXPECT_TRUE(segments_of(pids).empty()) << segments_of(pids).front();
   const long long killed_at = now_ms();

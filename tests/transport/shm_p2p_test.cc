@@ -127,11 +127,7 @@ TEST(ShmP2pFailure, KilledPeerMidTransferIsPeerLostAndLeavesNothing) {
   Ranks ranks(n, {"ring", std::to_string(8 << 20)});  // 8 MiB: many ring refills each
   std::vector<pid_t> pids;
   for (int r = 0; r < n; ++r) pids.push_back(ranks.proc(r).pid());
-  auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (ranks.out(0).find("ITER 2") == std::string::npos) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no transfer completed";
-    std::this_thread::sleep_for(5ms);
-  }
+  ASSERT_TRUE(ranks.wait_for_output(0, "ITER 2", 20s)) << "no transfer completed";
   // Every rank has mapped both segments: their names are gone already.
   EXPECT_TRUE(segments_of(pids).empty()) << segments_of(pids).front();
   const long long killed_at = now_ms();

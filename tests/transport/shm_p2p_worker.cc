@@ -19,6 +19,7 @@
 
 #include "collcheck.h"
 #include "rank_report.h"
+#include "rank_worker.h"
 #include "weft/communicator.h"
 #include "weft/error.h"
 
@@ -156,17 +157,5 @@ int run(Communicator& comm, int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: shm_p2p_worker MODE [ARGS]\n");
-    return 2;
-  }
-  int rank = std::getenv("RANK") ? std::atoi(std::getenv("RANK")) : -1;
-  try {
-    Communicator comm = Communicator::init_from_env();
-    return run(comm, argc, argv);
-  } catch (const Error& e) {
-    return report(rank, to_string(e.code()), e.message(), true);
-  } catch (const std::exception& e) {
-    return report(rank, "exception", e.what(), false);
-  }
+  return weft::test::worker_main("shm_p2p_worker", argc, argv, run);
 }
