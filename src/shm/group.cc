@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "shm/cma.h"
+#include "shm/join_wait.h"
 #include "shm/liveness.h"
 #include "transport/transport.h"
 #include "weft/error.h"
@@ -148,24 +149,7 @@ std::unique_ptr<Group> Group::join(const std::string& name, std::vector<Member> 
   // Pre-faulting costs each process ~bytes/4 KiB page-table entries; worth it
   // while the segment is small, not for hundreds of ranks.
   const bool populate = bytes <= (size_t{64} << 20);
-  std::vector<net::Fd> pidfds;
-  for (int q = 0; q < n; ++q)
-    pidfds.push_back(q == me ? net::Fd() : open_pidfd(members[static_cast<size_t>(q)].pid));
-  // Waits of the join: until `ready`, failing fast when a member exits.
-  auto wait_for = [&](auto ready, const char* what) {
-    for (int i = 0; !ready(); ++i) {
-      if (Clock::now() > deadline)
-        throw_error(ErrorCode::Timeout, str("rank ", self_rank, ": shared memory segment ", name,
-                                            ": ", what, " in time"));
-      if (i % 64 == 0)
-        if (int q = first_exited(pidfds); q >= 0)
-          throw_error(ErrorCode::PeerLost,
-                      str("rank ", self_rank, ": peer rank ", members[static_cast<size_t>(q)].rank,
-                          " (pid ", members[static_cast<size_t>(q)].pid,
-                          ") exited before mapping shared memory segment ", name));
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
-    }
-  };
+  JoinWait join(members, me, self_rank, name, deadline);
   try {
     Segment segment;
     if (me == 0) {
@@ -175,10 +159,10 @@ std::unique_ptr<Group> Group::join(const std::string& name, std::vector<Member> 
       h.half_bytes = half_bytes;
       h.magic.store(kMagic, std::memory_order_release);
     } else {
-      wait_for([&] { return (segment = Segment::try_open(name, bytes, populate)).data(); },
+      join.until([&] { return (segment = Segment::try_open(name, bytes, populate)).data(); },
                "not created");
       Header& h = header_of(segment);
-      wait_for([&] { return h.magic.load(std::memory_order_acquire) == kMagic; },
+      join.until([&] { return h.magic.load(std::memory_order_acquire) == kMagic; },
                "never initialised");
       WEFT_REQUIRE(h.members == static_cast<uint32_t>(n) && h.half_bytes == half_bytes,
                    "shared memory segment ", name, " was made for ", h.members, " ranks of ",
@@ -203,7 +187,7 @@ std::unique_ptr<Group> Group::join(const std::string& name, std::vector<Member> 
     // Every member maps it, then the name goes: from here on no crash can
     // leave the segment behind.
     h.attached.fetch_add(1, std::memory_order_acq_rel);
-    wait_for([&] { return h.attached.load(std::memory_order_acquire) >= static_cast<uint32_t>(n); },
+    join.until([&] { return h.attached.load(std::memory_order_acquire) >= static_cast<uint32_t>(n); },
              "not every rank of this host mapped it");
     segment.unlink();
     // The probe: a real read of every peer's memory, when every member
@@ -212,12 +196,12 @@ std::unique_ptr<Group> Group::join(const std::string& name, std::vector<Member> 
     for (int q = 0; q < n; ++q) everyone_wants &= probe_line(segment, n, q).wants != 0;
     if (everyone_wants) mine.result = probe_peers(segment, members, me, mine.failed_peer);
     h.probed.fetch_add(1, std::memory_order_acq_rel);
-    wait_for([&] { return h.probed.load(std::memory_order_acquire) >= static_cast<uint32_t>(n); },
+    join.until([&] { return h.probed.load(std::memory_order_acquire) >= static_cast<uint32_t>(n); },
              "not every rank of this host finished the cross-memory-attach probe");
     CmaChoice choice = decide_cma(segment, members);
     auto group = std::unique_ptr<Group>(
         new Group(std::move(segment), std::move(members), me, half_bytes, transport));
-    group->pidfds_ = std::move(pidfds);
+    group->pidfds_ = join.take_pidfds();
     group->cma_ = choice.on;
     group->cma_min_bytes_ = choice.min_bytes;
     group->cma_status_ = allowed.empty() ? choice.status : str(choice.status, "; ", allowed);

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <thread>
 
+#include "shm/join_wait.h"
 #include "shm/liveness.h"
 #include "weft/error.h"
 
@@ -71,23 +72,7 @@ std::unique_ptr<Links> Links::join(const std::string& name, std::vector<shm::Mem
   // Not pre-faulted: only the rings of peers that talk are ever touched,
   // and init stays fast (a fresh page costs ~10 us on these VMs).
   const bool populate = false;
-  std::vector<net::Fd> pidfds;
-  for (int q = 0; q < n; ++q)
-    pidfds.push_back(q == me ? net::Fd() : shm::open_pidfd(members[static_cast<size_t>(q)].pid));
-  auto wait_for = [&](auto ready, const char* what) {
-    for (int i = 0; !ready(); ++i) {
-      if (shm::Clock::now() > deadline)
-        throw_error(ErrorCode::Timeout, str("rank ", self_rank, ": shared memory segment ", name,
-                                            ": ", what, " in time"));
-      if (i % 64 == 0)
-        if (int q = shm::first_exited(pidfds); q >= 0)
-          throw_error(ErrorCode::PeerLost,
-                      str("rank ", self_rank, ": peer rank ", members[static_cast<size_t>(q)].rank,
-                          " (pid ", members[static_cast<size_t>(q)].pid,
-                          ") exited before mapping shared memory segment ", name));
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
-    }
-  };
+  shm::JoinWait join(members, me, self_rank, name, deadline);
   try {
     shm::Segment segment;
     if (me == 0) {
@@ -97,10 +82,10 @@ std::unique_ptr<Links> Links::join(const std::string& name, std::vector<shm::Mem
       h.ring_bytes = ring_bytes;
       h.magic.store(kMagic, std::memory_order_release);
     } else {
-      wait_for([&] { return (segment = shm::Segment::try_open(name, bytes, populate)).data(); },
+      join.until([&] { return (segment = shm::Segment::try_open(name, bytes, populate)).data(); },
                "not created");
       Header& h = header_of(segment);
-      wait_for([&] { return h.magic.load(std::memory_order_acquire) == kMagic; },
+      join.until([&] { return h.magic.load(std::memory_order_acquire) == kMagic; },
                "never initialised");
       WEFT_REQUIRE(h.members == static_cast<uint32_t>(n) && h.ring_bytes == ring_bytes,
                    "shared memory segment ", name, " was made for ", h.members,
@@ -108,12 +93,12 @@ std::unique_ptr<Links> Links::join(const std::string& name, std::vector<shm::Mem
     }
     Header& h = header_of(segment);
     h.attached.fetch_add(1, std::memory_order_acq_rel);
-    wait_for([&] { return h.attached.load(std::memory_order_acquire) >= static_cast<uint32_t>(n); },
+    join.until([&] { return h.attached.load(std::memory_order_acquire) >= static_cast<uint32_t>(n); },
              "not every rank of this host mapped it");
     segment.unlink();
     auto links = std::unique_ptr<Links>(
         new Links(std::move(segment), std::move(members), me, ring_bytes));
-    links->pidfds_ = std::move(pidfds);
+    links->pidfds_ = join.take_pidfds();
     return links;
   } catch (...) {
     ::shm_unlink(name.c_str());  // whoever gives up removes the name
