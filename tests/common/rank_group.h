@@ -111,6 +111,19 @@ class RankGroup {
   std::vector<Subprocess> procs_;
 };
 
+// After `victim` was killed at `killed_at` (epoch ms): every other rank
+// reported PeerLost within 2 s, with a message containing each of `names`
+// (the lost peer, the operation).
+inline void expect_peer_lost(const std::vector<Result>& results, int victim, long long killed_at,
+                             const std::vector<std::string>& names) {
+  for (const auto& r : results) {
+    if (r.rank == victim) continue;
+    EXPECT_EQ(r.code, "PeerLost") << "rank " << r.rank << ": " << r.msg << "\n" << r.output;
+    for (const auto& name : names) EXPECT_NE(r.msg.find(name), std::string::npos) << r.msg;
+    EXPECT_LT(r.t_ms - killed_at, 2000) << "rank " << r.rank << ": " << r.msg;
+  }
+}
+
 inline void expect_all_ok(const std::vector<Result>& results, const std::string& what) {
   for (const auto& r : results) {
     EXPECT_EQ(r.code, "OK") << what << " rank " << r.rank << ": " << r.msg << "\n" << r.output;

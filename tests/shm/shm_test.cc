@@ -268,13 +268,7 @@ TEST_P(ShmFailure, KilledRankIsPeerLostAndLeavesNoSegment) {
   const long long killed_at = now_ms();
   ranks.proc(victim).kill(SIGKILL);
   auto results = ranks.wait(30s, {victim});
-  for (const auto& r : results) {
-    if (r.rank == victim) continue;
-    EXPECT_EQ(r.code, "PeerLost") << "rank " << r.rank << ": " << r.msg << "\n" << r.output;
-    EXPECT_NE(r.msg.find("peer rank 1"), std::string::npos) << r.msg;
-    EXPECT_NE(r.msg.find(k.kind + " #"), std::string::npos) << r.msg;
-    EXPECT_LT(r.t_ms - killed_at, 2000) << "rank " << r.rank << ": " << r.msg;
-  }
+  expect_peer_lost(results, victim, killed_at, {"peer rank 1", k.kind + " #"});
   EXPECT_TRUE(segments_of(pids).empty());
 }
 INSTANTIATE_TEST_SUITE_P(Kinds, ShmFailure,
