@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Trains examples/ddp_train.py with DDP on backend weft and on a reference
+# Trains examples/ddp_train.py with DDP on weft's backends and on a reference
 # backend (gloo on CPU; nccl with --device cuda), same seeds, and checks that
-# the per-step losses agree; prints the step times side by side.
+# each weft backend's per-step losses agree with the reference; prints the
+# step times side by side.
 #
-#   examples/compare_ddp.sh [--nproc N] [--steps S] [--device cpu|cuda] [-- extra ddp_train.py args]
+#   examples/compare_ddp.sh [--nproc N] [--steps S] [--device cpu|cuda]
+#                           [--backends "weft weft_cpp"] [--rounds R] [-- extra ddp_train.py args]
 #
 # --device cuda: every rank trains on GPU LOCAL_RANK; weft (its CUDA
 # communicator, on torch's current stream) is compared with nccl.
+# --backends: weft's backends to run (default "weft"; "weft_cpp" is the C++
+# c10d backend, present where weft was configured with a python with torch).
+# --rounds R: every backend runs R times, rounds alternating the backends so
+# that machine noise hits them alike; medians are over all rounds.
 #
 # Environment: WEFTRUN (default build/bin/weftrun), PYTHON (a python3 with torch;
 # its directory is put first on PATH, since weftrun runs `python3`), REF (gloo
@@ -24,14 +30,18 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 nproc=2
 steps=50
 device=cpu
+backends=weft
+rounds=1
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --nproc) nproc=$2; shift 2 ;;
     --steps) steps=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
+    --backends) backends=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
     --) shift; extra=("$@"); break ;;
-    *) echo "usage: $0 [--nproc N] [--steps S] [--device cpu|cuda] [-- ddp_train.py args]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--nproc N] [--steps S] [--device cpu|cuda] [--backends LIST] [--rounds R] [-- ddp_train.py args]" >&2; exit 2 ;;
   esac
 done
 weftrun=${WEFTRUN:-$root/build/bin/weftrun}
@@ -51,16 +61,21 @@ fi
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-for backend in weft "$ref"; do
-  echo "== $backend: $nproc processes, $steps steps, device $device"
-  "$weftrun" --standalone --nproc-per-node "$nproc" "$root/examples/ddp_train.py" \
-      --backend "$backend" --device "$device" --steps "$steps" "${extra[@]}" > "$out/$backend.log"
-  grep -E '^\[0\]:(backend|summary)' "$out/$backend.log" | sed 's/^\[0\]://'
+for round in $(seq 1 "$rounds"); do
+  for backend in $backends "$ref"; do
+    echo "== $backend (round $round): $nproc processes, $steps steps, device $device"
+    "$weftrun" --standalone --nproc-per-node "$nproc" "$root/examples/ddp_train.py" \
+        --backend "$backend" --device "$device" --steps "$steps" "${extra[@]}" \
+        > "$out/$backend.$round.log"
+    grep -E '^\[0\]:(backend|summary)' "$out/$backend.$round.log" | sed 's/^\[0\]://'
+  done
 done
 
-python3 - "$out/weft.log" "$out/$ref.log" "$ref" "$tol" <<'EOF'
-import re, sys
-weft_log, ref_log, ref, tol = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+python3 - "$out" "$rounds" "$ref" "$tol" $backends <<'EOF'
+import re, statistics, sys
+out, rounds, ref, tol = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+weft = sys.argv[5:]
+names = weft + [ref]
 def steps(path):
     rows = {}
     for line in open(path):
@@ -68,21 +83,42 @@ def steps(path):
         if m:
             rows[int(m.group(1))] = (float(m.group(2)), float(m.group(3)))
     return rows
-a, b = steps(weft_log), steps(ref_log)
-if not a or sorted(a) != sorted(b):
-    sys.exit(f"compare_ddp: step lines differ: weft has {len(a)}, {ref} has {len(b)}")
-print(f"{'step':>4} {'loss weft':>12} {'loss ' + ref:>12} {'rel diff':>9} {'ms weft':>9} {'ms ' + ref:>9}")
-worst = 0.0
-for s in sorted(a):
-    (la, ta), (lb, tb) = a[s], b[s]
-    rel = abs(la - lb) / max(abs(lb), 1e-12)
-    worst = max(worst, rel)
-    print(f"{s:>4} {la:>12.6f} {lb:>12.6f} {rel:>9.2e} {ta:>9.2f} {tb:>9.2f}")
-first, last = a[min(a)][0], a[max(a)][0]
-print(f"loss {first:.4f} -> {last:.4f}; worst relative difference {worst:.2e} (tolerance {tol:g})")
-if last >= first:
-    sys.exit("compare_ddp: the loss did not fall")
-if worst > tol:
-    sys.exit(f"compare_ddp: losses differ by more than {tol:g}")
+runs = {b: [steps(f"{out}/{b}.{r}.log") for r in range(1, rounds + 1)] for b in names}
+for b in weft:
+    for r in range(rounds):
+        if not runs[b][r] or sorted(runs[b][r]) != sorted(runs[ref][r]):
+            sys.exit(f"compare_ddp: step lines differ: {b} has {len(runs[b][r])}, "
+                     f"{ref} has {len(runs[ref][r])} (round {r + 1})")
+first = {b: runs[b][0] for b in names}
+print(f"{'step':>4} " + " ".join(f"{'loss ' + b:>14}" for b in names) + " " +
+      " ".join(f"{'ms ' + b:>11}" for b in names) + "   (round 1)")
+for s in sorted(first[ref]):
+    print(f"{s:>4} " + " ".join(f"{first[b][s][0]:>14.6f}" for b in names) + " " +
+          " ".join(f"{first[b][s][1]:>11.2f}" for b in names))
+# Step times from step 5 on: the first steps warm up allocators and connections.
+def median_ms(run_list):
+    return statistics.median(t for run in run_list for s, (_, t) in run.items() if s >= 5)
+med = {b: median_ms(runs[b]) for b in names}
+print("median step time (ms, steps 5.., all rounds): " +
+      ", ".join(f"{b} {med[b]:.2f}" for b in names))
+if rounds > 1:
+    for r in range(rounds):
+        print(f"  round {r + 1}: " + ", ".join(f"{b} {median_ms([runs[b][r]]):.2f}"
+                                              for b in names))
+print(f"throughput relative to {ref}: " +
+      ", ".join(f"{b} {med[ref] / med[b]:.3f}x" for b in weft))
+failed = []
+for b in weft:
+    worst = max(abs(runs[b][r][s][0] - runs[ref][r][s][0]) / max(abs(runs[ref][r][s][0]), 1e-12)
+                for r in range(rounds) for s in runs[b][r])
+    a = first[b]
+    print(f"{b}: loss {a[min(a)][0]:.4f} -> {a[max(a)][0]:.4f}; worst relative difference to "
+          f"{ref} {worst:.2e} (tolerance {tol:g})")
+    if a[max(a)][0] >= a[min(a)][0]:
+        failed.append(f"{b}: the loss did not fall")
+    if worst > tol:
+        failed.append(f"{b}: losses differ from {ref}'s by more than {tol:g}")
+if failed:
+    sys.exit("compare_ddp: " + "; ".join(failed))
 print("compare_ddp: OK")
 EOF

@@ -1,23 +1,32 @@
-// WeftBackend: a c10d::Backend on a weft::Communicator (host memory).
+// WeftBackend: a c10d::Backend on weft Communicators.
 //
 //   import weft.torch_cpp                  # registers backend "weft_cpp"
-//   dist.init_process_group("weft_cpp")    # CPU tensors
+//   dist.init_process_group("weft_cpp")    # CPU and CUDA tensors
+//
+// CPU tensors go through a host-memory communicator made at construction.
+// CUDA tensors go through a CUDA communicator on their GPU, made by the
+// group's first operation on CUDA tensors (making one is collective: every
+// rank issues the same operations in the same order, so every rank gets
+// there), enqueued on torch's current stream of that GPU as NCCL's are.
 //
 // Rendezvous goes through the torch store the group was created with (any
 // kind: TCPStore, FileStore, PrefixStore, ...; see store_adapter.h). Every
 // operation checks its tensors, stages what is not contiguous, issues weft's
 // asynchronous operation on the caller's thread and returns a WeftWork whose
 // future completes with the output tensors (work.h). Unsupported requests
-// (CUDA or sparse tensors, a dtype or reduce op weft lacks, recv from any
-// source) throw a torch error naming the operation; weft's own errors
+// (sparse tensors, a dtype or reduce op weft lacks, recv from any source,
+// the uneven and rooted data movements weft's CUDA communicator lacks) throw
+// a torch error naming the operation; weft's own errors
 // (Mismatch between ranks, PeerLost, Timeout) reach wait() and the future as
 // torch.distributed.DistBackendError carrying weft's message.
 #pragma once
 
+#include <c10/core/Device.h>
 #include <torch/csrc/distributed/c10d/Backend.hpp>
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,6 +37,14 @@
 namespace weft::c10d_ext {
 
 class TorchStore;
+
+// Where one operation runs (WeftBackend::target).
+struct Target {
+  Communicator* comm = nullptr;
+  OpOptions options;                  // for CUDA: options.stream is torch's current stream
+  std::optional<c10::Device> device;  // the GPU, for CUDA tensors
+  bool cuda() const { return device.has_value(); }
+};
 
 class WeftBackend : public ::c10d::Backend {
  public:
@@ -99,16 +116,31 @@ class WeftBackend : public ::c10d::Backend {
   void shutdown() override;
 
  private:
+  // Where an operation on `tensors` (all CPU, or all on this group's GPU)
+  // runs: which communicator, with which OpOptions (torch's per-op timeout;
+  // for CUDA tensors torch's current stream). Makes the CUDA communicator at
+  // the first CUDA operation.
+  Target target(const char* op, const std::vector<at::Tensor>& tensors,
+                std::chrono::milliseconds timeout);
+  // Throws NotImplementedError for `what` on CUDA tensors (weft's CUDA
+  // communicator has no allgatherv, alltoallv, gather or scatter), before
+  // anything is issued.
+  static void host_only(const Target& where, const char* what);
   c10::intrusive_ptr<WeftWork> make_work(::c10d::OpType type, const char* op,
-                                         std::vector<at::Tensor> outputs);
+                                         std::vector<at::Tensor> outputs, const Target& where);
   // Hands a built Work to the completer and returns it.
   c10::intrusive_ptr<::c10d::Work> launch(c10::intrusive_ptr<WeftWork> work);
   // A torch per-op timeout (kUnsetTimeout: the communicator's) for weft.
   static OpOptions op_options(std::chrono::milliseconds timeout);
   Communicator& comm();
+  Communicator& cuda_comm(const char* op, c10::Device device);
 
-  std::shared_ptr<TorchStore> store_;   // outlives the communicator
-  std::optional<Communicator> comm_;    // reset by shutdown()
+  std::shared_ptr<TorchStore> store_;   // outlives the communicators
+  std::string name_;                    // weft's name of the host communicator
+  std::chrono::milliseconds timeout_;   // the group's
+  std::optional<Communicator> comm_;    // host memory; reset by shutdown()
+  std::mutex cuda_mu_;                  // making cuda_comm_
+  std::optional<Communicator> cuda_comm_;  // made by the first CUDA operation
   std::unique_ptr<Completer> completer_;
 };
 

@@ -23,6 +23,22 @@ std::vector<size_t> displacements(const std::vector<size_t>& counts) {
   return displs;
 }
 
+// The tensors of an operation's list forms, as one list (for target()).
+std::vector<at::Tensor> joined(std::vector<at::Tensor> first,
+                               const std::vector<std::vector<at::Tensor>>& lists) {
+  for (const auto& list : lists) {
+    first.insert(first.end(), list.begin(), list.end());
+  }
+  return first;
+}
+
+// Every block the same size: weft's alltoall, which CUDA communicators have
+// too (they lack alltoallv).
+bool equal_blocks(const std::vector<size_t>& send, const std::vector<size_t>& recv) {
+  return std::all_of(send.begin(), send.end(), [&](size_t c) { return c == send[0]; }) &&
+         recv == send;
+}
+
 void check_list_size(const char* op, const char* role, size_t got, int size) {
   TORCH_CHECK_VALUE(got == static_cast<size_t>(size), "weft_cpp: ", op, ": ", got, " ", role,
                     " for a group of ", size);
@@ -36,12 +52,13 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::allreduce(std::vector<at::Tensor>&
                                                         const ::c10d::AllreduceOptions& opts) {
   return issuing("allreduce", [&] {
     const ReduceOp op = reduce_op("allreduce", opts.reduceOp);
-    auto work = make_work(::c10d::OpType::ALLREDUCE, "allreduce", tensors);
+    const Target where = target("allreduce", tensors, opts.timeout);
+    auto work = make_work(::c10d::OpType::ALLREDUCE, "allreduce", tensors, where);
     for (const auto& t : tensors) {
       const DataType type = check_tensor("allreduce", t);
       at::Tensor buf = stage(*work, t, true);
-      work->add(comm().allreduce(buf.data_ptr(), buf.data_ptr(), elements(buf), type, op,
-                                 op_options(opts.timeout)));
+      work->add(where.comm->allreduce(buf.data_ptr(), buf.data_ptr(), elements(buf), type, op,
+                                      where.options));
     }
     return launch(work);
   });
@@ -52,7 +69,9 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::allreduce_coalesced(
   return issuing("allreduce_coalesced", [&] {
     const ReduceOp op = reduce_op("allreduce_coalesced", opts.reduceOp);
     const DataType type = check_same_dtype("allreduce_coalesced", tensors);
-    auto work = make_work(::c10d::OpType::ALLREDUCE_COALESCED, "allreduce_coalesced", tensors);
+    const Target where = target("allreduce_coalesced", tensors, opts.timeout);
+    auto work =
+        make_work(::c10d::OpType::ALLREDUCE_COALESCED, "allreduce_coalesced", tensors, where);
     at::Tensor flat = flatten(*work, tensors);
     work->later([flat, tensors] {
       int64_t offset = 0;
@@ -61,8 +80,8 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::allreduce_coalesced(
         offset += t.numel();
       }
     });
-    work->add(comm().allreduce(flat.data_ptr(), flat.data_ptr(), elements(flat), type, op,
-                               op_options(opts.timeout)));
+    work->add(where.comm->allreduce(flat.data_ptr(), flat.data_ptr(), elements(flat), type, op,
+                                    where.options));
     return launch(work);
   });
 }
@@ -72,12 +91,13 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::reduce(std::vector<at::Tensor>& te
   return issuing("reduce", [&] {
     const ReduceOp op = reduce_op("reduce", opts.reduceOp);
     const int root = static_cast<int>(opts.rootRank);
-    auto work = make_work(::c10d::OpType::REDUCE, "reduce", tensors);
+    const Target where = target("reduce", tensors, opts.timeout);
+    auto work = make_work(::c10d::OpType::REDUCE, "reduce", tensors, where);
     for (const auto& t : tensors) {
       const DataType type = check_tensor("reduce", t);
       at::Tensor buf = stage(*work, t, getRank() == root);
-      work->add(comm().reduce(buf.data_ptr(), buf.data_ptr(), elements(buf), type, op, root,
-                              op_options(opts.timeout)));
+      work->add(where.comm->reduce(buf.data_ptr(), buf.data_ptr(), elements(buf), type, op, root,
+                                   where.options));
     }
     return launch(work);
   });
@@ -91,11 +111,12 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::_reduce_scatter_base(
     TORCH_CHECK_VALUE(elements(input) == elements(output) * getSize(), "weft_cpp: reduce_scatter: "
                       "input of ", input.numel(), " elements for an output of ",
                       output.numel(), " on a group of ", getSize());
-    auto work = make_work(::c10d::OpType::_REDUCE_SCATTER_BASE, "reduce_scatter", {output});
+    const Target where = target("reduce_scatter", {output, input}, opts.timeout);
+    auto work = make_work(::c10d::OpType::_REDUCE_SCATTER_BASE, "reduce_scatter", {output}, where);
     at::Tensor src = stage(*work, input, false);
     at::Tensor dst = stage(*work, output, true);
-    work->add(comm().reduce_scatter(src.data_ptr(), dst.data_ptr(), elements(dst), type, op,
-                                    op_options(opts.timeout)));
+    work->add(where.comm->reduce_scatter(src.data_ptr(), dst.data_ptr(), elements(dst), type, op,
+                                         where.options));
     return launch(work);
   });
 }
@@ -107,7 +128,8 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::reduce_scatter(
     const ReduceOp op = reduce_op("reduce_scatter", opts.reduceOp);
     check_list_size("reduce_scatter", "input lists", inputs.size(),
                     static_cast<int>(outputs.size()));
-    auto work = make_work(::c10d::OpType::REDUCE_SCATTER, "reduce_scatter", outputs);
+    const Target where = target("reduce_scatter", joined(outputs, inputs), opts.timeout);
+    auto work = make_work(::c10d::OpType::REDUCE_SCATTER, "reduce_scatter", outputs, where);
     for (size_t i = 0; i < outputs.size(); ++i) {
       const at::Tensor& out = outputs[i];
       check_list_size("reduce_scatter", "inputs", inputs[i].size(), getSize());
@@ -121,8 +143,8 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::reduce_scatter(
       }
       at::Tensor src = flatten(*work, inputs[i]);
       at::Tensor dst = stage(*work, out, true);
-      work->add(comm().reduce_scatter(src.data_ptr(), dst.data_ptr(), elements(dst), type, op,
-                                      op_options(opts.timeout)));
+      work->add(where.comm->reduce_scatter(src.data_ptr(), dst.data_ptr(), elements(dst), type, op,
+                                           where.options));
     }
     return launch(work);
   });
@@ -134,7 +156,8 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::reduce_scatter_tensor_coalesced(
   return issuing("reduce_scatter", [&] {
     const ReduceOp op = reduce_op("reduce_scatter", opts.reduceOp);
     check_list_size("reduce_scatter", "inputs", inputs.size(), static_cast<int>(outputs.size()));
-    auto work = make_work(::c10d::OpType::COALESCED, "reduce_scatter", outputs);
+    const Target where = target("reduce_scatter", joined(outputs, {inputs}), opts.timeout);
+    auto work = make_work(::c10d::OpType::COALESCED, "reduce_scatter", outputs, where);
     for (size_t i = 0; i < outputs.size(); ++i) {
       const DataType type = check_same_dtype("reduce_scatter", {outputs[i], inputs[i]});
       TORCH_CHECK_VALUE(elements(inputs[i]) == elements(outputs[i]) * getSize(),
@@ -143,8 +166,8 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::reduce_scatter_tensor_coalesced(
                         getSize());
       at::Tensor src = stage(*work, inputs[i], false);
       at::Tensor dst = stage(*work, outputs[i], true);
-      work->add(comm().reduce_scatter(src.data_ptr(), dst.data_ptr(), elements(dst), type, op,
-                                      op_options(opts.timeout)));
+      work->add(where.comm->reduce_scatter(src.data_ptr(), dst.data_ptr(), elements(dst), type, op,
+                                           where.options));
     }
     return launch(work);
   });
@@ -156,12 +179,12 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::broadcast(std::vector<at::Tensor>&
                                                         const ::c10d::BroadcastOptions& opts) {
   return issuing("broadcast", [&] {
     const int root = static_cast<int>(opts.rootRank);
-    auto work = make_work(::c10d::OpType::BROADCAST, "broadcast", tensors);
+    const Target where = target("broadcast", tensors, opts.timeout);
+    auto work = make_work(::c10d::OpType::BROADCAST, "broadcast", tensors, where);
     for (const auto& t : tensors) {
       const DataType type = check_tensor("broadcast", t);
       at::Tensor buf = stage(*work, t, getRank() != root);
-      work->add(comm().broadcast(buf.data_ptr(), elements(buf), type, root,
-                                 op_options(opts.timeout)));
+      work->add(where.comm->broadcast(buf.data_ptr(), elements(buf), type, root, where.options));
     }
     return launch(work);
   });
@@ -174,11 +197,12 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::_allgather_base(
     TORCH_CHECK_VALUE(elements(output) == elements(input) * getSize(), "weft_cpp: allgather: output "
                       "of ", output.numel(), " elements for an input of ", input.numel(),
                       " on a group of ", getSize());
-    auto work = make_work(::c10d::OpType::_ALLGATHER_BASE, "allgather", {output});
+    const Target where = target("allgather", {output, input}, opts.timeout);
+    auto work = make_work(::c10d::OpType::_ALLGATHER_BASE, "allgather", {output}, where);
     at::Tensor src = stage(*work, input, false);
     at::Tensor dst = stage(*work, output, true);
-    work->add(comm().allgather(src.data_ptr(), dst.data_ptr(), elements(src), type,
-                               op_options(opts.timeout)));
+    work->add(where.comm->allgather(src.data_ptr(), dst.data_ptr(), elements(src), type,
+                                    where.options));
     return launch(work);
   });
 }
@@ -193,7 +217,8 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::allgather(
     for (const auto& outs : outputs) {
       all_outputs.insert(all_outputs.end(), outs.begin(), outs.end());
     }
-    auto work = make_work(::c10d::OpType::ALLGATHER, "allgather", all_outputs);
+    const Target where = target("allgather", joined(inputs, outputs), opts.timeout);
+    auto work = make_work(::c10d::OpType::ALLGATHER, "allgather", all_outputs, where);
     for (size_t i = 0; i < inputs.size(); ++i) {
       const std::vector<at::Tensor>& outs = outputs[i];
       check_list_size("allgather", "outputs", outs.size(), getSize());
@@ -213,12 +238,13 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::allgather(
       const bool equal = std::all_of(counts.begin(), counts.end(),
                                      [&](size_t c) { return c == counts[0]; });
       if (equal) {
-        work->add(comm().allgather(src.data_ptr(), dst.data_ptr(), counts[0], type,
-                                   op_options(opts.timeout)));
+        work->add(where.comm->allgather(src.data_ptr(), dst.data_ptr(), counts[0], type,
+                                        where.options));
       } else {  // blocks of different sizes: allgatherv
+        host_only(where, "all_gather with outputs of different sizes");
         const std::vector<size_t> displs = displacements(counts);
-        work->add(comm().allgatherv(src.data_ptr(), dst.data_ptr(), counts, displs, type,
-                                    op_options(opts.timeout)));
+        work->add(where.comm->allgatherv(src.data_ptr(), dst.data_ptr(), counts, displs, type,
+                                         where.options));
       }
     }
     return launch(work);
@@ -236,7 +262,8 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::allgather_into_tensor_coalesced(
     const ::c10d::AllgatherOptions& opts) {
   return issuing("allgather", [&] {
     check_list_size("allgather", "inputs", inputs.size(), static_cast<int>(outputs.size()));
-    auto work = make_work(::c10d::OpType::COALESCED, "allgather", outputs);
+    const Target where = target("allgather", joined(outputs, {inputs}), opts.timeout);
+    auto work = make_work(::c10d::OpType::COALESCED, "allgather", outputs, where);
     for (size_t i = 0; i < outputs.size(); ++i) {
       const DataType type = check_same_dtype("allgather", {outputs[i], inputs[i]});
       TORCH_CHECK_VALUE(elements(outputs[i]) == elements(inputs[i]) * getSize(),
@@ -245,8 +272,8 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::allgather_into_tensor_coalesced(
                         getSize());
       at::Tensor src = stage(*work, inputs[i], false);
       at::Tensor dst = stage(*work, outputs[i], true);
-      work->add(comm().allgather(src.data_ptr(), dst.data_ptr(), elements(src), type,
-                                 op_options(opts.timeout)));
+      work->add(where.comm->allgather(src.data_ptr(), dst.data_ptr(), elements(src), type,
+                                      where.options));
     }
     return launch(work);
   });
@@ -273,14 +300,15 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::gather(
                           " elements for inputs of ", in.numel());
       }
     }
-    auto work = make_work(::c10d::OpType::GATHER, "gather", outs);
+    const Target where = target("gather", joined({in}, {outs}), opts.timeout);
+    host_only(where, "gather");
+    auto work = make_work(::c10d::OpType::GATHER, "gather", outs, where);
     at::Tensor src = stage(*work, in, false);
     void* dst = nullptr;
     if (getRank() == root) {
       dst = gather_buffer(*work, in, elements(in) * getSize(), outs).data_ptr();
     }
-    work->add(comm().gather(src.data_ptr(), dst, elements(in), type, root,
-                            op_options(opts.timeout)));
+    work->add(where.comm->gather(src.data_ptr(), dst, elements(in), type, root, where.options));
     return launch(work);
   });
 }
@@ -293,7 +321,9 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::scatter(
     check_list_size("scatter", "outputs", outputs.size(), 1);
     const at::Tensor& out = outputs[0];
     const DataType type = check_tensor("scatter", out, "output");
-    auto work = make_work(::c10d::OpType::SCATTER, "scatter", outputs);
+    const Target where = target("scatter", joined(outputs, inputs), opts.timeout);
+    host_only(where, "scatter");
+    auto work = make_work(::c10d::OpType::SCATTER, "scatter", outputs, where);
     const void* src = nullptr;
     if (getRank() == root) {
       check_list_size("scatter", "input lists", inputs.size(), 1);
@@ -308,8 +338,7 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::scatter(
       src = flatten(*work, inputs[0]).data_ptr();
     }
     at::Tensor dst = stage(*work, out, true);
-    work->add(comm().scatter(src, dst.data_ptr(), elements(dst), type, root,
-                             op_options(opts.timeout)));
+    work->add(where.comm->scatter(src, dst.data_ptr(), elements(dst), type, root, where.options));
     return launch(work);
   });
 }
@@ -319,7 +348,8 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::alltoall_base(
     std::vector<int64_t>& input_splits, const ::c10d::AllToAllOptions& opts) {
   return issuing("alltoall", [&] {
     const DataType type = check_same_dtype("alltoall", {output, input});
-    auto work = make_work(::c10d::OpType::ALLTOALL_BASE, "alltoall", {output});
+    const Target where = target("alltoall", {output, input}, opts.timeout);
+    auto work = make_work(::c10d::OpType::ALLTOALL_BASE, "alltoall", {output}, where);
     at::Tensor src = stage(*work, input, false);
     at::Tensor dst = stage(*work, output, true);
     const size_t n = static_cast<size_t>(getSize());
@@ -327,8 +357,8 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::alltoall_base(
       TORCH_CHECK_VALUE(elements(input) % n == 0 && elements(input) == elements(output),
                         "weft_cpp: alltoall: input of ", input.numel(), " and output of ",
                         output.numel(), " elements do not split in ", n, " equal blocks");
-      work->add(comm().alltoall(src.data_ptr(), dst.data_ptr(), elements(input) / n, type,
-                                op_options(opts.timeout)));
+      work->add(where.comm->alltoall(src.data_ptr(), dst.data_ptr(), elements(input) / n, type,
+                                     where.options));
       return launch(work);
     }
     // Splits count rows of dim 0; an empty split list means equal blocks.
@@ -349,9 +379,15 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::alltoall_base(
     };
     const std::vector<size_t> send_counts = counts(input, input_splits, "input splits");
     const std::vector<size_t> recv_counts = counts(output, output_splits, "output splits");
-    work->add(comm().alltoallv(src.data_ptr(), send_counts, displacements(send_counts),
-                               dst.data_ptr(), recv_counts, displacements(recv_counts), type,
-                               op_options(opts.timeout)));
+    if (equal_blocks(send_counts, recv_counts)) {
+      work->add(where.comm->alltoall(src.data_ptr(), dst.data_ptr(), send_counts[0], type,
+                                     where.options));
+      return launch(work);
+    }
+    host_only(where, "all_to_all_single with uneven split sizes");
+    work->add(where.comm->alltoallv(src.data_ptr(), send_counts, displacements(send_counts),
+                                    dst.data_ptr(), recv_counts, displacements(recv_counts), type,
+                                    where.options));
     return launch(work);
   });
 }
@@ -368,13 +404,20 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::alltoall(std::vector<at::Tensor>& 
     std::vector<size_t> send_counts, recv_counts;
     for (const auto& t : inputs) send_counts.push_back(elements(t));
     for (const auto& t : outputs) recv_counts.push_back(elements(t));
-    auto work = make_work(::c10d::OpType::ALLTOALL, "alltoall", outputs);
+    const Target where = target("alltoall", joined(inputs, {outputs}), opts.timeout);
+    auto work = make_work(::c10d::OpType::ALLTOALL, "alltoall", outputs, where);
     at::Tensor src = flatten(*work, inputs);
     const size_t total = std::accumulate(recv_counts.begin(), recv_counts.end(), size_t{0});
     at::Tensor dst = gather_buffer(*work, outputs[0], total, outputs);
-    work->add(comm().alltoallv(src.data_ptr(), send_counts, displacements(send_counts),
-                               dst.data_ptr(), recv_counts, displacements(recv_counts), type,
-                               op_options(opts.timeout)));
+    if (equal_blocks(send_counts, recv_counts)) {
+      work->add(where.comm->alltoall(src.data_ptr(), dst.data_ptr(), send_counts[0], type,
+                                     where.options));
+      return launch(work);
+    }
+    host_only(where, "all_to_all with tensors of different sizes");
+    work->add(where.comm->alltoallv(src.data_ptr(), send_counts, displacements(send_counts),
+                                    dst.data_ptr(), recv_counts, displacements(recv_counts), type,
+                                    where.options));
     return launch(work);
   });
 }

@@ -10,11 +10,10 @@ DataType check_tensor(const char* op, const at::Tensor& t, const char* role) {
   if (!t.defined()) {
     C10_THROW_ERROR(ValueError, c10::str("weft_cpp: ", op, ": ", role, " is undefined"));
   }
-  if (!t.device().is_cpu()) {
+  if (!t.device().is_cpu() && !t.device().is_cuda()) {
     C10_THROW_ERROR(NotImplementedError,
                     c10::str("weft_cpp: ", op, ": ", role, " is on ", t.device(),
-                             ": backend weft_cpp takes CPU tensors only (use 'nccl' for "
-                             "CUDA tensors)"));
+                             ": backend weft_cpp takes CPU and CUDA tensors"));
   }
   if (t.layout() != at::kStrided) {
     C10_THROW_ERROR(NotImplementedError,

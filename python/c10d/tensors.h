@@ -1,7 +1,8 @@
 // torch tensors as weft buffers: dtype and reduce-op mapping, the checks every
 // operation makes, and staging (non-contiguous tensors and list forms go
 // through one contiguous buffer that is copied back when the operation
-// completed).
+// completed: on the host by the completer, for CUDA tensors on the
+// operation's stream right behind it).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -16,8 +17,9 @@ namespace weft::c10d_ext {
 
 class WeftWork;
 
-// The weft dtype of a CPU tensor; throws (naming op and role) for a CUDA or
-// sparse tensor, or a dtype weft has no counterpart for. bool travels as u8.
+// The weft dtype of a CPU or CUDA tensor; throws (naming op and role) for a
+// tensor on another device, a sparse one, or a dtype weft has no counterpart
+// for. bool travels as u8.
 DataType check_tensor(const char* op, const at::Tensor& t, const char* role = "tensor");
 // Every tensor of `tensors` has the dtype of the first; returns it.
 DataType check_same_dtype(const char* op, const std::vector<at::Tensor>& tensors);

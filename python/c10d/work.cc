@@ -1,10 +1,13 @@
 #include "work.h"
 
 #include <ATen/core/jit_type.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
 #include <c10/util/Exception.h>
 #include <ATen/core/grad_mode.h>
 #include <Python.h>
 #include <pthread.h>
+
+#include <algorithm>
 
 #include "weft/error.h"
 
@@ -25,15 +28,60 @@ std::exception_ptr to_torch_error(const std::string& op, std::exception_ptr erro
   }
 }
 
+namespace {
+
+std::vector<c10::Device> devices_of(const std::optional<c10::Device>& device) {
+  if (device) {
+    return {*device};
+  }
+  return {};
+}
+
+std::string error_message(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "an unknown error";
+  }
+}
+
+c10::Stream current_stream(c10::Device device) {
+  return c10::impl::VirtualGuardImpl(device.type()).getStream(device);
+}
+
+}  // namespace
+
 WeftWork::WeftWork(int rank, ::c10d::OpType type, std::string op,
-                   std::vector<at::Tensor> outputs)
+                   std::vector<at::Tensor> outputs, std::optional<c10::Device> device)
     : ::c10d::Work(rank, type),
       op_(std::move(op)),
+      device_(device),
       outputs_(std::move(outputs)),
+      // With devices, the future is CUDA-aware: markCompleted() records
+      // events on the current streams, and its users wait on those.
       future_(c10::make_intrusive<c10::ivalue::Future>(
-          c10::ListType::create(c10::TensorType::get()))) {}
+          c10::ListType::create(c10::TensorType::get()), devices_of(device))) {}
 
 WeftWork::~WeftWork() = default;
+
+void WeftWork::run_later() {
+  at::NoGradGuard no_grad;
+  for (const auto& fn : later_) {
+    fn();
+  }
+  later_.clear();
+}
+
+void WeftWork::enqueued() {
+  // Everything below is enqueued on the current stream, behind the operation.
+  run_later();
+  const c10::Stream stream = current_stream(*device_);
+  end_.emplace(device_->type());
+  end_->record(stream);
+  complete_future(nullptr);
+}
 
 void WeftWork::complete() {
   std::exception_ptr error;
@@ -46,12 +94,7 @@ void WeftWork::complete() {
       for (const auto& w : works_) {
         w.wait();
       }
-      // Copies into the caller's tensors: outside autograd (they may be
-      // leaves that require grad, as DDP's parameters are).
-      at::NoGradGuard no_grad;
-      for (const auto& fn : later_) {
-        fn();
-      }
+      run_later();  // host memory; CUDA ran them in enqueued()
     } catch (...) {
       error = to_torch_error(op_, std::current_exception());
     }
@@ -61,6 +104,18 @@ void WeftWork::complete() {
   }
   // Outside complete_mu_: future callbacks may call wait() on this Work.
   finish(error);
+  if (!cuda()) {
+    complete_future(error);
+  } else if (error) {
+    // The future completed when the operation was enqueued; wait() and
+    // exception() report the failure, and the communicator fails every later
+    // operation with it.
+    TORCH_WARN("weft_cpp: ", op_, " failed on the device after it was enqueued: ",
+               error_message(error));
+  }
+}
+
+void WeftWork::complete_future(std::exception_ptr error) {
   try {
     if (error) {
       future_->setError(error);
@@ -74,7 +129,34 @@ void WeftWork::complete() {
   }
 }
 
+void WeftWork::throw_device_failure() {
+  for (const auto& w : works_) {
+    if (w.completed() && w.exception()) {
+      complete();  // stores the error (the completer may not have got here yet)
+      break;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (exception_) {
+    std::rethrow_exception(exception_);
+  }
+}
+
+void WeftWork::synchronize() {
+  if (end_) {
+    end_->block(current_stream(*device_));
+  }
+}
+
 bool WeftWork::isCompleted() {
+  if (cuda()) {
+    // The device may have finished before the completer got to this Work.
+    const bool finished = std::all_of(works_.begin(), works_.end(),
+                                      [](const weft::Work& w) { return w.completed(); });
+    if (finished) {
+      complete();
+    }
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   return completed_;
 }
@@ -92,6 +174,12 @@ std::exception_ptr WeftWork::exception() const {
 std::vector<at::Tensor> WeftWork::result() { return outputs_; }
 
 bool WeftWork::wait(std::chrono::milliseconds timeout) {
+  if (cuda() && timeout <= std::chrono::milliseconds(0)) {
+    // As NCCL's: the current stream waits, the host does not.
+    throw_device_failure();
+    synchronize();
+    return true;
+  }
   if (timeout > std::chrono::milliseconds(0)) {
     // Bounded by the caller's timeout: wait for weft's Works first (complete()
     // would wait without a bound while another thread holds it).
@@ -113,10 +201,13 @@ bool WeftWork::wait(std::chrono::milliseconds timeout) {
   }
   complete();
   future_->wait();  // the completing thread marks it right after complete()
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (exception_) {
-    std::rethrow_exception(exception_);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (exception_) {
+      std::rethrow_exception(exception_);
+    }
   }
+  synchronize();  // CUDA with a timeout: the host waited already; order the stream too
   return true;
 }
 

@@ -6,7 +6,9 @@
     model = torch.nn.parallel.DistributedDataParallel(model)
 
 The backend is ``weft._c10d.WeftBackend``, a ``c10d::Backend`` subclass
-(python/c10d/) on a weft Communicator, registered for CPU tensors. Unlike the
+(python/c10d/) on weft Communicators, registered for CPU and CUDA tensors
+(CUDA tensors go through a CUDA communicator made by the group's first
+operation on them, enqueued on torch's current stream as NCCL's are). Unlike the
 Python-level backend "weft" (weft.torch), no Python runs per operation: torch's
 dispatcher calls the C++ backend directly and its Works hold real
 ``c10::ivalue::Future``s, completed by a C++ thread. The price is that
@@ -49,7 +51,7 @@ def _create(backend_options, _pg_options=None):
 def _register():
     if hasattr(dist.Backend, BACKEND.upper()):
         return  # registered before (a reload)
-    dist.Backend.register_backend(BACKEND, _create, extended_api=True, devices=["cpu"])
+    dist.Backend.register_backend(BACKEND, _create, extended_api=True, devices=["cpu", "cuda"])
 
 
 _register()

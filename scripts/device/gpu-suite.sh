@@ -7,7 +7,8 @@
 #
 #   scripts/device/gpu-suite.sh [--tests REGEX] [--bench-np "N ..."] [--bench-blocks "B ..."]
 #                               [--bench-graph] [--no-bench] [--perf "allreduce allgather ..."]
-#                               [--bench-hosts "H ..."]
+#                               [--bench-hosts "H ..."] [--python] [--pytest "FILE ..."]
+#                               [--ddp "NP ..."]
 #
 # --bench-hosts: gpu_allreduce_bench --hosts H (GPUs split into H virtual
 # hosts; weft staged / hierarchical, NCCL over its socket transport); H > 1
@@ -16,12 +17,15 @@
 # eager and CUDA-graph launches, on --bench-np GPUs.
 # --python: the Python package's tests (tests/python, with torch where the
 # machine's python3 has it) and examples/compare_ddp.sh when present.
+# --pytest: only these files of tests/python (implies --python).
+# --ddp: examples/compare_ddp.sh --device cuda on NP GPUs, 50 steps, 3 rounds:
+# backend weft, and weft_cpp where weft._c10d was built, against nccl.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${OUT:-$root/gpu-logs}
 mkdir -p "$out"
 tests_regex=""; bench_np=""; bench_blocks="32"; bench=1; bench_graph=0; perf_colls=""; python_tests=0
-bench_hosts="1"
+bench_hosts="1"; pytest_files=""; ddp_np=""
 while [ $# -gt 0 ]; do
   case $1 in
     --tests) tests_regex=$2; shift 2 ;;
@@ -32,6 +36,8 @@ while [ $# -gt 0 ]; do
     --bench-hosts) bench_hosts=$2; shift 2 ;;
     --perf) perf_colls=$2; shift 2 ;;
     --python) python_tests=1; shift ;;
+    --pytest) python_tests=1; pytest_files=$2; shift 2 ;;
+    --ddp) ddp_np=$2; shift 2 ;;
     *) echo "unknown option $1"; exit 2 ;;
   esac
 done
@@ -105,11 +111,15 @@ fi
 
 if [ "$python_tests" = 1 ] && [ -d "$build/python/weft" ]; then
   log "python tests (tests/python) with $(python3 -c 'import sys; print(sys.version.split()[0])' 2>&1)"
+  targets=("$root/tests/python")
+  if [ -n "$pytest_files" ]; then
+    targets=(); for f in $pytest_files; do targets+=("$root/tests/python/$f"); done
+  fi
   PYTHONPATH="$build/python:$PYTHONPATH" timeout 400 python3 -m pytest -q -p no:cacheprovider -rs \
-    "$root/tests/python" > "$out/python-tests.txt" 2>&1
+    "${targets[@]}" > "$out/python-tests.txt" 2>&1
   echo "pytest exit $?" >> "$out/python-tests.txt"
   tail -25 "$out/python-tests.txt" | tee -a "$out/summary.txt"
-  if [ -x "$root/examples/compare_ddp.sh" ]; then
+  if [ -x "$root/examples/compare_ddp.sh" ] && [ -z "$pytest_files" ]; then
     log "examples/compare_ddp.sh"
     PYTHONPATH="$build/python:$PYTHONPATH" WEFTRUN="$build/bin/weftrun" timeout 300 \
       "$root/examples/compare_ddp.sh" > "$out/compare-ddp.txt" 2>&1
@@ -117,6 +127,17 @@ if [ "$python_tests" = 1 ] && [ -d "$build/python/weft" ]; then
     tail -30 "$out/compare-ddp.txt" | tee -a "$out/summary.txt"
   fi
 fi
+
+ddp_backends="weft"
+if ls "$build"/python/weft/_c10d*.so > /dev/null 2>&1; then ddp_backends="weft weft_cpp"; fi
+for np in $ddp_np; do
+  log "examples/compare_ddp.sh --device cuda --nproc $np (backends: $ddp_backends vs nccl)"
+  PYTHONPATH="$build/python:$PYTHONPATH" WEFTRUN="$build/bin/weftrun" timeout 400 \
+    "$root/examples/compare_ddp.sh" --device cuda --nproc "$np" --steps 50 --rounds 3 \
+    --backends "$ddp_backends" > "$out/ddp-cuda-np$np.txt" 2>&1
+  echo "exit $?" >> "$out/ddp-cuda-np$np.txt"
+  grep -vE '^ *[0-9]+ ' "$out/ddp-cuda-np$np.txt" | tail -24 | tee -a "$out/summary.txt"
+done
 
 if [ -f "$root/tests/compat/torch_tcpstore.py" ]; then
   log "torch TCPStore against weft-store"

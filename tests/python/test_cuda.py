@@ -1,6 +1,7 @@
 """CUDA communicators from Python, on 2 GPUs (rank r on GPU r): weft.Communicator
 on torch CUDA tensors and raw pointers, streams, Work, the exact errors; and
-weft.torch (backend "weft") on CUDA tensors, DDP included, against NCCL.
+the torch backends "weft" (weft.torch) and "weft_cpp" (weft.torch_cpp, where
+built) on CUDA tensors, DDP included, against NCCL.
 
 Skipped, with the reason printed (pytest -rs), unless torch with CUDA, two
 GPUs and a weft built with CUDA are all present: it runs on the lent GPU
@@ -239,18 +240,52 @@ def _torch_collectives():
     t = base(r)
     dist.all_reduce(t)
     out["cpu_after_cuda"] = t.tolist()
-    # gather has no CUDA path: a clear error, and the group goes on
-    try:
-        dist.gather(base(r, 3, device=dev), [torch.empty(3, device=dev) for _ in range(n)]
-                    if r == 0 else None, dst=0)
-        out["gather"] = None
-    except weft.UnsupportedError as e:
-        out["gather"] = e.message
+    # gather and uneven all_to_all have no CUDA path: a clear error (weft's
+    # UnsupportedError from backend weft, torch's NotImplementedError from
+    # weft_cpp), and the group goes on
+    def refused(fn):
+        try:
+            fn()
+            return None
+        except weft.UnsupportedError as e:
+            return e.message
+        except NotImplementedError as e:
+            return str(e)
+    out["gather"] = refused(lambda: dist.gather(
+        base(r, 3, device=dev), [torch.empty(3, device=dev) for _ in range(n)] if r == 0 else None,
+        dst=0))
+    out["uneven_all_to_all"] = refused(lambda: dist.all_to_all_single(
+        torch.empty(3, device=dev), base(r, 3, device=dev),
+        output_split_sizes=[1, 2] if r == 0 else [2, 1],
+        input_split_sizes=[1, 2] if r == 0 else [2, 1]))
+    t = base(r, device=dev)
+    dist.all_reduce(t)
+    out["allreduce_after_refusals"] = t.cpu().tolist()
+    # equal splits given explicitly: weft's alltoall, no alltoallv needed
+    o = torch.empty(2 * n, device=dev)
+    dist.all_to_all_single(o, base(r, 2 * n, device=dev), [2] * n, [2] * n)
+    out["all_to_all_equal_splits"] = o.cpu().tolist()
     return out
 
 
-def test_torch_backend_on_cuda_tensors():
-    res = values(torch_ranks.run(N, "weft", _torch_collectives, cuda=True))
+def _backend(name):
+    """backend "weft" (weft.torch) always; "weft_cpp" where weft._c10d was built
+    for this torch (configure with a python that imports it)."""
+    if name == "weft_cpp":
+        try:
+            import weft.torch_cpp  # noqa: F401
+        except ImportError as e:
+            pytest.skip(f"backend weft_cpp is not usable here: {e}")
+    return name
+
+
+# the prefix of each backend's error messages
+PREFIX = {"weft": "weft.torch", "weft_cpp": "weft_cpp"}
+
+
+@pytest.mark.parametrize("backend", ["weft", "weft_cpp"])
+def test_torch_backend_on_cuda_tensors(backend):
+    res = values(torch_ranks.run(N, _backend(backend), _torch_collectives, cuda=True))
     total = sum(base(k) for k in range(N)).tolist()
     for r, out in enumerate(res):
         assert out["allreduce"] == total
@@ -271,7 +306,13 @@ def test_torch_backend_on_cuda_tensors():
         big = sum(base(k, 1 << 20) for k in range(N))
         assert out["async"] == [big[0].item(), big[-1].item(), True]
         assert out["cpu_after_cuda"] == total
-        assert out["gather"].startswith("weft.torch: gather on CUDA tensors is not supported")
+        assert out["gather"].startswith(f"{PREFIX[backend]}: gather on CUDA tensors is not "
+                                        "supported"), out["gather"]
+        assert out["uneven_all_to_all"].startswith(
+            f"{PREFIX[backend]}: all_to_all_single with uneven split sizes on CUDA tensors is not "
+            "supported"), out["uneven_all_to_all"]
+        assert out["allreduce_after_refusals"] == total
+        assert out["all_to_all_equal_splits"] == out["all_to_all_single"]
 
 
 def _ddp_cuda(steps):
@@ -301,9 +342,10 @@ def _ddp_cuda(steps):
     return losses, [p.detach().flatten().cpu().tolist() for p in model.parameters()]
 
 
-def test_ddp_on_cuda_matches_nccl():
+@pytest.mark.parametrize("backend", ["weft", "weft_cpp"])
+def test_ddp_on_cuda_matches_nccl(backend):
     steps = 6
-    weft_res = values(torch_ranks.run(N, "weft", _ddp_cuda, steps, cuda=True))
+    weft_res = values(torch_ranks.run(N, _backend(backend), _ddp_cuda, steps, cuda=True))
     nccl_res = values(torch_ranks.run(N, "nccl", _ddp_cuda, steps, cuda=True))
     for r in range(N):
         # 2 ranks: a + b has one order, so the averages agree; the tolerance
