@@ -272,7 +272,9 @@ int run_api(Communicator& comm, int rank, int n, cudaStream_t stream) {
       for (bool reg : {false, true})
         for (bool in_place : {false, true}) allreduce_case(c, t, count, reg, in_place);
   // Per-rank blocks: odd (unaligned tails) and 16-byte multiples.
-  for (size_t count : {size_t(70001), size_t(131072)})
+  // 1 Mi elements per rank: from 8 MiB of output, above every zero-copy
+  // threshold of the measured table (coll/gpu/thresholds.cc).
+  for (size_t count : {size_t(70001), size_t(131072), size_t(1) << 20})
     for (bool reg : {false, true}) other_collectives(c, count, reg);
   graph_case(c);
   std::printf("rank %d: %ld checks, %ld wrong\n", rank, c.checks, c.wrong);

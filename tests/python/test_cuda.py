@@ -315,6 +315,50 @@ def test_torch_backend_on_cuda_tensors(backend):
         assert out["all_to_all_equal_splits"] == out["all_to_all_single"]
 
 
+def _peer_dies():
+    """Rank 1 dies after one CUDA allreduce; rank 0 keeps issuing CUDA
+    allreduces and must get the failure, named, within weft's detection time
+    (the IPC connection of a dead process closes): never a hang."""
+    import time
+
+    import torch.distributed as dist
+
+    r = dist.get_rank()
+    dev = torch.device("cuda", r)
+    t = base(r, 1 << 16, device=dev)
+    dist.all_reduce(t)
+    torch.cuda.synchronize(dev)
+    if r == 1:
+        return torch_ranks.DIE
+    deadline = time.monotonic() + 60
+    issued = 0
+    while time.monotonic() < deadline:
+        try:
+            work = dist.all_reduce(t, async_op=True)
+            issued += 1
+            torch.cuda.synchronize(dev)  # returns: a failed op's kernels are aborted
+            work.wait()
+        except weft.Error as e:          # backend weft
+            return issued, type(e).__name__, e.message
+        except RuntimeError as e:        # backend weft_cpp: torch's DistBackendError
+            return issued, type(e).__name__, str(e)
+    return issued, "no error", ""
+
+
+@pytest.mark.parametrize("backend", ["weft", "weft_cpp"])
+def test_dead_peer_fails_the_cuda_ops_with_its_name(backend):
+    res = torch_ranks.run(N, _backend(backend), _peer_dies, cuda=True, timeout=90)
+    assert res[1] == ("ok", "died"), res[1]
+    status, value = res[0]
+    assert status == "ok", value
+    issued, kind, message = value
+    assert kind in ("PeerLostError", "AbortedError", "DistBackendError"), value
+    assert "peer rank 1" in message or "rank 1" in message, message
+    assert "PeerLost" in message or "Aborted" in message or kind != "DistBackendError", message
+    if backend == "weft_cpp":
+        assert message.startswith("weft_cpp: allreduce: ["), message
+
+
 def _ddp_cuda(steps):
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP

@@ -15,6 +15,9 @@ fn(*args) runs after init; its return value must pickle (lists, not tensors).
 backend "weft" (weft.torch), "weft_cpp" (weft.torch_cpp) or any torch backend.
 cuda=True: rank r uses GPU r (LOCAL_RANK=r, torch.cuda.set_device(r)).
 Returns one (status, value) per rank like ranks.run.
+
+A rank whose fn returns ``DIE`` reports ("ok", "died") and then exits at once,
+without destroying its group: a peer process that dies mid-run.
 """
 import os
 import tempfile
@@ -22,6 +25,9 @@ import traceback
 
 import weft
 from ranks import spawn_and_collect
+
+
+DIE = "torch_ranks: exit now"
 
 
 def _rank_main(fn, rank, n, backend, init, args, cuda, results):
@@ -46,6 +52,11 @@ def _rank_main(fn, rank, n, backend, init, args, cuda, results):
             dist.init_process_group(backend, init_method=f"file://{init[1]}", rank=rank,
                                     world_size=n)
         value = fn(*args)
+        if value == DIE:
+            results.put((rank, "ok", "died"))
+            results.close()
+            results.join_thread()  # the report is out of this process
+            os._exit(0)
         dist.destroy_process_group()
         results.put((rank, "ok", value))
     except weft.Error as e:

@@ -277,7 +277,7 @@ std::optional<GpuOp> GpuComm::Impl::try_zero_copy(CollKind kind, const std::stri
   const size_t n = static_cast<size_t>(size);
   const size_t in_bytes = kind == CollKind::reduce_scatter ? n * block : block;
   const size_t out_bytes = kind == CollKind::allgather ? n * block : block;
-  if (size < 2 || std::max(in_bytes, out_bytes) < zero_copy_min_bytes_) return std::nullopt;
+  if (size < 2 || std::max(in_bytes, out_bytes) < zero_copy_min_bytes_.of(kind)) return std::nullopt;
   ZeroCopyArgs args{};
   if (!registrar_->peer_addresses(in, in_bytes, args.in_seen_by) ||
       !registrar_->peer_addresses(out, out_bytes, args.out_seen_by))

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "coll/gpu/gpu_comm.h"
+#include "coll/gpu/thresholds.h"
 #include "coll/gpu/kernel_args.h"
 #include "cuda/cuda_exporter.h"
 #include "cuda/cuda_mapper.h"
@@ -109,7 +110,7 @@ class GpuComm::Impl {
   std::map<int, std::unique_ptr<ipc::RegistrationClient>> clients_;  // by peer rank
   cuda::CudaExporter exporter_;
   std::unique_ptr<reg::Registrar> registrar_;  // user buffers (register_buffer)
-  size_t zero_copy_min_bytes_ = 0;
+  ZeroCopyThresholds zero_copy_min_bytes_;
   size_t two_shot_min_bytes_ = 0;
   size_t push_max_bytes_ = 0;
   size_t ll_max_bytes_ = 0;

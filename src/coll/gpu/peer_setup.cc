@@ -105,7 +105,7 @@ void GpuComm::Impl::setup_peers(Store& store) {
   for (int p = 0; p < size; ++p)
     if (p != rank) peers.push_back({p, store.get_string(key(config, str("svc/", p)))});
   registrar_ = std::make_unique<reg::Registrar>(rank, exporter_, std::move(peers), config.init_timeout);
-  zero_copy_min_bytes_ = static_cast<size_t>(env::get_int("WEFT_GPU_ZERO_COPY_MIN_BYTES"));
+  zero_copy_min_bytes_ = ZeroCopyThresholds::from_env(size);
   two_shot_min_bytes_ = static_cast<size_t>(env::get_int("WEFT_GPU_TWO_SHOT_MIN_BYTES"));
   push_max_bytes_ = static_cast<size_t>(env::get_int("WEFT_GPU_PUSH_MAX_BYTES"));
   ll_max_bytes_ = std::min(kLLMaxBytes, static_cast<size_t>(env::get_int("WEFT_GPU_LL_MAX_BYTES")));

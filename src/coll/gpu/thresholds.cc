@@ -1,0 +1,34 @@
+#include "coll/gpu/thresholds.h"
+
+#include "weft/env.h"
+
+namespace weft::gpu {
+
+size_t ZeroCopyThresholds::of(CollKind kind) const {
+  switch (kind) {
+    case CollKind::allreduce: return allreduce;
+    case CollKind::allgather: return allgather;
+    case CollKind::reduce_scatter: return reduce_scatter;
+    default: return 0;
+  }
+}
+
+ZeroCopyThresholds ZeroCopyThresholds::from_env(int gpus) {
+  constexpr size_t KiB = 1024, MiB = 1024 * KiB;
+  const std::string value = env::get("WEFT_GPU_ZERO_COPY_MIN_BYTES");
+  if (value != "auto") {
+    const auto bytes = static_cast<size_t>(env::get_int("WEFT_GPU_ZERO_COPY_MIN_BYTES"));
+    return {bytes, bytes, bytes};
+  }
+  // Measured on H200s (bench/results/gpu.md, "Zero-copy thresholds"). 2 GPUs
+  // (bench/gpu/threshold-sweep.sh, medians of 3): the copy path is faster up
+  // to 1 MiB for allreduce (13.4 vs 14.0 us at 1 MiB, 22.4 vs 17.2 at 2 MiB)
+  // and up to 2 MiB for allgather and reduce_scatter (12.3 vs 13.1, 12.7 vs
+  // 13.7 us), which tie or favour zero-copy from 4 MiB. 4 GPUs (allreduce
+  // only): zero-copy wins from 1 MiB (16.4 vs 23.6 us) and is 8 % slower at
+  // 256 KiB (11.9 vs 11.0 us); allgather and reduce_scatter were not swept.
+  if (gpus <= 2) return {2 * MiB, 4 * MiB, 4 * MiB};
+  return {256 * KiB, 256 * KiB, 256 * KiB};
+}
+
+}  // namespace weft::gpu
