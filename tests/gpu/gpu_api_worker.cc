@@ -44,6 +44,7 @@ struct Ctx {
   }
   void upload(void* dev, const std::vector<uint8_t>& host) {
     CHECK_CUDA(cudaMemcpy(dev, host.data(), host.size(), cudaMemcpyHostToDevice));
+    CHECK_CUDA(cudaDeviceSynchronize());  // pageable H2D returns before the DMA lands
     // From pageable memory cudaMemcpy may return before the DMA has landed,
     // and our collectives run on a non-blocking stream: wait for it.
     CHECK_CUDA(cudaDeviceSynchronize());

@@ -151,6 +151,7 @@ struct Runner {
     for (size_t i = 0; i < in_elems; ++i) put(host_in, t, i, gen(t, op, rank, i));
     CHECK_CUDA(cudaMemset(out_buf.base, 0xCD, span * es));  // poison: unwritten output shows
     CHECK_CUDA(cudaMemcpy(in, host_in.data(), host_in.size(), cudaMemcpyHostToDevice));
+    CHECK_CUDA(cudaDeviceSynchronize());  // pageable H2D returns before the DMA lands
     // A pageable-memory cudaMemcpy may return before its DMA lands, and the
     // collective runs on a non-blocking stream: make the input complete.
     CHECK_CUDA(cudaDeviceSynchronize());
@@ -231,6 +232,7 @@ int correctness(gpu::GpuComm& comm, int rank, int n) {
     std::vector<uint8_t> host(count * 4);
     for (size_t i = 0; i < count; ++i) put(host, DataType::i32, i, double(rank * 1000003 + i));
     CHECK_CUDA(cudaMemcpy(send.base, host.data(), host.size(), cudaMemcpyHostToDevice));
+    CHECK_CUDA(cudaDeviceSynchronize());  // pageable H2D returns before the DMA lands
     CHECK_CUDA(cudaDeviceSynchronize());
     gpu::GpuOp a, b;
     if (rank % 2 == 0) {
@@ -298,6 +300,7 @@ int graph(gpu::GpuComm& comm, int rank, int n) {
   DeviceBuffer e_in(count * 4, false), e_out(count * 4, false);
   for (size_t i = 0; i < count; ++i) host[i] = float(rank);
   CHECK_CUDA(cudaMemcpy(e_in.base, host.data(), count * 4, cudaMemcpyHostToDevice));
+  CHECK_CUDA(cudaDeviceSynchronize());  // pageable H2D returns before the DMA lands
   CHECK_CUDA(cudaDeviceSynchronize());
   comm.allreduce(e_in.base, e_out.base, count, DataType::f32, ReduceOp::max, stream).wait();
   CHECK_CUDA(cudaMemcpy(host.data(), e_out.base, count * 4, cudaMemcpyDeviceToHost));

@@ -35,11 +35,18 @@ std::shared_ptr<void> cuda_allocate(std::size_t bytes) {
   void* p = nullptr;
   cuda_check(cudaMalloc(&p, std::max<std::size_t>(bytes, 64)), "cudaMalloc");
   cuda_check(cudaMemset(p, 0, std::max<std::size_t>(bytes, 64)), "cudaMemset");
+  cuda_check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");  // cudaMemset is asynchronous
   return std::shared_ptr<void>(p, [](void* q) { cudaFree(q); });
 }
 
 void cuda_copy_in(void* device, const void* host, std::size_t bytes) {
   cuda_check(cudaMemcpy(device, host, bytes, cudaMemcpyHostToDevice), "cudaMemcpy to device");
+  // From pageable memory cudaMemcpy returns once the data is staged for DMA,
+  // not once it reached the device; the runners' streams are non-blocking,
+  // so an operation launched next could read the buffer's old contents (the
+  // in-place checks then saw the timed loop's results: wrong counts at 1-2
+  // MiB on 2 H200s). Wait for the copy itself.
+  cuda_check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
 }
 
 void cuda_copy_out(void* host, const void* device, std::size_t bytes) {
