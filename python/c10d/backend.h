@@ -126,6 +126,13 @@ class WeftBackend : public ::c10d::Backend {
   // communicator has no allgatherv, alltoallv, gather or scatter), before
   // anything is issued.
   static void host_only(const Target& where, const char* what);
+  // Adds the alltoall of the flat `src` into `dst` (`counts` per rank): weft's
+  // alltoall for equal blocks, alltoallv otherwise (host memory only; on CUDA
+  // tensors host_only(`uneven_what`) refuses it).
+  static void add_alltoall(WeftWork& work, const Target& where, const at::Tensor& src,
+                           const at::Tensor& dst, const std::vector<size_t>& send_counts,
+                           const std::vector<size_t>& recv_counts, DataType type,
+                           const char* uneven_what);
   c10::intrusive_ptr<WeftWork> make_work(::c10d::OpType type, const char* op,
                                          std::vector<at::Tensor> outputs, const Target& where);
   // Hands a built Work to the completer and returns it.

@@ -343,6 +343,21 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::scatter(
   });
 }
 
+void WeftBackend::add_alltoall(WeftWork& work, const Target& where, const at::Tensor& src,
+                               const at::Tensor& dst, const std::vector<size_t>& send_counts,
+                               const std::vector<size_t>& recv_counts, DataType type,
+                               const char* uneven_what) {
+  if (equal_blocks(send_counts, recv_counts)) {
+    work.add(where.comm->alltoall(src.data_ptr(), dst.data_ptr(), send_counts[0], type,
+                                  where.options));
+    return;
+  }
+  host_only(where, uneven_what);
+  work.add(where.comm->alltoallv(src.data_ptr(), send_counts, displacements(send_counts),
+                                 dst.data_ptr(), recv_counts, displacements(recv_counts), type,
+                                 where.options));
+}
+
 c10::intrusive_ptr<::c10d::Work> WeftBackend::alltoall_base(
     at::Tensor& output, at::Tensor& input, std::vector<int64_t>& output_splits,
     std::vector<int64_t>& input_splits, const ::c10d::AllToAllOptions& opts) {
@@ -379,15 +394,8 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::alltoall_base(
     };
     const std::vector<size_t> send_counts = counts(input, input_splits, "input splits");
     const std::vector<size_t> recv_counts = counts(output, output_splits, "output splits");
-    if (equal_blocks(send_counts, recv_counts)) {
-      work->add(where.comm->alltoall(src.data_ptr(), dst.data_ptr(), send_counts[0], type,
-                                     where.options));
-      return launch(work);
-    }
-    host_only(where, "all_to_all_single with uneven split sizes");
-    work->add(where.comm->alltoallv(src.data_ptr(), send_counts, displacements(send_counts),
-                                    dst.data_ptr(), recv_counts, displacements(recv_counts), type,
-                                    where.options));
+    add_alltoall(*work, where, src, dst, send_counts, recv_counts, type,
+                 "all_to_all_single with uneven split sizes");
     return launch(work);
   });
 }
@@ -409,15 +417,8 @@ c10::intrusive_ptr<::c10d::Work> WeftBackend::alltoall(std::vector<at::Tensor>& 
     at::Tensor src = flatten(*work, inputs);
     const size_t total = std::accumulate(recv_counts.begin(), recv_counts.end(), size_t{0});
     at::Tensor dst = gather_buffer(*work, outputs[0], total, outputs);
-    if (equal_blocks(send_counts, recv_counts)) {
-      work->add(where.comm->alltoall(src.data_ptr(), dst.data_ptr(), send_counts[0], type,
-                                     where.options));
-      return launch(work);
-    }
-    host_only(where, "all_to_all with tensors of different sizes");
-    work->add(where.comm->alltoallv(src.data_ptr(), send_counts, displacements(send_counts),
-                                    dst.data_ptr(), recv_counts, displacements(recv_counts), type,
-                                    where.options));
+    add_alltoall(*work, where, src, dst, send_counts, recv_counts, type,
+                 "all_to_all with tensors of different sizes");
     return launch(work);
   });
 }
