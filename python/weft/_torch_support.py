@@ -5,11 +5,14 @@ Kept apart from weft/torch.py (the ProcessGroup itself) so that file reads as
 "one method per collective". Nothing here imports torch at module level
 except through the caller: weft.torch imports torch first.
 """
+import logging
 import queue
 import threading
 
 import torch
 import torch.distributed as dist
+
+_log = logging.getLogger("weft.torch")
 
 from ._weft import DataType, ReduceOp
 from .errors import InvalidArgumentError, UnsupportedError
@@ -152,15 +155,15 @@ class Completer:
     run here, as they run on Gloo's threads for Gloo). Operations are *issued*
     on the caller's thread, so every rank issues them in the same order.
 
-    CUDA operations: weft enqueued them on the caller's current stream and
-    their Work completes once the device finished them (weft polls a CUDA
-    event). Only then is the future completed, so a failed operation fails
-    its future. The future is a CUDA-aware ``torch.futures.Future(devices=...)``
-    and is completed with the operation's stream made current here: torch
-    records its events on that stream, after the operation, and ``wait()`` /
-    ``value()`` / ``then()`` make the waiter's current stream wait for them.
-    The results are therefore usable by the next kernel on any stream, and
-    on the stream the operation ran on they are ordered anyway.
+    CUDA operations complete as NCCL's do: weft enqueued them on the caller's
+    current stream, and the caller completed their CUDA-aware future
+    (``torch.futures.Future(devices=...)``) right after, on that stream
+    (``complete_cuda``): torch recorded its events there, behind the
+    operation, and ``wait()`` / ``value()`` / ``then()`` make the waiter's
+    current stream wait for them; no host thread waits for the device. This
+    thread still waits for the device, to log a failure (which also fails
+    every later operation of the communicator, so the caller sees it at the
+    next one) and to keep the staging buffers alive until the device is done.
     """
 
     def __init__(self, name):
@@ -170,8 +173,16 @@ class Completer:
 
     def submit(self, works, staged, future, result, stream=None):
         """`stream`: the torch.cuda.Stream of a CUDA operation (its staged
-        copies were enqueued already), None for a CPU one."""
+        copies were enqueued and its future completed already: `future` is
+        None), None for a CPU one."""
         self._queue.put((works, staged, future, result, stream))
+
+    @staticmethod
+    def complete_cuda(future, result, stream):
+        """Completes a CUDA operation's future on the issuing thread, with the
+        operation's stream current (its events go behind the operation)."""
+        with torch.cuda.stream(stream):
+            future.set_result(result)
 
     def stop(self):
         self._queue.put(None)
@@ -190,13 +201,15 @@ class Completer:
                 if staged is not None and stream is None:
                     staged.finish()
             except BaseException as e:  # weft.Error or a failed copy: the caller sees it
-                future.set_exception(e)
+                if future is not None:
+                    future.set_exception(e)
+                else:
+                    _log.warning("weft.torch: an operation failed on the device after it was "
+                                 "enqueued (later operations raise it): %s", e)
+                continue
+            if future is None:
                 continue
             try:
-                if stream is None:
-                    future.set_result(result)
-                else:
-                    with torch.cuda.stream(stream):
-                        future.set_result(result)
+                future.set_result(result)
             except BaseException:  # a then-callback failed: its own future holds the error
                 pass

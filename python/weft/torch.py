@@ -13,9 +13,10 @@ the group's first operation on CUDA tensors, on that tensor's GPU) through
 ``__cuda_array_interface__`` and run on torch's current stream. Results are
 written in place. Every operation is issued at once, on the caller's thread,
 and returns a Work wrapping a real ``torch.futures.Future`` that a per-group
-thread completes when weft's Work finishes (for CUDA: when the device
-finished it; the future is CUDA-aware, see _torch_support.Completer), so
-DDP's reducer overlaps its bucket allreduces with backward.
+thread completes when weft's Work finishes (CUDA: a CUDA-aware future
+completed at enqueue on the op's stream, as NCCL's, see
+_torch_support.Completer), so DDP's reducer overlaps its bucket allreduces
+with backward.
 
 Not supported (clear ``weft.UnsupportedError``): bitwise and PREMUL_SUM
 reductions, ``recv`` from any source, sparse tensors, and on CUDA tensors
@@ -183,7 +184,8 @@ class ProcessGroupWeft(dist.ProcessGroup):
         works = [start(comm) for start in starts]
         staged.finish()  # copies out of staging, after the operation on the same stream
         future = torch.futures.Future(devices=[staged.device])
-        self._completer.submit(works, staged, future, result, stream)
+        Completer.complete_cuda(future, result, stream)
+        self._completer.submit(works, staged, None, result, stream)
         return _work(future)
 
     def _kw(self, staged, opts=None):

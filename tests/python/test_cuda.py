@@ -231,7 +231,8 @@ def _torch_collectives():
         dist.send(t * 2, dst=0)
     out["send_recv"] = t.cpu().tolist()
     dist.barrier()
-    # async: the future completes once the device finished; its value is usable
+    # async: the future is CUDA-aware (completed at enqueue, as NCCL's): its value is usable on
+    # the current stream
     t = base(r, 1 << 20, device=dev)
     work = dist.all_reduce(t, async_op=True)
     value = work.get_future().wait()
