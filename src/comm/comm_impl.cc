@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "weft/env.h"
 #include "weft/log.h"
@@ -94,43 +95,100 @@ Work Communicator::Impl::submit(coll::OpDesc desc, Body body, const OpOptions& o
   std::string what = desc.describe();
   // Plain appends: this runs for every operation (str() costs microseconds).
   auto state = std::make_shared<Work::State>("rank " + std::to_string(rank_) + ": " + what);
+  state->set_helper(weak_from_this(), desc.seq);
   uint64_t id = log_.add(what, std::to_string(size_) + " ranks");
+  // The grace period counts from here when nothing is running.
+  if (queue_.empty() && !running_) last_activity_ = Clock::now();
+  // On standby the worker polls; a sleeping one, or one that must start
+  // this operation at once, needs a wake-up.
+  const bool wake = worker_asleep_ || workers_only(desc);
+  worker_asleep_ = false;
   queue_.push_back(Op{desc, std::move(what), std::move(body), state, timeout_of(options), id});
   lock.unlock();
-  cv_.notify_all();
+  if (wake) cv_.notify_all();
   return Work(state);
+}
+
+void Communicator::Impl::run_front(std::unique_lock<std::mutex>& lock) {
+  Op op = std::move(queue_.front());
+  queue_.pop_front();
+  running_ = true;
+  lock.unlock();
+  std::exception_ptr failure = run(op);
+  lock.lock();
+  // Idle before the caller hears of completion, so that a communicator
+  // destroyed right after its last wait() is not taken as busy.
+  running_ = false;
+  last_activity_ = Clock::now();
+  lock.unlock();
+  if (failure)
+    op.state->fail(failure);
+  else
+    op.state->complete();
+  lock.lock();
+  // After the completion, under the lock: a helper that saw its operation
+  // not done yet is asleep by now and gets this.
+  if (waiting_helpers_ > 0) helpers_cv_.notify_all();
 }
 
 void Communicator::Impl::worker_loop() {
   log::ScopedRank scoped(rank_);
   std::unique_lock lock(mutex_);
   while (true) {
-    auto next_deadline = Clock::now() + std::chrono::seconds(1);
-    for (auto& w : p2p_watch_) next_deadline = std::min(next_deadline, w.deadline);
-    cv_.wait_until(lock, next_deadline, [&] { return stop_ || !queue_.empty(); });
+    const auto now = Clock::now();
+    if (!queue_.empty() && !running_) {
+      // The next operation is the worker's when it is one of the large ones,
+      // when shutting down, or, while no thread waits to run its own, when
+      // the worker ran the one before or nobody claimed it in time.
+      const bool large = workers_only(queue_.front().desc);
+      const bool unclaimed = now - last_activity_ >= grace_;
+      if (large || stop_ || (waiting_helpers_ == 0 && (worker_owns_ || unclaimed))) {
+        if (!large && !stop_ && !worker_owns_) grace_ = kGraceMin;
+        worker_owns_ = true;
+        run_front(lock);
+        continue;
+      }
+    }
+    worker_owns_ = false;
+    if (stop_ && queue_.empty() && !running_) break;
+    auto deadline = now + std::chrono::seconds(1);
+    for (auto& w : p2p_watch_) deadline = std::min(deadline, w.deadline);
+    if (!queue_.empty() || now - last_activity_ < kStandby) {
+      auto check = last_activity_ + grace_;
+      deadline = std::min(deadline, check > now ? check : now + grace_);
+    } else {
+      worker_asleep_ = true;
+    }
+    cv_.wait_until(lock, deadline);
+    worker_asleep_ = false;
     lock.unlock();
     check_p2p_deadlines();
     lock.lock();
-    if (queue_.empty()) {
-      if (stop_) break;
+  }
+}
+
+void Communicator::Impl::help(Work::State& target) {
+  log::ScopedRank scoped(rank_);
+  std::unique_lock lock(mutex_);
+  bool counted = false;
+  while (!target.done()) {
+    if (!running_ && !queue_.empty() && queue_.front().desc.seq <= target.seq() &&
+        !workers_only(queue_.front().desc)) {
+      worker_owns_ = false;
+      grace_ = std::min(grace_ * 2, std::chrono::microseconds(kGraceMax));
+      run_front(lock);
       continue;
     }
-    Op op = std::move(queue_.front());
-    queue_.pop_front();
-    running_ = true;
-    lock.unlock();
-    std::exception_ptr failure = run(op);
-    lock.lock();
-    // Idle before the caller hears of completion, so that a communicator
-    // destroyed right after its last wait() is not taken as busy.
-    running_ = false;
-    lock.unlock();
-    if (failure)
-      op.state->fail(failure);
-    else
-      op.state->complete();
-    lock.lock();
+    // Another thread runs an operation (ours or one before it), the next
+    // one is the worker's, or ours is between its end and its completion:
+    // wait for the hand-over.
+    if (!counted) {
+      counted = true;
+      ++waiting_helpers_;
+    }
+    helpers_cv_.wait(lock);
   }
+  if (counted) --waiting_helpers_;
 }
 
 Error Communicator::Impl::in_context(const std::string& what, std::exception_ptr root) const {
@@ -160,7 +218,8 @@ std::exception_ptr Communicator::Impl::run(Op& op) {
     current_ = what;
   }
   log_.set_state(op.log_id, OpLog::State::running);
-  WEFT_TRACE("comm", "start ", what);
+  WEFT_TRACE("comm", "start ", what, " on the ",
+             std::this_thread::get_id() == worker_.get_id() ? "worker" : "waiting", " thread");
   coll::Context ctx(*transport_, op.desc, Clock::now() + op.timeout, scratch_, shm_.get());
   std::exception_ptr failure;
   try {

@@ -71,6 +71,9 @@ void Work::State::wait() const {
     }
     return;
   }
+  // Only the untimed wait helps: an operation run here cannot be left at a
+  // wait(timeout)'s deadline.
+  if (auto helper = helper_.lock(); helper && !done()) helper->help(const_cast<State&>(*this));
   std::unique_lock lock(mutex_);
   cv_.wait(lock, [&] { return done_; });
 }
