@@ -97,13 +97,15 @@ Work Communicator::Impl::submit(coll::OpDesc desc, Body body, const OpOptions& o
   auto state = std::make_shared<Work::State>("rank " + std::to_string(rank_) + ": " + what);
   state->set_helper(weak_from_this(), desc.seq);
   uint64_t id = log_.add(what, std::to_string(size_) + " ranks");
-  // The grace period counts from here when nothing is running.
-  if (queue_.empty() && !running_) last_activity_ = Clock::now();
+  // The grace period counts from the caller's last call.
+  const auto now = Clock::now();
+  last_activity_ = now;
   // On standby the worker polls; a sleeping one, or one that must start
   // this operation at once, needs a wake-up.
   const bool wake = worker_asleep_ || workers_only(desc);
   worker_asleep_ = false;
-  queue_.push_back(Op{desc, std::move(what), std::move(body), state, timeout_of(options), id});
+  queue_.push_back(
+      Op{desc, std::move(what), std::move(body), state, timeout_of(options), id, now});
   lock.unlock();
   if (wake) cv_.notify_all();
   return Work(state);
@@ -140,8 +142,10 @@ void Communicator::Impl::worker_loop() {
       // The next operation is the worker's when it is one of the large ones,
       // when shutting down, or, while no thread waits to run its own, when
       // the worker ran the one before or nobody claimed it in time.
-      const bool large = workers_only(queue_.front().desc);
-      const bool unclaimed = now - last_activity_ >= grace_;
+      const Op& front = queue_.front();
+      const bool large = workers_only(front.desc);
+      const bool unclaimed =
+          now - last_activity_ >= grace_ || now - front.queued_at >= kMaxUnclaimed;
       if (large || stop_ || (waiting_helpers_ == 0 && (worker_owns_ || unclaimed))) {
         if (!large && !stop_ && !worker_owns_) grace_ = kGraceMin;
         worker_owns_ = true;
@@ -155,6 +159,7 @@ void Communicator::Impl::worker_loop() {
     for (auto& w : p2p_watch_) deadline = std::min(deadline, w.deadline);
     if (!queue_.empty() || now - last_activity_ < kStandby) {
       auto check = last_activity_ + grace_;
+      if (!queue_.empty()) check = std::min(check, queue_.front().queued_at + kMaxUnclaimed);
       deadline = std::min(deadline, check > now ? check : now + grace_);
     } else {
       worker_asleep_ = true;

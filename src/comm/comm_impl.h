@@ -18,11 +18,15 @@
 // The communicator's worker thread runs the rest:
 // - operations of kHelpMaxBytes or more, always (a hand-off is noise there,
 //   they start at once, and the worker is the thread bound to a CPU);
-// - operations nobody came to wait for within the grace period, so that
-//   asynchronous operations progress while the caller computes; once it
-//   runs one it keeps going until a thread comes to wait. The grace adapts:
-//   kGraceMin after the worker had to take one (the callers run ahead),
-//   doubling up to kGraceMax with every operation a waiting thread ran.
+// - operations nobody came to wait for: when the callers have neither
+//   queued nor run one for the grace period, or the oldest has been queued
+//   for kMaxUnclaimed, so that asynchronous operations progress while the
+//   caller computes; once it runs one it keeps going until a thread comes
+//   to wait. A caller queuing a batch before waiting on it is not
+//   interrupted (two threads of one rank would share its core). The grace
+//   adapts: kGraceMin after the worker had to take one (the callers run
+//   ahead), doubling up to kGraceMax with every operation a waiting thread
+//   ran.
 // While an operation ended or was queued within kStandby the worker polls
 // every grace period instead of being woken, so that submit() + wait() make
 // no system call; idle longer, it sleeps and the next submit() wakes it.
@@ -120,6 +124,7 @@ class Communicator::Impl : public Work::State::Helper,
     std::shared_ptr<Work::State> state;
     std::chrono::milliseconds timeout;
     uint64_t log_id;
+    coll::Clock::time_point queued_at;
   };
   struct P2pWatch {
     transport::RequestPtr request;
@@ -130,7 +135,7 @@ class Communicator::Impl : public Work::State::Helper,
 
   static constexpr size_t kHelpMaxBytes = size_t{256} << 10;
   static constexpr std::chrono::microseconds kGraceMin{50}, kGraceMax{1000};
-  static constexpr std::chrono::milliseconds kStandby{20};
+  static constexpr std::chrono::milliseconds kMaxUnclaimed{2}, kStandby{20};
   static bool workers_only(const coll::OpDesc& desc) { return desc.bytes() >= kHelpMaxBytes; }
 
   void worker_loop();
@@ -163,7 +168,7 @@ class Communicator::Impl : public Work::State::Helper,
   bool worker_asleep_ = false; // past standby: submit() must wake it
   bool worker_owns_ = false;   // the worker ran the last operation: it runs the next at once
   std::chrono::microseconds grace_ = kGraceMin;
-  coll::Clock::time_point last_activity_{};  // an operation ended, or was queued to an idle queue
+  coll::Clock::time_point last_activity_{};  // an operation was queued or ended
   uint64_t next_seq_ = 0;
   std::string current_;
   std::map<std::pair<int, uint32_t>, uint64_t> p2p_sent_, p2p_received_;
