@@ -144,6 +144,9 @@ class Communicator::Impl : public Work::State::Helper,
   // Work; `lock` (on mutex_) is held on entry and on return, not during the
   // run. The caller checked that no operation is running.
   void run_front(std::unique_lock<std::mutex>& lock);
+  // desc.describe(), from the text of the last shape described when only
+  // the sequence number differs (guarded by mutex_).
+  std::string describe(const coll::OpDesc& desc);
   // Runs one collective; returns its error (the caller completes the Work).
   std::exception_ptr run(Op& op);
   void check_p2p_deadlines();
@@ -170,6 +173,8 @@ class Communicator::Impl : public Work::State::Helper,
   std::chrono::microseconds grace_ = kGraceMin;
   coll::Clock::time_point last_activity_{};  // an operation was queued or ended
   uint64_t next_seq_ = 0;
+  coll::OpDesc described_;                   // the shape describe() last formatted
+  std::string described_head_, described_tail_;  // its text around the number
   std::string current_;
   std::map<std::pair<int, uint32_t>, uint64_t> p2p_sent_, p2p_received_;
   std::vector<P2pWatch> p2p_watch_;
