@@ -22,7 +22,9 @@
 //   queued nor run one for the grace period, or the oldest has been queued
 //   for kMaxUnclaimed, so that asynchronous operations progress while the
 //   caller computes; once it runs one it keeps going until a thread comes
-//   to wait. A caller queuing a batch before waiting on it is not
+//   to wait; at once when a thread polls one (Work::test(), completed(),
+//   wait(timeout): they never run it themselves). A caller queuing a batch
+//   before waiting on it is not
 //   interrupted (two threads of one rank would share its core). The grace
 //   adapts: kGraceMin after the worker had to take one (the callers run
 //   ahead), doubling up to kGraceMax with every operation a waiting thread
@@ -37,6 +39,7 @@
 // operation's Work, and fails every later operation fast.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -93,6 +96,9 @@ class Communicator::Impl : public Work::State::Helper,
   // queue up to it on this thread when no thread is running an operation,
   // else waits for its turn (the one running hands over when it ends).
   void help(Work::State& target) override;
+  // Work::test()/completed()/wait(timeout) on a queued collective: nobody
+  // will run it on this thread, so the worker takes the queue at once.
+  void nudge(const Work::State& target) override;
 
   // Set by the bootstrap: the communicator's id (shared by its ranks), the
   // options it was created with, and this rank's published entry.
@@ -140,6 +146,9 @@ class Communicator::Impl : public Work::State::Helper,
 
   void worker_loop();
   void bind_worker(int local_rank, int local_size);
+  // The CPU bind_worker() bound the worker to (-1: none); help() runs its
+  // operations there too.
+  std::atomic<int> bound_cpu_{-1};
   // Pops and runs the front operation on this thread, then completes its
   // Work; `lock` (on mutex_) is held on entry and on return, not during the
   // run. The caller checked that no operation is running.
@@ -170,6 +179,7 @@ class Communicator::Impl : public Work::State::Helper,
   int waiting_helpers_ = 0;    // threads in help() waiting for running_ to clear
   bool worker_asleep_ = false; // past standby: submit() must wake it
   bool worker_owns_ = false;   // the worker ran the last operation: it runs the next at once
+  bool nudged_ = false;        // a thread polls a queued operation: the worker runs it at once
   std::chrono::microseconds grace_ = kGraceMin;
   coll::Clock::time_point last_activity_{};  // an operation was queued or ended
   uint64_t next_seq_ = 0;

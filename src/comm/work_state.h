@@ -23,9 +23,12 @@ class Work::State {
  public:
   // Runs queued operations on the calling thread: help(s) returns once `s`
   // is done, or as soon as it cannot help (wait() then blocks as before).
+  // nudge(s): a thread looks at `s` without running it (test(), a timed
+  // wait): have it started elsewhere now.
   class Helper {
    public:
     virtual void help(State& state) = 0;
+    virtual void nudge(const State& state) = 0;
 
    protected:
     ~Helper() = default;
@@ -53,8 +56,9 @@ class Work::State {
   bool wait_until(std::chrono::steady_clock::time_point deadline) const;
   void wait() const;
   bool done() const;
-  // done(), after polling the device where there is a poller.
-  bool finished() const { return poll_ ? poll() : done(); }
+  // done(), after polling the device where there is a poller, or after
+  // nudging the helper of an operation still queued.
+  bool finished() const;
   std::exception_ptr error() const;
   const std::string& description() const { return description_; }
 
