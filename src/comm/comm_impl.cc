@@ -152,8 +152,10 @@ void Communicator::Impl::run_front(std::unique_lock<std::mutex>& lock) {
     op.state->complete();
   lock.lock();
   // After the completion, under the lock: a helper that saw its operation
-  // not done yet is asleep by now and gets this.
+  // not done yet is asleep by now and gets this. A worker nudged while this
+  // thread ran has the queue once this thread leaves it.
   if (waiting_helpers_ > 0) helpers_cv_.notify_all();
+  if (nudged_) cv_.notify_all();
 }
 
 void Communicator::Impl::worker_loop() {
