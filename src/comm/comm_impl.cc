@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "weft/env.h"
 #include "weft/log.h"
@@ -76,9 +77,10 @@ void Communicator::Impl::bind_worker(int local_rank, int local_size) {
     cpu_set_t one;
     CPU_ZERO(&one);
     CPU_SET(cpu, &one);
-    if (pthread_setaffinity_np(worker_.native_handle(), sizeof one, &one) == 0)
-      WEFT_INFO("comm", "rank ", rank_, ": worker thread bound to CPU ", cpu, " (local rank ",
-                local_rank, " of ", local_size, ")");
+    if (pthread_setaffinity_np(worker_.native_handle(), sizeof one, &one) != 0) return;
+    bound_cpu_.store(cpu, std::memory_order_relaxed);
+    WEFT_INFO("comm", "rank ", rank_, ": worker thread bound to CPU ", cpu, " (local rank ",
+              local_rank, " of ", local_size, "); waiting threads run collectives there too");
     return;
   }
 }
@@ -87,50 +89,183 @@ std::chrono::milliseconds Communicator::Impl::timeout_of(const OpOptions& option
   return options.timeout ? *options.timeout : config_.timeout;
 }
 
+// OpDesc::describe() costs ~0.6 us (it formats the size with snprintf):
+// a sixth of a small collective. Operations mostly repeat their shape, so
+// the text of the last shape is kept and only the sequence number is
+// formatted again; the text is describe()'s own.
+std::string Communicator::Impl::describe(const coll::OpDesc& desc) {
+  const coll::OpDesc& d = described_;
+  if (!described_head_.empty() && d.kind == desc.kind && d.dtype == desc.dtype &&
+      d.op == desc.op && d.root == desc.root && d.count == desc.count)
+    return described_head_ + std::to_string(desc.seq) + described_tail_;
+  std::string text = desc.describe();
+  // "<kind> #<seq> (...)": split around the number, or keep nothing.
+  const std::string number = " #" + std::to_string(desc.seq) + " ";
+  const size_t at = text.find(number);
+  described_ = desc;
+  described_head_.clear();
+  if (at != std::string::npos) {
+    described_head_ = text.substr(0, at + 2);
+    described_tail_ = text.substr(at + number.size() - 1);
+  }
+  return text;
+}
+
 Work Communicator::Impl::submit(coll::OpDesc desc, Body body, const OpOptions& options) {
   std::unique_lock lock(mutex_);
   WEFT_REQUIRE(!stop_, "rank ", rank_, ": communicator is shutting down");
   desc.seq = next_seq_++;
-  std::string what = desc.describe();
+  std::string what = describe(desc);
   // Plain appends: this runs for every operation (str() costs microseconds).
   auto state = std::make_shared<Work::State>("rank " + std::to_string(rank_) + ": " + what);
+  state->set_helper(weak_from_this(), desc.seq);
   uint64_t id = log_.add(what, std::to_string(size_) + " ranks");
-  queue_.push_back(Op{desc, std::move(what), std::move(body), state, timeout_of(options), id});
+  // The grace period counts from the caller's last call.
+  const auto now = Clock::now();
+  last_activity_ = now;
+  // On standby the worker polls; a sleeping one, or one that must start
+  // this operation at once, needs a wake-up.
+  const bool wake = worker_asleep_ || workers_only(desc);
+  worker_asleep_ = false;
+  queue_.push_back(
+      Op{desc, std::move(what), std::move(body), state, timeout_of(options), id, now});
   lock.unlock();
-  cv_.notify_all();
+  if (wake) cv_.notify_all();
   return Work(state);
+}
+
+void Communicator::Impl::run_front(std::unique_lock<std::mutex>& lock) {
+  Op op = std::move(queue_.front());
+  queue_.pop_front();
+  running_ = true;
+  lock.unlock();
+  std::exception_ptr failure = run(op);
+  lock.lock();
+  // Idle before the caller hears of completion, so that a communicator
+  // destroyed right after its last wait() is not taken as busy.
+  running_ = false;
+  last_activity_ = Clock::now();
+  lock.unlock();
+  if (failure)
+    op.state->fail(failure);
+  else
+    op.state->complete();
+  lock.lock();
+  // After the completion, under the lock: a helper that saw its operation
+  // not done yet is asleep by now and gets this. A worker nudged while this
+  // thread ran has the queue once this thread leaves it.
+  if (waiting_helpers_ > 0) helpers_cv_.notify_all();
+  if (nudged_) cv_.notify_all();
 }
 
 void Communicator::Impl::worker_loop() {
   log::ScopedRank scoped(rank_);
   std::unique_lock lock(mutex_);
   while (true) {
-    auto next_deadline = Clock::now() + std::chrono::seconds(1);
-    for (auto& w : p2p_watch_) next_deadline = std::min(next_deadline, w.deadline);
-    cv_.wait_until(lock, next_deadline, [&] { return stop_ || !queue_.empty(); });
+    const auto now = Clock::now();
+    if (!queue_.empty() && !running_) {
+      // The next operation is the worker's when it is one of the large ones,
+      // when shutting down, or, while no thread waits to run its own, when
+      // the worker ran the one before or nobody claimed it in time.
+      const Op& front = queue_.front();
+      const bool large = workers_only(front.desc);
+      const bool unclaimed =
+          now - last_activity_ >= grace_ || now - front.queued_at >= kMaxUnclaimed;
+      if (large || stop_ || nudged_ ||
+          (waiting_helpers_ == 0 && (worker_owns_ || unclaimed))) {
+        if (!large && !stop_ && !worker_owns_ && !nudged_) grace_ = kGraceMin;
+        worker_owns_ = true;
+        nudged_ = false;
+        run_front(lock);
+        continue;
+      }
+    }
+    worker_owns_ = false;
+    if (stop_ && queue_.empty() && !running_) break;
+    auto deadline = now + std::chrono::seconds(1);
+    for (auto& w : p2p_watch_) deadline = std::min(deadline, w.deadline);
+    if (!queue_.empty() || now - last_activity_ < kStandby) {
+      auto check = last_activity_ + grace_;
+      if (!queue_.empty()) check = std::min(check, queue_.front().queued_at + kMaxUnclaimed);
+      deadline = std::min(deadline, check > now ? check : now + grace_);
+    } else {
+      worker_asleep_ = true;
+    }
+    cv_.wait_until(lock, deadline);
+    worker_asleep_ = false;
     lock.unlock();
     check_p2p_deadlines();
     lock.lock();
-    if (queue_.empty()) {
-      if (stop_) break;
+  }
+}
+
+void Communicator::Impl::nudge(const Work::State& target) {
+  bool wake = false;
+  {
+    std::lock_guard lock(mutex_);
+    // Once per hand-over: the worker clears it when it takes the queue.
+    if (!nudged_ && !worker_owns_ && !queue_.empty() && queue_.front().desc.seq <= target.seq())
+      wake = nudged_ = true;
+  }
+  if (wake) cv_.notify_all();
+}
+
+namespace {
+
+// While a waiting thread runs collectives it runs on its rank's CPU, like
+// the worker (bind_worker): the scheduler sometimes leaves the unbound
+// threads of two ranks of one host on one core, where they take turns (an
+// 8 B allreduce then took ~48 us instead of ~3 on the 2-core VM under load).
+// Moved only when it is elsewhere and its own mask allows that CPU; its mask
+// is restored before wait() returns.
+class OnCpu {
+ public:
+  explicit OnCpu(int cpu) {
+    if (cpu < 0 || sched_getcpu() == cpu) return;
+    if (pthread_getaffinity_np(pthread_self(), sizeof saved_, &saved_) != 0 ||
+        !CPU_ISSET(cpu, &saved_))
+      return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    moved_ = pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0;
+  }
+  ~OnCpu() {
+    if (moved_) pthread_setaffinity_np(pthread_self(), sizeof saved_, &saved_);
+  }
+  OnCpu(const OnCpu&) = delete;
+  OnCpu& operator=(const OnCpu&) = delete;
+
+ private:
+  cpu_set_t saved_;
+  bool moved_ = false;
+};
+
+}  // namespace
+
+void Communicator::Impl::help(Work::State& target) {
+  log::ScopedRank scoped(rank_);
+  OnCpu on_cpu(bound_cpu_.load(std::memory_order_relaxed));
+  std::unique_lock lock(mutex_);
+  bool counted = false;
+  while (!target.done()) {
+    if (!running_ && !queue_.empty() && queue_.front().desc.seq <= target.seq() &&
+        !workers_only(queue_.front().desc)) {
+      worker_owns_ = nudged_ = false;
+      grace_ = std::min(grace_ * 2, std::chrono::microseconds(kGraceMax));
+      run_front(lock);
       continue;
     }
-    Op op = std::move(queue_.front());
-    queue_.pop_front();
-    running_ = true;
-    lock.unlock();
-    std::exception_ptr failure = run(op);
-    lock.lock();
-    // Idle before the caller hears of completion, so that a communicator
-    // destroyed right after its last wait() is not taken as busy.
-    running_ = false;
-    lock.unlock();
-    if (failure)
-      op.state->fail(failure);
-    else
-      op.state->complete();
-    lock.lock();
+    // Another thread runs an operation (ours or one before it), the next
+    // one is the worker's, or ours is between its end and its completion:
+    // wait for the hand-over.
+    if (!counted) {
+      counted = true;
+      ++waiting_helpers_;
+    }
+    helpers_cv_.wait(lock);
   }
+  if (counted) --waiting_helpers_;
 }
 
 Error Communicator::Impl::in_context(const std::string& what, std::exception_ptr root) const {
@@ -160,7 +295,8 @@ std::exception_ptr Communicator::Impl::run(Op& op) {
     current_ = what;
   }
   log_.set_state(op.log_id, OpLog::State::running);
-  WEFT_TRACE("comm", "start ", what);
+  WEFT_TRACE("comm", "start ", what, " on the ",
+             std::this_thread::get_id() == worker_.get_id() ? "worker" : "waiting", " thread");
   coll::Context ctx(*transport_, op.desc, Clock::now() + op.timeout, scratch_, shm_.get());
   std::exception_ptr failure;
   try {

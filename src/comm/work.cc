@@ -54,7 +54,15 @@ void Work::State::fail(std::exception_ptr error) {
   cv_.notify_all();
 }
 
+bool Work::State::finished() const {
+  if (poll_) return poll();
+  if (done()) return true;
+  if (auto helper = helper_.lock()) helper->nudge(*this);
+  return done();
+}
+
 bool Work::State::wait_until(std::chrono::steady_clock::time_point deadline) const {
+  if (auto helper = helper_.lock(); helper && !done()) helper->nudge(*this);
   if (poll_) {
     for (Backoff b; !poll(); b.pause())
       if (std::chrono::steady_clock::now() >= deadline) return false;
@@ -71,6 +79,9 @@ void Work::State::wait() const {
     }
     return;
   }
+  // Only the untimed wait helps: an operation run here cannot be left at a
+  // wait(timeout)'s deadline.
+  if (auto helper = helper_.lock(); helper && !done()) helper->help(const_cast<State&>(*this));
   std::unique_lock lock(mutex_);
   cv_.wait(lock, [&] { return done_; });
 }

@@ -1,12 +1,17 @@
 // The shared completion state behind weft::Work: set once by weft's threads,
 // read by the caller's. A GPU operation completes on the device instead: its
 // state gets a poller (does the device say it finished? throws its failure)
-// that done() and the waits call, so no thread has to watch it.
+// that done() and the waits call, so no thread has to watch it. A queued
+// host collective gets a helper instead (its communicator): a thread that
+// blocks in wait() first asks the helper to run the queued operations up to
+// this one on the waiting thread itself (comm_impl.h says why and how).
 #pragma once
 
 #include <condition_variable>
 #include <exception>
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -16,6 +21,19 @@ namespace weft {
 
 class Work::State {
  public:
+  // Runs queued operations on the calling thread: help(s) returns once `s`
+  // is done, or as soon as it cannot help (wait() then blocks as before).
+  // nudge(s): a thread looks at `s` without running it (test(), a timed
+  // wait): have it started elsewhere now.
+  class Helper {
+   public:
+    virtual void help(State& state) = 0;
+    virtual void nudge(const State& state) = 0;
+
+   protected:
+    ~Helper() = default;
+  };
+
   explicit State(std::string description) : description_(std::move(description)) {}
 
   // The first completion wins; later ones are ignored.
@@ -25,13 +43,22 @@ class Work::State {
   // `poll` returns true once the operation is complete and throws its error.
   // Set before the Work is handed out.
   void set_poller(std::function<bool()> poll) { poll_ = std::move(poll); }
+  // The helper wait() asks first, and the operation's sequence number in its
+  // queue. Set before the Work is handed out. Weak: a Work may outlive its
+  // communicator (wait() then only blocks).
+  void set_helper(std::weak_ptr<Helper> helper, uint64_t seq) {
+    helper_ = std::move(helper);
+    seq_ = seq;
+  }
+  uint64_t seq() const { return seq_; }
 
   // Waits until done or `deadline`; returns false on deadline.
   bool wait_until(std::chrono::steady_clock::time_point deadline) const;
   void wait() const;
   bool done() const;
-  // done(), after polling the device where there is a poller.
-  bool finished() const { return poll_ ? poll() : done(); }
+  // done(), after polling the device where there is a poller, or after
+  // nudging the helper of an operation still queued.
+  bool finished() const;
   std::exception_ptr error() const;
   const std::string& description() const { return description_; }
 
@@ -41,6 +68,8 @@ class Work::State {
 
   std::string description_;
   std::function<bool()> poll_;
+  std::weak_ptr<Helper> helper_;
+  uint64_t seq_ = 0;
   mutable std::mutex mutex_;
   mutable std::condition_variable cv_;
   bool done_ = false;

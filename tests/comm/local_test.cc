@@ -219,5 +219,33 @@ TEST(LocalWork, WaitWithTimeoutAndTest) {
   EXPECT_TRUE(Work().test());
 }
 
+// Each Work names its operation exactly; the communicator reuses the text of
+// the previous shape when only the sequence number changed (comm_impl.cc).
+TEST(LocalWork, DescribesEveryOperation) {
+  auto comms = make_local_group(1);
+  Communicator& c = comms[0];
+  std::vector<int32_t> i(1000, 1);
+  std::vector<float> f(1000, 1.0f);
+  auto ar = [&](size_t n, ReduceOp op) {
+    return c.allreduce(i.data(), i.data(), n, DataType::i32, op).describe();
+  };
+  EXPECT_EQ(ar(7, ReduceOp::sum), "rank 0: allreduce #0 (7 x i32 sum, 28 B)");
+  EXPECT_EQ(ar(7, ReduceOp::sum), "rank 0: allreduce #1 (7 x i32 sum, 28 B)");
+  EXPECT_EQ(ar(8, ReduceOp::sum), "rank 0: allreduce #2 (8 x i32 sum, 32 B)");
+  EXPECT_EQ(ar(8, ReduceOp::max), "rank 0: allreduce #3 (8 x i32 max, 32 B)");
+  EXPECT_EQ(c.broadcast(i.data(), 8, DataType::i32, 0).describe(),
+            "rank 0: broadcast #4 (8 x i32, 32 B, root 0)");
+  EXPECT_EQ(c.barrier().describe(), "rank 0: barrier #5 (no data)");
+  EXPECT_EQ(c.barrier().describe(), "rank 0: barrier #6 (no data)");
+  EXPECT_EQ(c.allreduce(f.data(), f.data(), 1000, DataType::f32, ReduceOp::sum).describe(),
+            "rank 0: allreduce #7 (1000 x f32 sum, 3.9 KiB)");
+  EXPECT_EQ(ar(8, ReduceOp::max), "rank 0: allreduce #8 (8 x i32 max, 32 B)");
+  EXPECT_EQ(ar(8, ReduceOp::max), "rank 0: allreduce #9 (8 x i32 max, 32 B)");
+  EXPECT_EQ(ar(8, ReduceOp::max), "rank 0: allreduce #10 (8 x i32 max, 32 B)");
+  EXPECT_EQ(ar(0, ReduceOp::max), "rank 0: allreduce #11 (0 x i32 max)");
+  EXPECT_EQ(ar(0, ReduceOp::max), "rank 0: allreduce #12 (0 x i32 max)");
+  c.barrier().wait();
+}
+
 }  // namespace
 }  // namespace weft::test

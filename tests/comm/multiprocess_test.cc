@@ -56,6 +56,29 @@ TEST(MultiProcess, SendRecvStorm) {
   expect_all_ok(ranks.wait(120s), "storm");
 }
 
+// The thread that waits runs the queued collectives itself (comm_impl.h),
+// the worker runs the rest: shared memory (2 and 4 ranks, 4 oversubscribe
+// the CI's 2 cores) and sockets.
+// The TRACE lines say which thread started each operation: both must occur.
+TEST(MultiProcess, WaitingThreadsRunQueuedCollectives) {
+  const Env trace = {{"WEFT_DEBUG", "TRACE"}, {"WEFT_DEBUG_SUBSYS", "comm"}};
+  auto check = [](const std::vector<Result>& results, const std::string& what) {
+    expect_all_ok(results, what);
+    for (const auto& r : results) {
+      EXPECT_NE(r.output.find(") on the waiting thread"), std::string::npos) << what << " rank " << r.rank;
+      EXPECT_NE(r.output.find(") on the worker thread"), std::string::npos) << what << " rank " << r.rank;
+    }
+  };
+  for (int n : {2, 4}) {
+    Ranks ranks(n, {"help"}, trace);
+    check(ranks.wait(120s), "help n=" + std::to_string(n));
+  }
+  Env sockets_env = trace;
+  sockets_env.push_back({"WEFT_SHM_DISABLE", "1"});
+  Ranks sockets(3, {"help"}, sockets_env);
+  check(sockets.wait(120s), "help over sockets");
+}
+
 // --- failures ------------------------------------------------------------------------
 TEST(MultiProcessFailure, KillDuringLargeAllreduceIsPeerLostWithin2s) {
   const int n = 4, victim = 2;
@@ -107,6 +130,54 @@ TEST(MultiProcessFailure, AbortUnblocksEveryRank) {
     if (r.rank == 1) continue;
     EXPECT_TRUE(r.code == "Aborted" || r.code == "PeerLost") << r.code << ": " << r.msg;
     EXPECT_NE(r.msg.find("rank 1"), std::string::npos) << r.msg;
+  }
+}
+
+// The same failures while the waiting thread runs the collective (1-element
+// allreduces: never handed to the worker): the same errors as above.
+TEST(MultiProcessFailure, KillWhileCallersRunSmallAllreducesIsPeerLostWithin2s) {
+  const int n = 3, victim = 2;
+  Ranks ranks(n, {"loop_small"});
+  ASSERT_TRUE(ranks.wait_for_output(0, "ITER 200", 60s)) << "no allreduces completed";
+  const long long killed_at = now_ms();
+  ranks.proc(victim).kill(SIGKILL);
+  auto results = ranks.wait(30s, {victim});
+  expect_peer_lost(results, victim, killed_at, {"peer rank 2", "allreduce #"});
+}
+
+TEST(MultiProcessFailure, StalledRankTimesOutWhileCallersRunTheAllreduce) {
+  const int n = 3, stalled = 2;
+  Ranks ranks(n, {"stall_small", std::to_string(stalled)});
+  auto results = ranks.wait(60s);
+  for (int r : {0, 1}) {
+    EXPECT_EQ(results[r].code, "Timeout") << results[r].msg << "\n" << results[r].output;
+    EXPECT_NE(results[r].msg.find("rank " + std::to_string(r) + ": allreduce #0 (1 x i64 sum, 8 B)"),
+              std::string::npos) << results[r].msg;
+  }
+  // At least the first to time out names the missing rank itself, and its
+  // op log, dumped on the timeout, shows the operation running.
+  int naming = -1;
+  for (int r : {0, 1})
+    if (results[r].msg.find("timed out waiting in shared memory for peer rank 2") !=
+        std::string::npos)
+      naming = r;
+  ASSERT_GE(naming, 0) << results[0].msg << "\n" << results[1].msg;
+  EXPECT_NE(results[naming].output.find("allreduce #0 (1 x i64 sum, 8 B) [3 ranks] running"),
+            std::string::npos)
+      << results[naming].output;
+}
+
+TEST(MultiProcessFailure, AbortWhileTheCallerRunsSmallAllreducesUnblocksEveryRank) {
+  Ranks ranks(3, {"abort_small", "1"});
+  auto results = ranks.wait(60s);
+  EXPECT_EQ(results[1].code, "Aborted") << results[1].msg << "\n" << results[1].output;
+  EXPECT_NE(results[1].msg.find("rank 1: communicator aborted by abort() (allreduce #"),
+            std::string::npos)
+      << results[1].msg;
+  for (int r : {0, 2}) {
+    EXPECT_TRUE(results[r].code == "Aborted" || results[r].code == "PeerLost")
+        << results[r].code << ": " << results[r].msg;
+    EXPECT_NE(results[r].msg.find("rank 1"), std::string::npos) << results[r].msg;
   }
 }
 
