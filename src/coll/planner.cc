@@ -45,23 +45,23 @@ Algo Planner::choose(OpKind kind, size_t bytes, int world) const {
                         kind == OpKind::broadcast || kind == OpKind::allgather ||
                         kind == OpKind::reduce_scatter || kind == OpKind::barrier;
   if (world > 1 && shm_kind && topo_.hosts == 1 && topo_.shm && !forced_socket) {
-    log_choice(kind, Algo::shm,
-               str("all ", world, " ranks on one host: shared memory",
-                   forced_ ? " (WEFT_ALGO)" : ""));
+    log_choice(kind, Algo::shm, [&] {
+      return str("all ", world, " ranks on one host: shared memory",
+                 forced_ ? " (WEFT_ALGO)" : "");
+    });
     return Algo::shm;
   }
   const bool hier_kind =
       kind == OpKind::allreduce || kind == OpKind::broadcast || kind == OpKind::reduce;
   if (hier_kind && topo_.hosts > 1 && topo_.shm && !forced_socket &&
       (topo_.max_ranks_per_host > 1 || (forced_ && *forced_ == Algo::hierarchical))) {
-    log_choice(kind, Algo::hierarchical,
-               str(world, " ranks on ", topo_.hosts,
-                   " hosts: shared memory within each, sockets between host leaders",
-                   forced_ ? " (WEFT_ALGO)" : ""));
+    log_choice(kind, Algo::hierarchical, [&] {
+      return str(world, " ranks on ", topo_.hosts,
+                 " hosts: shared memory within each, sockets between host leaders",
+                 forced_ ? " (WEFT_ALGO)" : "");
+    });
     return Algo::hierarchical;
   }
-  std::string why = forced_socket ? "WEFT_ALGO" : "";
-  if (!forced_socket && shm_kind && world > 1) why = topo_.why_no_shm;
   const bool small = bytes <= kSmallBytes;
   Algo algo = Algo::direct;
   switch (kind) {
@@ -94,16 +94,20 @@ Algo Planner::choose(OpKind kind, size_t bytes, int world) const {
     default:
       algo = Algo::direct;
   }
-  if (why.empty() && forced_ && algo == *forced_) why = "WEFT_ALGO";
-  const bool by_size =
-      kind == OpKind::allreduce || kind == OpKind::broadcast || kind == OpKind::reduce;
-  if (why.empty()) why = by_size ? (small ? "small message" : "large message") : "its only algorithm";
-  log_choice(kind, algo, why);
+  log_choice(kind, algo, [&]() -> std::string {
+    if (forced_socket) return "WEFT_ALGO";
+    if (shm_kind && world > 1 && !topo_.why_no_shm.empty()) return topo_.why_no_shm;
+    if (forced_ && algo == *forced_) return "WEFT_ALGO";
+    const bool by_size =
+        kind == OpKind::allreduce || kind == OpKind::broadcast || kind == OpKind::reduce;
+    return by_size ? (small ? "small message" : "large message") : "its only algorithm";
+  });
   return algo;
 }
 
-void Planner::log_choice(OpKind kind, Algo algo, const std::string& why) const {
-  if (!log::enabled(log::Level::Info, "coll")) return;
+bool Planner::log_enabled() { return log::enabled(log::Level::Info, "coll"); }
+
+void Planner::log_first_choice(OpKind kind, Algo algo, const std::string& why) const {
   std::lock_guard lock(mutex_);
   if (logged_.insert({kind, algo}).second)
     WEFT_INFO("coll", to_string(kind), " uses ", to_string(algo), " (", why, ")");

@@ -54,7 +54,14 @@ class Planner {
   static constexpr size_t kSmallBytes = 256 * 1024;
 
  private:
-  void log_choice(OpKind kind, Algo algo, const std::string& why) const;
+  // Logs the first choice of `algo` for `kind` at INFO; `why()` builds the
+  // reason, only when that log is on (choose() runs for every operation).
+  template <typename Why>
+  void log_choice(OpKind kind, Algo algo, Why&& why) const {
+    if (log_enabled()) log_first_choice(kind, algo, why());
+  }
+  static bool log_enabled();
+  void log_first_choice(OpKind kind, Algo algo, const std::string& why) const;
   std::optional<Algo> forced_;
   Topology topo_;
   mutable std::mutex mutex_;
