@@ -7,7 +7,8 @@ namespace weft::env {
 const std::vector<Variable>& registry_table() {
   static const std::vector<Variable> table = {
       {"WEFT_ALGO", "auto", "Force a collective algorithm (auto lets the planner choose)"},
-      {"WEFT_CPU_BIND", "1", "Bind each local rank's worker thread to its own CPU when there are enough"},
+      {"WEFT_CPU_BIND", "1",
+       "Bind each local rank's worker thread (and a waiting thread while it runs collectives) to its own CPU when there are enough"},
       {"WEFT_CPU_ISA", "auto", "Reduction kernel level: auto, portable, avx2 or avx512 (never above the CPU)"},
       {"WEFT_DEBUG", "WARN", "Log level: NONE, WARN, INFO or TRACE"},
       {"WEFT_DEBUG_FILE", "", "Write logs to this file instead of stderr (%h = host, %p = pid)"},
