@@ -159,36 +159,36 @@ void check_peer(const char* op, int peer, int size) {
 
 }  // namespace
 
-c10::intrusive_ptr<::c10d::Work> WeftBackend::send(std::vector<at::Tensor>& tensors, int dst,
-                                                   int tag) {
-  return issuing("send", [&] {
-    const uint32_t t = check_tag("send", tag);
-    check_peer("send", dst, getSize());
-    const Target where = target("send", tensors, kNoTimeout);
-    auto work = make_work(::c10d::OpType::SEND, "send", tensors, where);
+c10::intrusive_ptr<::c10d::Work> WeftBackend::point_to_point(bool is_send,
+                                                             std::vector<at::Tensor>& tensors,
+                                                             int peer, int tag) {
+  const char* op = is_send ? "send" : "recv";
+  return issuing(op, [&] {
+    const uint32_t t = check_tag(op, tag);
+    check_peer(op, peer, getSize());
+    const Target where = target(op, tensors, kNoTimeout);
+    auto work = make_work(is_send ? ::c10d::OpType::SEND : ::c10d::OpType::RECV, op, tensors,
+                          where);
     for (const auto& tensor : tensors) {
-      const DataType type = check_tensor("send", tensor);
-      at::Tensor buf = stage(*work, tensor, false);
-      work->add(where.comm->send(buf.data_ptr(), buf.numel(), type, dst, t, where.options));
+      const DataType type = check_tensor(op, tensor);
+      at::Tensor buf = stage(*work, tensor, /*write=*/!is_send);
+      work->add(is_send ? where.comm->send(buf.data_ptr(), buf.numel(), type, peer, t,
+                                           where.options)
+                        : where.comm->recv(buf.data_ptr(), buf.numel(), type, peer, t,
+                                           where.options));
     }
     return launch(work);
   });
 }
 
+c10::intrusive_ptr<::c10d::Work> WeftBackend::send(std::vector<at::Tensor>& tensors, int dst,
+                                                   int tag) {
+  return point_to_point(true, tensors, dst, tag);
+}
+
 c10::intrusive_ptr<::c10d::Work> WeftBackend::recv(std::vector<at::Tensor>& tensors, int src,
                                                    int tag) {
-  return issuing("recv", [&] {
-    const uint32_t t = check_tag("recv", tag);
-    check_peer("recv", src, getSize());
-    const Target where = target("recv", tensors, kNoTimeout);
-    auto work = make_work(::c10d::OpType::RECV, "recv", tensors, where);
-    for (const auto& tensor : tensors) {
-      const DataType type = check_tensor("recv", tensor);
-      at::Tensor buf = stage(*work, tensor, true);
-      work->add(where.comm->recv(buf.data_ptr(), buf.numel(), type, src, t, where.options));
-    }
-    return launch(work);
-  });
+  return point_to_point(false, tensors, src, tag);
 }
 
 c10::intrusive_ptr<::c10d::Work> WeftBackend::recvAnysource(std::vector<at::Tensor>&, int) {

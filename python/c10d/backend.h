@@ -133,6 +133,10 @@ class WeftBackend : public ::c10d::Backend {
                            const at::Tensor& dst, const std::vector<size_t>& send_counts,
                            const std::vector<size_t>& recv_counts, DataType type,
                            const char* uneven_what);
+  // send (is_send) or recv of `tensors` with `peer`: the same checks and
+  // staging, a weft send or recv per tensor.
+  c10::intrusive_ptr<::c10d::Work> point_to_point(bool is_send, std::vector<at::Tensor>& tensors,
+                                                  int peer, int tag);
   c10::intrusive_ptr<WeftWork> make_work(::c10d::OpType type, const char* op,
                                          std::vector<at::Tensor> outputs, const Target& where);
   // Hands a built Work to the completer and returns it.
