@@ -304,19 +304,23 @@ TEST_F(Weftrun, RendezvousTimeoutSaysHowManyArrived) {
 TEST_F(Weftrun, TwoAgentsOnOneHostShareTheStore) {
   // Both agents see the endpoint as local: the first to bind hosts the store,
   // the other finds the port taken and joins it as a client (torchrun's rule).
+  // A 20 s join timeout (not the 600 s default) makes a stuck rendezvous end
+  // with each agent's own account of it inside the test's 60 s, instead of a
+  // ctest kill that shows neither.
   std::string endpoint = "127.0.0.1:" + std::to_string(free_port());
   std::vector<Started> agents;
   for (int i = 0; i < 2; ++i) {
     auto args = std::vector<std::string>{"--nnodes", "2", "--nproc-per-node", "2", "--rdzv-backend", "c10d",
-                                         "--rdzv-endpoint", endpoint, "--rdzv-id", "two-agents"};
+                                         "--rdzv-endpoint", endpoint, "--rdzv-id", "two-agents",
+                                         "--rdzv-conf", "join_timeout=20"};
     auto worker = worker_argv({"--out", dir_, "--barrier"});
     args.insert(args.end(), worker.begin(), worker.end());
     agents.push_back(start_logged(weftrun_argv(args), dir_, "agent" + std::to_string(i)));
   }
   int hosting = 0;
   for (auto& a : agents) {
-    Finished f = finish(a, 30s);
-    EXPECT_EQ(f.status.code, 0) << f.err;
+    Finished f = finish(a, 25s);
+    EXPECT_EQ(f.status.code, 0) << "endpoint " << endpoint << "\n" << f.err;
     hosting += f.err.find("hosted by this agent") != std::string::npos ? 1 : 0;
   }
   EXPECT_EQ(hosting, 1);
