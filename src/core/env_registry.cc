@@ -17,6 +17,9 @@ const std::vector<Variable>& registry_table() {
       {"WEFT_GPU_BLOCKS", "32", "Thread blocks (one per SM) each GPU collective kernel uses"},
       {"WEFT_GPU_LL_MAX_BYTES", "65536",
        "Largest GPU allreduce / allgather / reduce_scatter (bytes per rank) that uses the LL protocol (at most 64 KiB)"},
+      {"WEFT_GPU_PDL", "1",
+       "Launch the small-message (LL) kernels as programmatic dependents of the stream's previous kernel "
+       "(Hopper+), so their launch overlaps its tail; 0 = ordinary launches"},
       {"WEFT_GPU_PUSH_MAX_BYTES", "1048576",
        "Largest GPU collective (bytes per rank) that pushes into peers' scratch instead of pulling"},
       {"WEFT_GPU_TWO_SHOT_MIN_BYTES", "1048576",

@@ -65,6 +65,7 @@ class GpuCollectives : public ::testing::TestWithParam<int> {
 
 TEST_P(GpuCollectives, EveryCollectiveDtypeAndOp) { run_ranks("correctness", GetParam(), 280s); }
 TEST_P(GpuCollectives, GraphCaptureAndReplays) { run_ranks("graph", GetParam(), 120s); }
+TEST_P(GpuCollectives, PipelinedSmallOpsOfChangingSizes) { run_ranks("pipeline", GetParam(), 120s); }
 TEST_P(GpuCollectives, KilledRankGivesPeerLost) { run_ranks("peerlost", GetParam(), 60s); }
 TEST_P(GpuCollectives, StalledRankGivesTimeout) { run_ranks("timeout", GetParam(), 60s); }
 // The same path through weft::Communicator (Device::cuda), with registered

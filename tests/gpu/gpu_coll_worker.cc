@@ -1,6 +1,6 @@
 // One rank of the GPU collective tests; gpu_coll_test.cc spawns one per GPU.
 //
-//   gpu_coll_worker correctness|graph|peerlost|timeout
+//   gpu_coll_worker correctness|graph|pipeline|peerlost|timeout
 //   env: RANK, WORLD_SIZE, WEFT_TEST_STORE_PORT (the test hosts the store)
 //
 // correctness: every collective x dtype x op (reductions), several sizes,
@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -312,6 +313,76 @@ int graph(gpu::GpuComm& comm, int rank, int n) {
   return wrong == 0 ? 0 : 1;
 }
 
+// Small operations of every LL kind and of changing sizes, enqueued back to
+// back on one stream with no host synchronisation, with larger (non-LL)
+// allreduces between some of them; everything checked at the end. LL grids
+// follow the size (8 B is one warp, 64 KiB many blocks) and successive LL
+// kernels may overlap their launch (programmatic dependent launch), so this
+// is where a line left by an earlier size could pass for a current one, or
+// an epoch could advance before every block read it.
+int pipeline(gpu::GpuComm& comm, int rank, int n) {
+  using K = gpu::CollKind;
+  cudaStream_t stream;
+  CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  const size_t counts[] = {2, 16384, 1000, 1, 12345, 3, 16383, 64};  // f32 elements (per rank)
+  const K kinds[] = {K::allreduce, K::allgather, K::reduce_scatter};
+  const size_t big = 1 << 19;  // 2 MiB of f32: not LL
+  const int ops = 96;
+  struct Op {
+    K kind;
+    size_t count;  // 0: the big allreduce
+    std::unique_ptr<DeviceBuffer> in, out;
+  };
+  // Element i of op k's input on rank r: small integers, exact in f32.
+  auto value = [](int k, int r, size_t i) { return float((k * 7 + r * 3 + int(i % 11)) % 13); };
+  std::vector<Op> plan;
+  for (int k = 0; k < ops; ++k) {
+    Op op;
+    op.kind = k % 7 == 6 ? K::allreduce : kinds[k % 3];
+    op.count = k % 7 == 6 ? 0 : counts[(k / 3) % 8];
+    const size_t c = op.count ? op.count : big;
+    const size_t in_elems = op.kind == K::reduce_scatter ? c * n : c;
+    const size_t out_elems = op.kind == K::allgather ? c * n : c;
+    op.in = std::make_unique<DeviceBuffer>(in_elems * 4, k % 2 == 0);
+    op.out = std::make_unique<DeviceBuffer>(out_elems * 4, k % 2 == 1);
+    std::vector<float> host(in_elems);
+    for (size_t i = 0; i < in_elems; ++i) host[i] = value(k, rank, i);
+    CHECK_CUDA(cudaMemcpy(op.in->base, host.data(), in_elems * 4, cudaMemcpyHostToDevice));
+    plan.push_back(std::move(op));
+  }
+  CHECK_CUDA(cudaDeviceSynchronize());
+  for (Op& op : plan) {
+    const size_t c = op.count ? op.count : big;
+    if (op.kind == K::allreduce) comm.allreduce(op.in->base, op.out->base, c, DataType::f32, ReduceOp::sum, stream);
+    if (op.kind == K::allgather) comm.allgather(op.in->base, op.out->base, c, DataType::f32, stream);
+    if (op.kind == K::reduce_scatter)
+      comm.reduce_scatter(op.in->base, op.out->base, c, DataType::f32, ReduceOp::sum, stream);
+  }
+  CHECK_CUDA(cudaStreamSynchronize(stream));
+  long wrong = 0, checks = 0;
+  for (int k = 0; k < ops; ++k) {
+    const Op& op = plan[size_t(k)];
+    const size_t c = op.count ? op.count : big;
+    const size_t out_elems = op.kind == K::allgather ? c * n : c;
+    std::vector<float> got(out_elems);
+    CHECK_CUDA(cudaMemcpy(got.data(), op.out->base, out_elems * 4, cudaMemcpyDeviceToHost));
+    for (size_t j = 0; j < out_elems; ++j) {
+      float want = 0;
+      if (op.kind == K::allgather) want = value(k, int(j / c), j % c);
+      else {
+        const size_t i = op.kind == K::reduce_scatter ? size_t(rank) * c + j : j;
+        for (int r = 0; r < n; ++r) want += value(k, r, i);
+      }
+      ++checks;
+      if (got[j] != want && wrong++ < 10)
+        std::fprintf(stderr, "rank %d: op %d (kind %d, %zu elements): element %zu is %g, expected %g\n", rank, k,
+                     int(op.kind), c, j, got[j], want);
+    }
+  }
+  std::printf("rank %d: pipeline: %d operations, %ld checks, %ld wrong\n", rank, ops, checks, wrong);
+  return wrong == 0 ? 0 : 1;
+}
+
 // The last rank dies (SIGKILL-like _exit) while the others run a 64 MiB
 // allreduce: they must get PeerLost naming it within seconds, not hang.
 // timeout mode: the last rank stalls instead; the others get Timeout.
@@ -359,7 +430,7 @@ int fault(gpu::GpuComm& comm, Store& store, int rank, int n, bool kill) {
 int main(int argc, char** argv) {
   using namespace weft;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: gpu_coll_worker correctness|graph|peerlost|timeout\n");
+    std::fprintf(stderr, "usage: gpu_coll_worker correctness|graph|pipeline|peerlost|timeout\n");
     return 2;
   }
   const std::string mode = argv[1];
@@ -377,6 +448,7 @@ int main(int argc, char** argv) {
     gpu::GpuComm comm(store, rank, n, config);
     if (mode == "correctness") return test::correctness(comm, rank, n);
     if (mode == "graph") return test::graph(comm, rank, n);
+    if (mode == "pipeline") return test::pipeline(comm, rank, n);
     if (mode == "peerlost") return test::fault(comm, store, rank, n, true);
     if (mode == "timeout") return test::fault(comm, store, rank, n, false);
     std::fprintf(stderr, "unknown mode %s\n", mode.c_str());

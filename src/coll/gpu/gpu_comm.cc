@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <thread>
+#include <type_traits>
 
 #include "coll/gpu/gpu_comm_impl.h"
 #include "coll/op_desc.h"
@@ -23,19 +24,22 @@ size_t chunk_elems(size_t elem_size, int slots, int blocks) {
   return slot_bytes / elem_size * static_cast<size_t>(blocks);
 }
 
-void check_device_pointer(const void* p, int device, const std::string& what, const std::string& ctx) {
-  if (p == nullptr) throw_error(ErrorCode::InvalidArgument, str(ctx, ": ", what, " is null"));
+// `op` is the operation's description; the "rank R: op" context is built
+// only for an error, not on every call.
+void check_device_pointer(const void* p, int device, const char* what, int rank, const std::string& op) {
+  auto fail = [&](const auto&... why) {
+    throw_error(ErrorCode::InvalidArgument, str("rank ", rank, ": ", op, ": ", what, why...));
+  };
+  if (p == nullptr) fail(" is null");
   cudaPointerAttributes attr{};
   if (cudaPointerGetAttributes(&attr, p) != cudaSuccess) {
     cudaGetLastError();
-    throw_error(ErrorCode::InvalidArgument, str(ctx, ": ", what, " is not CUDA memory"));
+    fail(" is not CUDA memory");
   }
   if (attr.type != cudaMemoryTypeDevice && attr.type != cudaMemoryTypeManaged)
-    throw_error(ErrorCode::InvalidArgument,
-                str(ctx, ": ", what, " is host memory; a GPU communicator needs device memory"));
+    fail(" is host memory; a GPU communicator needs device memory");
   if (attr.type == cudaMemoryTypeDevice && attr.device != device)
-    throw_error(ErrorCode::InvalidArgument, str(ctx, ": ", what, " is on GPU ", attr.device,
-                                                ", the communicator uses GPU ", device));
+    fail(" is on GPU ", attr.device, ", the communicator uses GPU ", device);
 }
 
 }  // namespace
@@ -153,9 +157,13 @@ GpuOp GpuComm::Impl::enqueue(std::string what, cudaStream_t stream, Launch&& lau
     failure->throw_if_failed();
   }
   DeviceGuard guard(config.device);
-  launch();
-  if (cudaError_t err = cudaGetLastError(); err != cudaSuccess)
-    cuda::throw_runtime_error(err, "kernel launch", str("rank ", rank, ": ", what));
+  // A <<<>>> launch reports through cudaGetLastError; cudaLaunchKernelEx
+  // returns its error (and leaves it there too, so it is read either way).
+  cudaError_t err = cudaSuccess;
+  if constexpr (std::is_same_v<decltype(launch()), cudaError_t>) err = launch();
+  else launch();
+  if (cudaError_t last = cudaGetLastError(); err == cudaSuccess) err = last;
+  if (err != cudaSuccess) cuda::throw_runtime_error(err, "kernel launch", str("rank ", rank, ": ", what));
   auto record = std::make_shared<GpuOp::Record>();
   record->description = std::move(what);
   record->failure = failure;
@@ -208,14 +216,13 @@ GpuOp GpuComm::Impl::collective(CollKind kind, const char* name, const void* in,
   if (reduces) what += str(" ", to_string(op));
   if (rooted) what += str(" root ", root);
   what += ")";
-  const std::string ctx = str("rank ", rank, ": ", what);
   if (rooted)
-    WEFT_REQUIRE(root >= 0 && root < size, ctx, ": root ", root, " is not a rank of ", size);
+    WEFT_REQUIRE(root >= 0 && root < size, "rank ", rank, ": ", what, ": root ", root, " is not a rank of ", size);
   if (count == 0) return GpuOp();
   const bool reads_in = kind != CollKind::broadcast || rank == root;
   const bool writes_out = !(kind == CollKind::reduce && rank != root);
-  if (reads_in) check_device_pointer(in, config.device, "the input buffer", ctx);
-  if (writes_out) check_device_pointer(out, config.device, "the output buffer", ctx);
+  if (reads_in) check_device_pointer(in, config.device, "the input buffer", rank, what);
+  if (writes_out) check_device_pointer(out, config.device, "the output buffer", rank, what);
 
   // LL for the smallest allreduce, allgather and reduce_scatter (bytes per rank).
   const size_t ll_bytes = kind == CollKind::allreduce ? total : count * esize;
@@ -230,7 +237,7 @@ GpuOp GpuComm::Impl::collective(CollKind kind, const char* name, const void* in,
     const bool blocks_aligned = kind == CollKind::allreduce || ll_bytes % 8 == 0;
     ll.aligned = blocks_aligned &&
                  (reinterpret_cast<uintptr_t>(in) | reinterpret_cast<uintptr_t>(out)) % 8 == 0;
-    return enqueue(what + " LL", stream, [&] { launch_ll(kind, type, op, ll, blocks, stream); });
+    return enqueue(what + " LL", stream, [&] { return launch_ll(kind, type, op, ll, blocks, dependent_launch_, stream); });
   }
   if (kind == CollKind::allreduce || kind == CollKind::reduce_scatter || kind == CollKind::allgather)
     if (auto op_done = try_zero_copy(kind, what, in, out, count, type, op, stream)) return *op_done;
@@ -296,8 +303,7 @@ std::optional<GpuOp> GpuComm::Impl::try_zero_copy(CollKind kind, const std::stri
 uint64_t GpuComm::register_buffer(const void* ptr, size_t bytes) {
   impl_->failure->throw_if_failed();
   DeviceGuard guard(impl_->config.device);
-  check_device_pointer(ptr, impl_->config.device, "the buffer",
-                       str("rank ", impl_->rank, ": register_buffer"));
+  check_device_pointer(ptr, impl_->config.device, "the buffer", impl_->rank, "register_buffer");
   return impl_->registrar_->register_buffer(ptr, bytes).value;
 }
 
@@ -310,11 +316,10 @@ GpuOp GpuComm::Impl::p2p(bool is_send, void* buf, size_t count, DataType type, i
   const uint64_t seq = ++next_seq_;
   std::string what = str(is_send ? "send" : "recv", " #", seq, " (", coll::format_bytes(count * size_of(type)),
                          " ", to_string(type), is_send ? " to " : " from ", "rank ", peer, ")");
-  const std::string ctx = str("rank ", rank, ": ", what);
-  WEFT_REQUIRE(peer >= 0 && peer < size && peer != rank, ctx, ": peer ", peer,
+  WEFT_REQUIRE(peer >= 0 && peer < size && peer != rank, "rank ", rank, ": ", what, ": peer ", peer,
                " must be another rank of ", size);
   if (count == 0) return GpuOp();
-  check_device_pointer(buf, config.device, "the buffer", ctx);
+  check_device_pointer(buf, config.device, "the buffer", rank, what);
   P2PArgs args{};
   args.view = view;
   args.buf = buf;

@@ -66,8 +66,10 @@ void launch_collective(CollKind kind, DataType dtype, ReduceOp op, const CollArg
                        int blocks, cudaStream_t stream);
 void launch_zero_copy(CollKind kind, DataType dtype, ReduceOp op, const ZeroCopyArgs& args,
                       int blocks, cudaStream_t stream);
-void launch_ll(CollKind kind, DataType dtype, ReduceOp op, const LLArgs& args, int blocks,
-               cudaStream_t stream);
+// LL sizes its own grid (at most `max_blocks`); `dependent` launches it as a
+// programmatic dependent of the stream's previous kernel (Hopper+).
+cudaError_t launch_ll(CollKind kind, DataType dtype, ReduceOp op, const LLArgs& args, int max_blocks,
+                      bool dependent, cudaStream_t stream);
 // Loads the send/recv kernels now (see kernels_p2p.cu for why).
 void preload_p2p_kernels();
 void launch_send(const P2PArgs& args, int blocks, cudaStream_t stream);

@@ -6,25 +6,46 @@
 namespace weft::gpu {
 namespace {
 
+// One thread per 16-byte line (whole warps), at most `max_blocks` blocks;
+// every rank derives the same grid from the same size (ll_kernel.cuh).
+struct LLGrid {
+  dim3 blocks, threads;
+};
+
+LLGrid ll_grid(size_t payload_bytes, int max_blocks) {
+  const size_t lines = (payload_bytes + 7) / 8;
+  const size_t threads = std::min<size_t>(kThreads, (lines + 31) / 32 * 32);
+  const size_t blocks = std::min<size_t>(size_t(max_blocks), (lines + threads - 1) / threads);
+  return {dim3(static_cast<unsigned>(blocks)), dim3(static_cast<unsigned>(threads))};
+}
+
+template <typename T, ReduceOp Op, CollKind K>
+cudaError_t launch_one(const LLArgs& a, int max_blocks, bool dependent, cudaStream_t stream) {
+  const LLGrid g = ll_grid(a.bytes, max_blocks);
+  return cuda::launch_kernel(device::ll_kernel<T, Op, K>, g.blocks, g.threads, stream, dependent, a);
+}
+
 template <CollKind K>
-void launch_reducing(DataType dtype, ReduceOp op, const LLArgs& a, int blocks, cudaStream_t stream) {
+cudaError_t launch_reducing(DataType dtype, ReduceOp op, const LLArgs& a, int max_blocks, bool dependent,
+                            cudaStream_t stream) {
+  cudaError_t err = cudaSuccess;
   device::with_dtype_and_op(dtype, op, [&](auto t, auto o) {
-    device::ll_kernel<typename decltype(t)::type, decltype(o)::value, K><<<blocks, kThreads, 0, stream>>>(a);
+    err = launch_one<typename decltype(t)::type, decltype(o)::value, K>(a, max_blocks, dependent, stream);
   });
+  return err;
 }
 
 }  // namespace
 
-void launch_ll(CollKind kind, DataType dtype, ReduceOp op, const LLArgs& a, int blocks,
-               cudaStream_t stream) {
+cudaError_t launch_ll(CollKind kind, DataType dtype, ReduceOp op, const LLArgs& a, int max_blocks,
+                      bool dependent, cudaStream_t stream) {
   switch (kind) {
     case CollKind::allreduce:
-      return launch_reducing<CollKind::allreduce>(dtype, op, a, blocks, stream);
+      return launch_reducing<CollKind::allreduce>(dtype, op, a, max_blocks, dependent, stream);
     case CollKind::reduce_scatter:
-      return launch_reducing<CollKind::reduce_scatter>(dtype, op, a, blocks, stream);
+      return launch_reducing<CollKind::reduce_scatter>(dtype, op, a, max_blocks, dependent, stream);
     case CollKind::allgather:
-      device::ll_kernel<uint8_t, ReduceOp::sum, CollKind::allgather><<<blocks, kThreads, 0, stream>>>(a);
-      return;
+      return launch_one<uint8_t, ReduceOp::sum, CollKind::allgather>(a, max_blocks, dependent, stream);
     default:
       throw_error(ErrorCode::Internal, "no LL kernel for this collective");
   }

@@ -73,11 +73,18 @@ struct PeerView {
   int rank;
   int nranks;
   uint64_t* epochs;          // device memory: [kMaxBlocks] collective epochs, then
-                             // [kMaxRanks][kMaxBlocks] send epochs, [kMaxRanks][kMaxBlocks] recv epochs
+                             // [kMaxRanks][kMaxBlocks] send epochs, [kMaxRanks][kMaxBlocks] recv epochs,
+                             // then the LL epoch and the LL blocks-finished count
   const volatile int* abort_flag;  // host-mapped; nonzero = give up
   int* status;               // host-mapped; kernels write 1 when they gave up
 };
 
-inline constexpr size_t kEpochWords = kMaxBlocks + 2 * size_t(kMaxRanks) * kMaxBlocks;
+// LL kernels size their grid to the message, so they cannot use the
+// per-block epochs (a block that sat out an operation would fall behind its
+// peers' same-numbered block): every LL launch shares one epoch, advanced by
+// whichever of its blocks finishes last.
+inline constexpr size_t kLLEpochWord = kMaxBlocks + 2 * size_t(kMaxRanks) * kMaxBlocks;
+inline constexpr size_t kLLFinishedWord = kLLEpochWord + 1;
+inline constexpr size_t kEpochWords = kLLFinishedWord + 1;
 
 }  // namespace weft::gpu

@@ -9,16 +9,27 @@
 // has the 8 payload bytes, with no fence between them (NCCL's LL protocol).
 // One one-way NVLink trip, no fence, no barrier.
 //
-// Reuse without a barrier: line i is always handled by global thread
-// i mod (blocks x threads) and slots alternate halves by epoch parity. A
-// rank writes step e+2 into a peer's half only after it received that
-// peer's step e+1 lines, which the peer sent only after its kernel for step
-// e (which read the half) had finished. Flags are the epoch's low 32 bits,
-// so stale lines (epoch e-2) never look current. LL has its own scratch
-// region, so the other algorithms' halves are untouched.
+// The grid fits the message (one thread per line, up to the communicator's
+// blocks): an 8-byte allreduce is one warp, not 32 blocks of 512 threads
+// that each read and write an epoch. Every rank computes the same grid from
+// the same size, and all of an LL launch's blocks share one epoch
+// (layout.h, kLLEpochWord).
+//
+// Reuse without a barrier: slots alternate halves by epoch parity. A rank
+// writes step e+2 into a peer's half only after its kernel for step e+1
+// finished, which needed every line of that peer's step e+1 message; the
+// peer sent those only from its kernel for step e+1, which started after its
+// kernel for step e (the last to read that half) had finished. Flags are the
+// epoch's low 32 bits, so lines left in a half by earlier steps (e-2, e-4...,
+// of any size) never look current. LL has its own scratch region, so the
+// other algorithms' halves are untouched.
+//
+// Launched as a programmatic dependent (cuda/device/dependent_launch.cuh):
+// nothing is touched before the previous grid on the stream has finished.
 #pragma once
 
 #include "coll/gpu/coll_kernel.cuh"
+#include "cuda/device/dependent_launch.cuh"
 
 namespace weft::gpu::device {
 
@@ -100,6 +111,20 @@ __device__ __forceinline__ bool ll_receive(const PeerView& v, uint64_t epoch, in
   return true;
 }
 
+// Publishes epoch `e` as the LL epoch once every block of this launch is
+// done with it; called by one thread per block after the block's work.
+__device__ __forceinline__ void finish_ll_epoch(uint64_t* epochs, uint64_t e) {
+  if (gridDim.x == 1) {
+    epochs[kLLEpochWord] = e;
+    return;
+  }
+  auto* finished = reinterpret_cast<unsigned long long*>(epochs + kLLFinishedWord);
+  if (atomicAdd(finished, 1ull) == gridDim.x - 1) {
+    *finished = 0;
+    epochs[kLLEpochWord] = e;
+  }
+}
+
 // K = allreduce: every rank sends its whole buffer (a.bytes) to every peer and
 // reduces what arrives. allgather (T = uint8_t): every rank sends its block
 // (a.bytes) to every peer, which stores it as block `sender` of its output.
@@ -108,10 +133,8 @@ __device__ __forceinline__ bool ll_receive(const PeerView& v, uint64_t epoch, in
 template <typename T, ReduceOp Op, CollKind K>
 __global__ void __launch_bounds__(kThreads) ll_kernel(LLArgs a) {
   __shared__ uint64_t s_epoch;
-  if (threadIdx.x == 0) s_epoch = a.view.epochs[blockIdx.x];
-  __syncthreads();
-  const uint64_t e = s_epoch + 1;
-  const uint32_t flag = static_cast<uint32_t>(e);
+  cuda::device::wait_for_previous_grid();
+  cuda::device::allow_next_grid();
   const int n = a.view.nranks;
   const int me = a.view.rank;
   const size_t lines = (a.bytes + 7) / 8;
@@ -124,11 +147,21 @@ __global__ void __launch_bounds__(kThreads) ll_kernel(LLArgs a) {
   auto outgoing = [&](int p) {
     return K == CollKind::reduce_scatter ? in + size_t(p) * a.bytes : in;
   };
+  // The first line every peer gets loads while thread 0 fetches the epoch.
+  constexpr bool same_to_all = K != CollKind::reduce_scatter;
+  const uint2 first_payload =
+      same_to_all && first < lines ? load_payload(in, first, a.bytes, aligned) : make_uint2(0, 0);
+  if (threadIdx.x == 0) s_epoch = a.view.epochs[kLLEpochWord];
+  __syncthreads();
+  const uint64_t e = s_epoch + 1;
+  const uint32_t flag = static_cast<uint32_t>(e);
 
   for (size_t i = first; i < lines; i += stride) {
+    uint2 d = first_payload;
+    if (same_to_all && i != first) d = load_payload(in, i, a.bytes, aligned);
     for (int p = 0; p < n; ++p) {
       if (p == me) continue;
-      const uint2 d = load_payload(outgoing(p), i, a.bytes, aligned);
+      if (!same_to_all) d = load_payload(outgoing(p), i, a.bytes, aligned);
       st_volatile_v4(ll_line(a.view, p, e, me, i), make_uint4(d.x, flag, d.y, flag));
     }
   }
@@ -154,7 +187,7 @@ __global__ void __launch_bounds__(kThreads) ll_kernel(LLArgs a) {
   }
   if (aborted) *a.view.status = kStatusAborted;
   __syncthreads();
-  if (threadIdx.x == 0) a.view.epochs[blockIdx.x] = e;
+  if (threadIdx.x == 0) finish_ll_epoch(a.view.epochs, e);
 }
 
 }  // namespace weft::gpu::device

@@ -109,6 +109,9 @@ void GpuComm::Impl::setup_peers(Store& store) {
   two_shot_min_bytes_ = static_cast<size_t>(env::get_int("WEFT_GPU_TWO_SHOT_MIN_BYTES"));
   push_max_bytes_ = static_cast<size_t>(env::get_int("WEFT_GPU_PUSH_MAX_BYTES"));
   ll_max_bytes_ = std::min(kLLMaxBytes, static_cast<size_t>(env::get_int("WEFT_GPU_LL_MAX_BYTES")));
+  int major = 0;
+  WEFT_CUDART(ctx, cudaDeviceGetAttribute, &major, cudaDevAttrComputeCapabilityMajor, config.device);
+  dependent_launch_ = major >= 9 && env::get_bool("WEFT_GPU_PDL");
   preload_p2p_kernels();
 
   view.rank = rank;
