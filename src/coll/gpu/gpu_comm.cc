@@ -234,6 +234,7 @@ GpuOp GpuComm::Impl::collective(CollKind kind, const char* name, const void* in,
     ll.in = in;
     ll.out = out;
     ll.bytes = ll_bytes;
+    ll.block_threads = ll_block_threads_;
     const bool blocks_aligned = kind == CollKind::allreduce || ll_bytes % 8 == 0;
     ll.aligned = blocks_aligned &&
                  (reinterpret_cast<uintptr_t>(in) | reinterpret_cast<uintptr_t>(out)) % 8 == 0;

@@ -49,6 +49,7 @@ struct LLArgs {
   void* out;
   size_t bytes;  // allreduce: the buffer; allgather, reduce_scatter: one rank's block
   int aligned;   // in, out and every block 8-byte aligned
+  int block_threads;  // threads per block at most (a multiple of 32, <= kThreads)
 };
 
 struct P2PArgs {

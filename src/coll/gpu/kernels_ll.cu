@@ -6,22 +6,23 @@
 namespace weft::gpu {
 namespace {
 
-// One thread per 16-byte line (whole warps), at most `max_blocks` blocks;
-// every rank derives the same grid from the same size (ll_kernel.cuh).
+// One thread per 16-byte line (whole warps), at most `block_threads` per
+// block and `max_blocks` blocks; every rank derives the same grid from the
+// same size (ll_kernel.cuh).
 struct LLGrid {
   dim3 blocks, threads;
 };
 
-LLGrid ll_grid(size_t payload_bytes, int max_blocks) {
+LLGrid ll_grid(size_t payload_bytes, int max_blocks, int block_threads) {
   const size_t lines = (payload_bytes + 7) / 8;
-  const size_t threads = std::min<size_t>(kThreads, (lines + 31) / 32 * 32);
+  const size_t threads = std::min<size_t>(size_t(block_threads), (lines + 31) / 32 * 32);
   const size_t blocks = std::min<size_t>(size_t(max_blocks), (lines + threads - 1) / threads);
   return {dim3(static_cast<unsigned>(blocks)), dim3(static_cast<unsigned>(threads))};
 }
 
 template <typename T, ReduceOp Op, CollKind K>
 cudaError_t launch_one(const LLArgs& a, int max_blocks, bool dependent, cudaStream_t stream) {
-  const LLGrid g = ll_grid(a.bytes, max_blocks);
+  const LLGrid g = ll_grid(a.bytes, max_blocks, a.block_threads);
   return cuda::launch_kernel(device::ll_kernel<T, Op, K>, g.blocks, g.threads, stream, dependent, a);
 }
 

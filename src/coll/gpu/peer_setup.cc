@@ -109,6 +109,9 @@ void GpuComm::Impl::setup_peers(Store& store) {
   two_shot_min_bytes_ = static_cast<size_t>(env::get_int("WEFT_GPU_TWO_SHOT_MIN_BYTES"));
   push_max_bytes_ = static_cast<size_t>(env::get_int("WEFT_GPU_PUSH_MAX_BYTES"));
   ll_max_bytes_ = std::min(kLLMaxBytes, static_cast<size_t>(env::get_int("WEFT_GPU_LL_MAX_BYTES")));
+  ll_block_threads_ = static_cast<int>(env::get_int("WEFT_GPU_LL_THREADS"));
+  WEFT_REQUIRE(ll_block_threads_ >= 32 && ll_block_threads_ <= kThreads && ll_block_threads_ % 32 == 0, ctx,
+               ": WEFT_GPU_LL_THREADS must be a multiple of 32 from 32 to ", kThreads, ", not ", ll_block_threads_);
   int major = 0;
   WEFT_CUDART(ctx, cudaDeviceGetAttribute, &major, cudaDevAttrComputeCapabilityMajor, config.device);
   dependent_launch_ = major >= 9 && env::get_bool("WEFT_GPU_PDL");
