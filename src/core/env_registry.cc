@@ -17,7 +17,7 @@ const std::vector<Variable>& registry_table() {
       {"WEFT_GPU_BLOCKS", "32", "Thread blocks (one per SM) each GPU collective kernel uses"},
       {"WEFT_GPU_LL_MAX_BYTES", "65536",
        "Largest GPU allreduce / allgather / reduce_scatter (bytes per rank) that uses the LL protocol (at most 64 KiB)"},
-      {"WEFT_GPU_LL_THREADS", "512",
+      {"WEFT_GPU_LL_THREADS", "256",
        "Threads per block of the LL kernels at most (a multiple of 32 up to 512); smaller spreads a message over more blocks"},
       {"WEFT_GPU_PDL", "1",
        "Launch the small-message (LL) kernels as programmatic dependents of the stream's previous kernel "

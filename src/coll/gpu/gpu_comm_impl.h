@@ -114,7 +114,7 @@ class GpuComm::Impl {
   size_t two_shot_min_bytes_ = 0;
   size_t push_max_bytes_ = 0;
   size_t ll_max_bytes_ = 0;
-  int ll_block_threads_ = kThreads;  // WEFT_GPU_LL_THREADS
+  int ll_block_threads_ = 256;  // WEFT_GPU_LL_THREADS
   bool dependent_launch_ = false;  // LL kernels as programmatic dependents (WEFT_GPU_PDL, Hopper+)
 
   uint64_t next_seq_ = 0;
