@@ -6,10 +6,12 @@
 // peer rank 5 closed its connection").
 #pragma once
 
+#include <charconv>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace weft {
 
@@ -39,12 +41,57 @@ class Error : public std::runtime_error {
   std::string message_;
 };
 
+namespace detail {
+
+template <typename T>
+inline constexpr bool is_char_v =
+    std::is_same_v<T, char> || std::is_same_v<T, signed char> || std::is_same_v<T, unsigned char>;
+
+// Text and numbers: str() appends these itself, as an ostream would print them.
+// (A constexpr bool, not a concept: CUDA sources include this as C++17.)
+template <typename T>
+inline constexpr bool appends_directly_v =
+    std::is_convertible_v<const T&, std::string_view> || std::is_arithmetic_v<T>;
+
+template <typename T>
+void append(std::string& out, const T& value) {
+  if constexpr (is_char_v<T>) {
+    out.push_back(static_cast<char>(value));  // ostream prints chars as characters
+  } else if constexpr (std::is_same_v<T, bool>) {
+    out.push_back(value ? '1' : '0');
+  } else if constexpr (std::is_arithmetic_v<T>) {
+    char buf[64];
+    std::to_chars_result r;
+    if constexpr (std::is_floating_point_v<T>)
+      r = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::general, 6);  // ostream's %g
+    else
+      r = std::to_chars(buf, buf + sizeof buf, value);
+    out.append(buf, r.ptr);
+  } else if constexpr (std::is_pointer_v<T>) {
+    if (value != nullptr) out.append(value);
+  } else {
+    out.append(std::string_view(value));
+  }
+}
+
+}  // namespace detail
+
 // Concatenates any streamable values: str("rank ", r, ": ", what).
+// Strings and numbers are appended directly: an ostringstream (and its
+// locale) costs about a microsecond, and messages are built on hot paths
+// (operation descriptions). Anything else (manipulators such as std::hex,
+// enums and types with their own operator<<) goes through an ostringstream.
 template <typename... Args>
 std::string str(const Args&... args) {
-  std::ostringstream out;
-  (out << ... << args);
-  return out.str();
+  if constexpr ((detail::appends_directly_v<Args> && ...)) {
+    std::string out;
+    (detail::append(out, args), ...);
+    return out;
+  } else {
+    std::ostringstream out;
+    (out << ... << args);
+    return out.str();
+  }
 }
 
 [[noreturn]] void throw_error(ErrorCode code, const std::string& message);
