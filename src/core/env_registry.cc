@@ -15,8 +15,9 @@ const std::vector<Variable>& registry_table() {
       {"WEFT_DEBUG_SUBSYS", "ALL", "Comma list of subsystems to log (ALL, or ^name to exclude)"},
       {"WEFT_DUMP_ON_ERROR", "0", "Dump the recent-operation ring buffer to the log on any error"},
       {"WEFT_GPU_BLOCKS", "32", "Thread blocks (one per SM) each GPU collective kernel uses"},
-      {"WEFT_GPU_LL_MAX_BYTES", "65536",
-       "Largest GPU allreduce / allgather / reduce_scatter (bytes per rank) that uses the LL protocol (at most 64 KiB)"},
+      {"WEFT_GPU_LL_MAX_BYTES", "auto",
+       "Largest GPU allreduce / allgather / reduce_scatter (bytes per rank) that uses the LL protocol (at most 128 KiB); "
+       "auto: 128 KiB on 2 GPUs, 64 KiB on more"},
       {"WEFT_GPU_LL_THREADS", "256",
        "Threads per block of the LL kernels at most (a multiple of 32 up to 512); smaller spreads a message over more blocks"},
       {"WEFT_GPU_PDL", "1",

@@ -324,7 +324,7 @@ int pipeline(gpu::GpuComm& comm, int rank, int n) {
   using K = gpu::CollKind;
   cudaStream_t stream;
   CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  const size_t counts[] = {2, 16384, 1000, 1, 12345, 3, 16383, 64};  // f32 elements (per rank)
+  const size_t counts[] = {2, 16384, 1000, 1, 32768, 3, 16383, 12345};  // f32 elements (per rank)
   const K kinds[] = {K::allreduce, K::allgather, K::reduce_scatter};
   const size_t big = 1 << 19;  // 2 MiB of f32: not LL
   const int ops = 96;

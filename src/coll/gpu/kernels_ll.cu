@@ -15,7 +15,13 @@ struct LLGrid {
 
 LLGrid ll_grid(size_t payload_bytes, int max_blocks, int block_threads) {
   const size_t lines = (payload_bytes + 7) / 8;
-  const size_t threads = std::min<size_t>(size_t(block_threads), (lines + 31) / 32 * 32);
+  auto warps = [](size_t t) { return (t + 31) / 32 * 32; };
+  // Blocks grow up to `block_threads`; past max_blocks x block_threads lines
+  // they grow to kThreads instead, since a thread with a second line costs
+  // far more than a larger block (bench/results/gpu.md, the grid sweep).
+  const size_t threads =
+      std::min<size_t>(kThreads, std::max(std::min<size_t>(size_t(block_threads), warps(lines)),
+                                          warps((lines + size_t(max_blocks) - 1) / size_t(max_blocks))));
   const size_t blocks = std::min<size_t>(size_t(max_blocks), (lines + threads - 1) / threads);
   return {dim3(static_cast<unsigned>(blocks)), dim3(static_cast<unsigned>(threads))};
 }

@@ -46,7 +46,7 @@ inline constexpr size_t kDataOffset = kFlagsBytes;
 inline constexpr size_t kP2POffset = kDataOffset + 2 * kHalfBytes;
 // [ll] per half, per sender: 16-byte lines of {data, flag, data, flag}
 //      (ll_kernel.cuh); payload is half the slot.
-inline constexpr size_t kLLSlotBytes = size_t(128) << 10;
+inline constexpr size_t kLLSlotBytes = size_t(256) << 10;
 inline constexpr size_t kLLMaxBytes = kLLSlotBytes / 2;  // largest LL payload
 inline constexpr size_t kLLOffset = kP2POffset + size_t(kMaxRanks) * 2 * kP2PHalfBytes;
 inline constexpr size_t kScratchBytes = kLLOffset + 2 * size_t(kMaxRanks) * kLLSlotBytes;

@@ -108,7 +108,7 @@ void GpuComm::Impl::setup_peers(Store& store) {
   zero_copy_min_bytes_ = ZeroCopyThresholds::from_env(size);
   two_shot_min_bytes_ = static_cast<size_t>(env::get_int("WEFT_GPU_TWO_SHOT_MIN_BYTES"));
   push_max_bytes_ = static_cast<size_t>(env::get_int("WEFT_GPU_PUSH_MAX_BYTES"));
-  ll_max_bytes_ = std::min(kLLMaxBytes, static_cast<size_t>(env::get_int("WEFT_GPU_LL_MAX_BYTES")));
+  ll_max_bytes_ = ll_max_bytes_from_env(size);
   ll_block_threads_ = static_cast<int>(env::get_int("WEFT_GPU_LL_THREADS"));
   WEFT_REQUIRE(ll_block_threads_ >= 32 && ll_block_threads_ <= kThreads && ll_block_threads_ % 32 == 0, ctx,
                ": WEFT_GPU_LL_THREADS must be a multiple of 32 from 32 to ", kThreads, ", not ", ll_block_threads_);

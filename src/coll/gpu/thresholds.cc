@@ -1,5 +1,8 @@
 #include "coll/gpu/thresholds.h"
 
+#include <algorithm>
+#include <string>
+
 #include "weft/env.h"
 
 namespace weft::gpu {
@@ -29,6 +32,16 @@ ZeroCopyThresholds ZeroCopyThresholds::from_env(int gpus) {
   // 256 KiB (11.9 vs 11.0 us); allgather and reduce_scatter were not swept.
   if (gpus <= 2) return {2 * MiB, 4 * MiB, 4 * MiB};
   return {256 * KiB, 256 * KiB, 256 * KiB};
+}
+
+size_t ll_max_bytes_from_env(int gpus) {
+  constexpr size_t KiB = 1024;
+  const std::string value = env::get("WEFT_GPU_LL_MAX_BYTES");
+  if (value != "auto") return std::min(kLLMaxBytes, static_cast<size_t>(env::get_int("WEFT_GPU_LL_MAX_BYTES")));
+  // Measured on H200s (bench/results/gpu.md, "Small-message latency").
+  // 2 GPUs: LL at 128 KiB beats the push path's barrier. More GPUs: 64 KiB,
+  // the limit before the larger LL slots; not swept since.
+  return gpus <= 2 ? 128 * KiB : 64 * KiB;
 }
 
 }  // namespace weft::gpu

@@ -24,4 +24,12 @@ struct ZeroCopyThresholds {
   static ZeroCopyThresholds from_env(int gpus);
 };
 
+// The largest allreduce / allgather / reduce_scatter (bytes per rank) that
+// uses LL. LL's 16-byte lines carry 8 payload bytes, so it doubles the
+// NVLink traffic in exchange for having no barrier: it pays while the
+// message is small next to a barrier's cost, less so with more peers to
+// write to. WEFT_GPU_LL_MAX_BYTES: a number (at most kLLMaxBytes), or
+// "auto" (the default): the table measured for `gpus` GPUs.
+size_t ll_max_bytes_from_env(int gpus);
+
 }  // namespace weft::gpu
