@@ -299,8 +299,13 @@ int Group::begin_round(const transport::OpHeader& desc, Clock::time_point deadli
 }
 
 void Group::wait_all(uint64_t phase, Clock::time_point deadline) {
+  if (phase <= all_passed_) return;  // seen before: no peer's line is read
   for (int q = 0; q < local_size(); ++q)
-    if (q != me_ && !passed(q, phase)) return wait_slow(-1, phase, deadline);
+    if (q != me_ && !passed(q, phase)) {
+      wait_slow(-1, phase, deadline);
+      break;
+    }
+  all_passed_ = phase;
 }
 
 void Group::wait(int local, uint64_t phase, Clock::time_point deadline) {
