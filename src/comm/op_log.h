@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "coll/op_desc.h"
+
 namespace weft {
 
 class OpLog {
@@ -22,12 +24,20 @@ class OpLog {
     std::string peers;        // "ring 3->4->5" or "peer 2"
     State state = State::queued;
     Clock::time_point queued_at, started_at, ended_at;
+    // A collective's record keeps its descriptor and rank count; what and
+    // peers are formatted from them by snapshot() (formatting them for every
+    // operation cost more than a small operation's exchange).
+    coll::OpDesc desc;
+    int ranks = 0;  // > 0: a collective's record, still to be formatted
   };
 
   explicit OpLog(size_t capacity = 64) : capacity_(capacity) {}
 
   uint64_t add(std::string what, std::string peers);
-  void set_state(uint64_t id, State state);
+  // A collective among `ranks` ranks, queued at `now`.
+  uint64_t add(const coll::OpDesc& desc, int ranks, Clock::time_point now);
+  void set_state(uint64_t id, State state) { set_state(id, state, Clock::now()); }
+  void set_state(uint64_t id, State state, Clock::time_point now);
   std::vector<Record> snapshot() const;
   // One WARN line per record, oldest first, times relative to now.
   void dump(int rank, const std::string& reason) const;
