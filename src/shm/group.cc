@@ -313,8 +313,10 @@ void Group::wait(int local, uint64_t phase, Clock::time_point deadline) {
 }
 
 void Group::wait_slow(int only, uint64_t phase, Clock::time_point deadline) {
-  const auto start = Clock::now();
-  auto last_alive_check = start;
+  // The spin counts from the first look at the clock, 64 pauses in: most
+  // waits end before that, and a clock read costs as much as a few dozen
+  // of them.
+  Clock::time_point start{}, last_alive_check{};
   int next = only >= 0 ? only : 0;
   const int end = only >= 0 ? only + 1 : local_size();
   auto done = [&] {
@@ -328,6 +330,7 @@ void Group::wait_slow(int only, uint64_t phase, Clock::time_point deadline) {
       continue;
     }
     const auto now = Clock::now();
+    if (start == Clock::time_point{}) start = last_alive_check = now;
     if (now - start < spin_for_) continue;
     // Sleep on the peer's counter until it signals, at most a millisecond
     // at a time to look at the deadline, failures and liveness.
