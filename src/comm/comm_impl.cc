@@ -121,13 +121,15 @@ void Communicator::Impl::run_front(std::unique_lock<std::mutex>& lock) {
   running_ = true;
   has_current_ = true;
   current_ = op.desc;
-  lock.unlock();
   // Two clock reads per operation: its start (the op log, its deadline)
   // and its end (the op log, the worker's grace period).
-  std::exception_ptr failure = run(op, Clock::now());
+  const auto start = Clock::now();
+  log_.set_state(op.log_id, OpLog::State::running, start);
+  lock.unlock();
+  std::exception_ptr failure = run(op, start);
   const auto end = Clock::now();
-  log_.set_state(op.log_id, failure ? OpLog::State::failed : OpLog::State::done, end);
   lock.lock();
+  log_.set_state(op.log_id, failure ? OpLog::State::failed : OpLog::State::done, end);
   // Idle before the caller hears of completion, so that a communicator
   // destroyed right after its last wait() is not taken as busy.
   running_ = false;
@@ -277,7 +279,6 @@ std::exception_ptr Communicator::Impl::run(Op& op, Clock::time_point start) {
         Error(e.code(), str("rank ", rank_, ": ", what, ": communicator failed earlier: ",
                             e.message())));
   }
-  log_.set_state(op.log_id, OpLog::State::running, start);
   WEFT_TRACE("comm", "start ", op.desc.describe(), " on the ",
              std::this_thread::get_id() == worker_.get_id() ? "worker" : "waiting", " thread");
   coll::Context ctx(*transport_, op.desc, start + op.timeout, scratch_, shm_.get());
@@ -335,16 +336,21 @@ Work Communicator::Impl::p2p(bool is_send, void* buf, size_t count, DataType typ
       str(is_send ? "send #" : "recv #", index, (is_send ? " to" : " from"), " peer rank ", peer,
           " (tag ", tag, ", ", count, " x ", to_string(type), ")");
   auto state = std::make_shared<Work::State>(str("rank ", rank_, ": ", what));
-  const uint64_t id = log_.add(what, str("peer ", peer));
-  log_.set_state(id, OpLog::State::running);
+  uint64_t id;
+  {
+    std::lock_guard lock(mutex_);
+    id = log_.add(what, str("peer ", peer));
+    log_.set_state(id, OpLog::State::running);
+  }
   auto on_done = [this, state, what, id](std::exception_ptr error) {
-    if (error) {
-      log_.set_state(id, OpLog::State::failed);
-      state->fail(std::make_exception_ptr(in_context(what, error)));
-    } else {
-      log_.set_state(id, OpLog::State::done);
-      state->complete();
+    {
+      std::lock_guard lock(mutex_);
+      log_.set_state(id, error ? OpLog::State::failed : OpLog::State::done);
     }
+    if (error)
+      state->fail(std::make_exception_ptr(in_context(what, error)));
+    else
+      state->complete();
   };
   const size_t bytes = count * size_of(type);
   auto request = is_send ? transport_->isend(peer, wire_tag, buf, bytes, &header, on_done)
@@ -381,8 +387,13 @@ void Communicator::Impl::check_p2p_deadlines() {
 void Communicator::Impl::on_transport_failure(const Error& error) {
   WEFT_WARN("comm", "rank ", rank_, ": communicator failed: [", to_string(error.code()), "] ",
             error.message());
-  if (error.code() == ErrorCode::Timeout || config_.dump_on_error)
-    log_.dump(rank_, to_string(error.code()));
+  if (error.code() != ErrorCode::Timeout && !config_.dump_on_error) return;
+  std::vector<OpLog::Record> records;
+  {
+    std::lock_guard lock(mutex_);
+    records = log_.snapshot();
+  }
+  OpLog::dump(records, rank_, to_string(error.code()));
 }
 
 void Communicator::Impl::abort() {

@@ -180,7 +180,7 @@ class Communicator::Impl : public Work::State::Helper,
   coll::Scratch scratch_;
   OpLog log_;
 
-  std::mutex mutex_;  // queue_, stop_, next_seq_, current_, p2p state, who runs
+  std::mutex mutex_;  // queue_, stop_, next_seq_, current_, p2p state, who runs, log_
   std::condition_variable cv_;          // the worker's
   std::condition_variable helpers_cv_;  // threads in help() waiting for their turn
   std::deque<Op> queue_;

@@ -17,7 +17,6 @@ const char* to_string(OpLog::State state) noexcept {
 }
 
 uint64_t OpLog::add(std::string what, std::string peers) {
-  std::lock_guard lock(mutex_);
   Record r;
   r.id = next_++;
   r.what = std::move(what);
@@ -31,7 +30,6 @@ uint64_t OpLog::add(std::string what, std::string peers) {
 }
 
 uint64_t OpLog::add(const coll::OpDesc& desc, int ranks, Clock::time_point now) {
-  std::lock_guard lock(mutex_);
   const uint64_t id = next_++;
   if (records_.size() < capacity_) records_.emplace_back();
   // Reused in place: the record's strings keep their storage.
@@ -48,7 +46,6 @@ uint64_t OpLog::add(const coll::OpDesc& desc, int ranks, Clock::time_point now) 
 }
 
 void OpLog::set_state(uint64_t id, State state, Clock::time_point now) {
-  std::lock_guard lock(mutex_);
   if (id + capacity_ < next_) return;  // overwritten already
   Record& r = records_[id % capacity_];
   if (r.id != id) return;
@@ -58,7 +55,6 @@ void OpLog::set_state(uint64_t id, State state, Clock::time_point now) {
 }
 
 std::vector<OpLog::Record> OpLog::snapshot() const {
-  std::lock_guard lock(mutex_);
   std::vector<Record> out;
   uint64_t first = next_ > records_.size() ? next_ - records_.size() : 0;
   for (uint64_t id = first; id < next_; ++id) {
@@ -73,8 +69,7 @@ std::vector<OpLog::Record> OpLog::snapshot() const {
   return out;
 }
 
-void OpLog::dump(int rank, const std::string& reason) const {
-  auto records = snapshot();
+void OpLog::dump(const std::vector<Record>& records, int rank, const std::string& reason) {
   auto now = Clock::now();
   auto ago = [&](Clock::time_point t) -> std::string {
     if (t == Clock::time_point{}) return "-";

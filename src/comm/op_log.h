@@ -2,11 +2,14 @@
 // was, whom it talked to, where it stands, and when it moved. Dumped to the
 // log on a timeout (or any failure with WEFT_DUMP_ON_ERROR=1) so that an
 // operator sees which rank is stuck in which operation.
+//
+// Not synchronised itself: its owner serialises every call (the
+// communicator does so under the mutex it holds anyway while it queues and
+// hands over operations, so that the log costs no lock of its own).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -39,12 +42,11 @@ class OpLog {
   void set_state(uint64_t id, State state) { set_state(id, state, Clock::now()); }
   void set_state(uint64_t id, State state, Clock::time_point now);
   std::vector<Record> snapshot() const;
-  // One WARN line per record, oldest first, times relative to now.
-  void dump(int rank, const std::string& reason) const;
+  // One WARN line per record of a snapshot, oldest first, times relative to now.
+  static void dump(const std::vector<Record>& records, int rank, const std::string& reason);
 
  private:
   size_t capacity_;
-  mutable std::mutex mutex_;
   std::vector<Record> records_;  // ring: records_[id % capacity_]
   uint64_t next_ = 0;
 };
