@@ -93,6 +93,8 @@ class Group {
   // cma_status() says why or why not, for the log.
   bool cma() const { return cma_; }
   size_t cma_min_bytes() const { return cma_min_bytes_; }
+  // The same for allgather and broadcast (WEFT_SHM_CMA_COPY_MIN_BYTES).
+  size_t cma_copy_min_bytes() const { return cma_copy_min_bytes_; }
   const std::string& cma_status() const { return cma_status_; }
   // Publishes this member's buffers for the round on `half` (before the
   // round's first signal), and reads what member `local` published.
@@ -158,7 +160,7 @@ class Group {
   uint64_t all_passed_ = 0;  // every other member has passed this phase (seen)
   uint64_t rounds_ = 0;
   bool cma_ = false;
-  size_t cma_min_bytes_ = 0;
+  size_t cma_min_bytes_ = 0, cma_copy_min_bytes_ = 0;
   std::string cma_status_;
   uint32_t logged_ = 0;
 };

@@ -171,7 +171,7 @@ void allgather_shm(Context& ctx, const char* in, char* out, size_t count) {
   shm::Group& g = *ctx.shm();
   const int n = g.local_size(), r = g.local_rank();
   const size_t es = ctx.esize();
-  if (use_single_copy(g, count * es))  // one block from every peer
+  if (use_single_copy(g, count * es, /*copy_only=*/true))  // one block from every peer
     return allgather_single_copy(ctx, in, out, count);
   const size_t per_round = std::max<size_t>(1, g.half_bytes() / es);
   size_t done = 0;
@@ -197,7 +197,8 @@ void broadcast_shm(Context& ctx, char* buf, size_t count, int root) {
   const int r = g.local_rank();
   const size_t es = ctx.esize();
   // A non-root reads all but the root's own part (single_copy.cc).
-  if (use_single_copy(g, (count - count / static_cast<size_t>(g.local_size())) * es))
+  if (use_single_copy(g, (count - count / static_cast<size_t>(g.local_size())) * es,
+                      /*copy_only=*/true))
     return broadcast_single_copy(ctx, buf, count, root);
   const size_t per_round = std::max<size_t>(1, g.half_bytes() / es);
   size_t done = 0;
