@@ -117,7 +117,15 @@ class Group {
   // half is free at once; otherwise it is free once every member has passed
   // this member's next phase (the next round's arrive: a member arrives
   // there only after it finished reading this one).
-  void end_round(int half, bool synced) { free_after_[half] = synced ? phase_ : phase_ + 1; }
+  void end_round(int half, bool synced) {
+    free_after_[half] = synced ? phase_ : phase_ + 1;
+    // The next round writes this member's descriptor and slot in the other
+    // half, lines a peer read before: ask for their first lines writable
+    // now, so that the invalidations happen while the caller does its
+    // bookkeeping, not in the next signal() (which waits for them).
+    __builtin_prefetch(slot(me_, half ^ 1), 1);
+    __builtin_prefetch(&desc(me_, half ^ 1), 1);
+  }
 
   char* slot(int local, int half) const;
   const transport::OpHeader& desc(int local, int half) const;
