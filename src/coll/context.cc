@@ -25,8 +25,7 @@ Context::Context(transport::Transport& transport, const OpDesc& desc, Clock::tim
       scratch_(scratch),
       shm_(shm),
       group_rank_(transport.rank()),
-      group_size_(transport.size()),
-      header_sent_(static_cast<size_t>(transport.size()), 0) {}
+      group_size_(transport.size()) {}
 
 Context::Context(Context& parent, std::vector<int> members, const OpDesc& desc)
     : transport_(parent.transport_),
@@ -36,8 +35,7 @@ Context::Context(Context& parent, std::vector<int> members, const OpDesc& desc)
       scratch_(parent.scratch_),
       members_(std::move(members)),
       group_rank_(-1),
-      group_size_(static_cast<int>(members_.size())),
-      header_sent_(static_cast<size_t>(transport_.size()), 0) {
+      group_size_(static_cast<int>(members_.size())) {
   auto it = std::find(members_.begin(), members_.end(), transport_.rank());
   WEFT_ASSERT(it != members_.end());
   group_rank_ = static_cast<int>(it - members_.begin());
@@ -46,6 +44,8 @@ Context::Context(Context& parent, std::vector<int> members, const OpDesc& desc)
 transport::RequestPtr Context::send(int peer, uint32_t sub, const void* data, size_t bytes) {
   WEFT_ASSERT(sub < kMaxSub);
   peer = global(peer);
+  // Sized at the first send: shared-memory operations send nothing.
+  if (header_sent_.empty()) header_sent_.assign(static_cast<size_t>(transport_.size()), 0);
   const transport::OpHeader* header = nullptr;
   if (!header_sent_[peer]) {
     header_sent_[peer] = 1;

@@ -84,7 +84,7 @@ class Context {
   shm::Group* shm_ = nullptr;
   std::vector<int> members_;  // empty: every rank of the transport
   int group_rank_, group_size_;
-  std::vector<uint8_t> header_sent_;
+  std::vector<uint8_t> header_sent_;  // per peer; empty until the first send
   std::vector<transport::RequestPtr> recvs_;  // for the Timeout message
 };
 

@@ -28,8 +28,11 @@ Communicator::Impl::Impl(std::unique_ptr<transport::Transport> transport, CommCo
       planner_(config_.algo),
       transport_(std::move(transport)) {
   transport_->set_context([this] {
-    std::lock_guard lock(mutex_);
-    return current_.empty() ? std::string("no operation") : current_;
+    std::unique_lock lock(mutex_);
+    if (!has_current_) return std::string("no operation");
+    const coll::OpDesc current = current_;
+    lock.unlock();
+    return current.describe();
   });
   transport_->set_on_failure([this](const Error& e) { on_transport_failure(e); });
   worker_ = std::thread([this] { worker_loop(); });
@@ -89,62 +92,49 @@ std::chrono::milliseconds Communicator::Impl::timeout_of(const OpOptions& option
   return options.timeout ? *options.timeout : config_.timeout;
 }
 
-// OpDesc::describe() costs ~0.6 us (it formats the size with snprintf):
-// a sixth of a small collective. Operations mostly repeat their shape, so
-// the text of the last shape is kept and only the sequence number is
-// formatted again; the text is describe()'s own.
-std::string Communicator::Impl::describe(const coll::OpDesc& desc) {
-  const coll::OpDesc& d = described_;
-  if (!described_head_.empty() && d.kind == desc.kind && d.dtype == desc.dtype &&
-      d.op == desc.op && d.root == desc.root && d.count == desc.count)
-    return described_head_ + std::to_string(desc.seq) + described_tail_;
-  std::string text = desc.describe();
-  // "<kind> #<seq> (...)": split around the number, or keep nothing.
-  const std::string number = " #" + std::to_string(desc.seq) + " ";
-  const size_t at = text.find(number);
-  described_ = desc;
-  described_head_.clear();
-  if (at != std::string::npos) {
-    described_head_ = text.substr(0, at + 2);
-    described_tail_ = text.substr(at + number.size() - 1);
-  }
-  return text;
-}
-
 Work Communicator::Impl::submit(coll::OpDesc desc, Body body, const OpOptions& options) {
   std::unique_lock lock(mutex_);
   WEFT_REQUIRE(!stop_, "rank ", rank_, ": communicator is shutting down");
   desc.seq = next_seq_++;
-  std::string what = describe(desc);
-  // Plain appends: this runs for every operation (str() costs microseconds).
-  auto state = std::make_shared<Work::State>("rank " + std::to_string(rank_) + ": " + what);
+  // No text is formatted here: the Work and the op log describe the
+  // operation when someone asks (an error, a dump), from `desc`.
+  auto state = std::make_shared<Work::State>(rank_, desc);
   state->set_helper(weak_from_this(), desc.seq);
-  uint64_t id = log_.add(what, std::to_string(size_) + " ranks");
+  Work work(state);
   // The grace period counts from the caller's last call.
   const auto now = Clock::now();
+  const uint64_t id = log_.add(desc, size_, now);
   last_activity_ = now;
   // On standby the worker polls; a sleeping one, or one that must start
   // this operation at once, needs a wake-up.
   const bool wake = worker_asleep_ || workers_only(desc);
   worker_asleep_ = false;
-  queue_.push_back(
-      Op{desc, std::move(what), std::move(body), state, timeout_of(options), id, now});
+  queue_.push_back(Op{desc, std::move(body), std::move(state), timeout_of(options), id, now});
   lock.unlock();
   if (wake) cv_.notify_all();
-  return Work(state);
+  return work;
 }
 
 void Communicator::Impl::run_front(std::unique_lock<std::mutex>& lock) {
   Op op = std::move(queue_.front());
   queue_.pop_front();
   running_ = true;
+  has_current_ = true;
+  current_ = op.desc;
+  // Two clock reads per operation: its start (the op log, its deadline)
+  // and its end (the op log, the worker's grace period).
+  const auto start = Clock::now();
+  log_.set_state(op.log_id, OpLog::State::running, start);
   lock.unlock();
-  std::exception_ptr failure = run(op);
+  std::exception_ptr failure = run(op, start);
+  const auto end = Clock::now();
   lock.lock();
+  log_.set_state(op.log_id, failure ? OpLog::State::failed : OpLog::State::done, end);
   // Idle before the caller hears of completion, so that a communicator
   // destroyed right after its last wait() is not taken as busy.
   running_ = false;
-  last_activity_ = Clock::now();
+  has_current_ = false;
+  last_activity_ = end;
   lock.unlock();
   if (failure)
     op.state->fail(failure);
@@ -281,27 +271,22 @@ Error Communicator::Impl::in_context(const std::string& what, std::exception_ptr
   }
 }
 
-std::exception_ptr Communicator::Impl::run(Op& op) {
-  const std::string& what = op.what;
+std::exception_ptr Communicator::Impl::run(Op& op, Clock::time_point start) {
   if (auto root = transport_->failure()) {
+    const std::string what = op.desc.describe();
     Error e = in_context(what, root);
-    log_.set_state(op.log_id, OpLog::State::failed);
     return std::make_exception_ptr(
         Error(e.code(), str("rank ", rank_, ": ", what, ": communicator failed earlier: ",
                             e.message())));
   }
-  {
-    std::lock_guard lock(mutex_);
-    current_ = what;
-  }
-  log_.set_state(op.log_id, OpLog::State::running);
-  WEFT_TRACE("comm", "start ", what, " on the ",
+  WEFT_TRACE("comm", "start ", op.desc.describe(), " on the ",
              std::this_thread::get_id() == worker_.get_id() ? "worker" : "waiting", " thread");
-  coll::Context ctx(*transport_, op.desc, Clock::now() + op.timeout, scratch_, shm_.get());
+  coll::Context ctx(*transport_, op.desc, start + op.timeout, scratch_, shm_.get());
   std::exception_ptr failure;
   try {
-    op.body(ctx, planner_);
+    op.body.run(ctx, planner_, op.body.args);
   } catch (const Error& e) {
+    const std::string what = op.desc.describe();
     if (auto root = transport_->failure()) {
       Error err = in_context(what, root);
       // A failure relayed from elsewhere: say whom this rank was waiting for,
@@ -324,19 +309,11 @@ std::exception_ptr Communicator::Impl::run(Op& op) {
       failure = std::make_exception_ptr(in_context(what, transport_->failure()));
     }
   } catch (const std::exception& e) {
+    const std::string what = op.desc.describe();
     transport_->fail(ErrorCode::Internal, str("rank ", rank_, ": ", what, ": ", e.what()));
     failure = std::make_exception_ptr(in_context(what, transport_->failure()));
   }
-  {
-    std::lock_guard lock(mutex_);
-    current_.clear();
-  }
-  if (failure) {
-    log_.set_state(op.log_id, OpLog::State::failed);
-  } else {
-    log_.set_state(op.log_id, OpLog::State::done);
-    WEFT_TRACE("comm", "done ", what);
-  }
+  if (!failure) WEFT_TRACE("comm", "done ", op.desc.describe());
   return failure;
 }
 
@@ -359,16 +336,21 @@ Work Communicator::Impl::p2p(bool is_send, void* buf, size_t count, DataType typ
       str(is_send ? "send #" : "recv #", index, (is_send ? " to" : " from"), " peer rank ", peer,
           " (tag ", tag, ", ", count, " x ", to_string(type), ")");
   auto state = std::make_shared<Work::State>(str("rank ", rank_, ": ", what));
-  const uint64_t id = log_.add(what, str("peer ", peer));
-  log_.set_state(id, OpLog::State::running);
+  uint64_t id;
+  {
+    std::lock_guard lock(mutex_);
+    id = log_.add(what, str("peer ", peer));
+    log_.set_state(id, OpLog::State::running);
+  }
   auto on_done = [this, state, what, id](std::exception_ptr error) {
-    if (error) {
-      log_.set_state(id, OpLog::State::failed);
-      state->fail(std::make_exception_ptr(in_context(what, error)));
-    } else {
-      log_.set_state(id, OpLog::State::done);
-      state->complete();
+    {
+      std::lock_guard lock(mutex_);
+      log_.set_state(id, error ? OpLog::State::failed : OpLog::State::done);
     }
+    if (error)
+      state->fail(std::make_exception_ptr(in_context(what, error)));
+    else
+      state->complete();
   };
   const size_t bytes = count * size_of(type);
   auto request = is_send ? transport_->isend(peer, wire_tag, buf, bytes, &header, on_done)
@@ -405,15 +387,24 @@ void Communicator::Impl::check_p2p_deadlines() {
 void Communicator::Impl::on_transport_failure(const Error& error) {
   WEFT_WARN("comm", "rank ", rank_, ": communicator failed: [", to_string(error.code()), "] ",
             error.message());
-  if (error.code() == ErrorCode::Timeout || config_.dump_on_error)
-    log_.dump(rank_, to_string(error.code()));
+  if (error.code() != ErrorCode::Timeout && !config_.dump_on_error) return;
+  std::vector<OpLog::Record> records;
+  {
+    std::lock_guard lock(mutex_);
+    records = log_.snapshot();
+  }
+  OpLog::dump(records, rank_, to_string(error.code()));
 }
 
 void Communicator::Impl::abort() {
-  std::string current;
+  std::string current = "no operation running";
   {
-    std::lock_guard lock(mutex_);
-    current = current_.empty() ? std::string("no operation running") : current_;
+    std::unique_lock lock(mutex_);
+    if (has_current_) {
+      const coll::OpDesc desc = current_;
+      lock.unlock();
+      current = desc.describe();
+    }
   }
   transport_->fail(ErrorCode::Aborted,
                    str("rank ", rank_, ": communicator aborted by abort() (", current, ")"));

@@ -75,7 +75,20 @@ struct CommConfig {
 class Communicator::Impl : public Work::State::Helper,
                            public std::enable_shared_from_this<Communicator::Impl> {
  public:
-  using Body = std::function<void(coll::Context&, const coll::Planner&)>;
+  // What a queued collective runs: a plain function and its arguments, held
+  // in the queue entry itself (a capturing std::function allocated for
+  // every operation). `extra` holds what the v-variants need besides.
+  struct Args {
+    const void* in = nullptr;
+    void* out = nullptr;
+    size_t count = 0;
+    int root = -1;
+    std::shared_ptr<const void> extra;
+  };
+  struct Body {
+    void (*run)(coll::Context&, const coll::Planner&, const Args&);
+    Args args;
+  };
 
   Impl(std::unique_ptr<transport::Transport> transport, CommConfig config);
   ~Impl();
@@ -124,8 +137,7 @@ class Communicator::Impl : public Work::State::Helper,
 
  private:
   struct Op {
-    coll::OpDesc desc;
-    std::string what;  // desc.describe()
+    coll::OpDesc desc;  // its text (desc.describe()) is made only when needed
     Body body;
     std::shared_ptr<Work::State> state;
     std::chrono::milliseconds timeout;
@@ -153,11 +165,9 @@ class Communicator::Impl : public Work::State::Helper,
   // Work; `lock` (on mutex_) is held on entry and on return, not during the
   // run. The caller checked that no operation is running.
   void run_front(std::unique_lock<std::mutex>& lock);
-  // desc.describe(), from the text of the last shape described when only
-  // the sequence number differs (guarded by mutex_).
-  std::string describe(const coll::OpDesc& desc);
-  // Runs one collective; returns its error (the caller completes the Work).
-  std::exception_ptr run(Op& op);
+  // Runs one collective that started at `start`; returns its error (the
+  // caller completes the Work).
+  std::exception_ptr run(Op& op, coll::Clock::time_point start);
   void check_p2p_deadlines();
   void on_transport_failure(const Error& error);
   // The error an operation reports for the communicator's root cause.
@@ -170,7 +180,7 @@ class Communicator::Impl : public Work::State::Helper,
   coll::Scratch scratch_;
   OpLog log_;
 
-  std::mutex mutex_;  // queue_, stop_, next_seq_, current_, p2p state, who runs
+  std::mutex mutex_;  // queue_, stop_, next_seq_, current_, p2p state, who runs, log_
   std::condition_variable cv_;          // the worker's
   std::condition_variable helpers_cv_;  // threads in help() waiting for their turn
   std::deque<Op> queue_;
@@ -183,9 +193,10 @@ class Communicator::Impl : public Work::State::Helper,
   std::chrono::microseconds grace_ = kGraceMin;
   coll::Clock::time_point last_activity_{};  // an operation was queued or ended
   uint64_t next_seq_ = 0;
-  coll::OpDesc described_;                   // the shape describe() last formatted
-  std::string described_head_, described_tail_;  // its text around the number
-  std::string current_;
+  // The operation running (its description is formatted when the transport
+  // or abort() asks).
+  bool has_current_ = false;
+  coll::OpDesc current_;
   std::map<std::pair<int, uint32_t>, uint64_t> p2p_sent_, p2p_received_;
   std::vector<P2pWatch> p2p_watch_;
 

@@ -2,6 +2,8 @@
 // body runs a coll:: entry point on the worker thread. (init, init_from_env
 // and split live in src/bootstrap/.)
 #include <numeric>
+#include <span>
+#include <vector>
 
 #include "coll/collectives.h"
 #include "comm/comm_impl.h"
@@ -59,9 +61,10 @@ Work Communicator::allreduce(const void* send, void* recv, size_t count, DataTyp
   check_buffer(send, count, "allreduce", "send", rank());
   check_buffer(recv, count, "allreduce", "recv", rank());
   return impl_->submit(desc(OpKind::allreduce, type, count, op),
-                       [=](coll::Context& ctx, const coll::Planner& p) {
-                         coll::allreduce(ctx, p, send, recv, count);
-                       },
+                       {[](coll::Context& ctx, const coll::Planner& p, const Impl::Args& a) {
+                          coll::allreduce(ctx, p, a.in, a.out, a.count);
+                        },
+                        {send, recv, count}},
                        opts);
 }
 
@@ -72,9 +75,10 @@ Work Communicator::reduce(const void* send, void* recv, size_t count, DataType t
   check_buffer(send, count, "reduce", "send", rank());
   if (rank() == root) check_buffer(recv, count, "reduce", "recv", rank());
   return impl_->submit(desc(OpKind::reduce, type, count, op, root),
-                       [=](coll::Context& ctx, const coll::Planner& p) {
-                         coll::reduce(ctx, p, send, recv, count, root);
-                       },
+                       {[](coll::Context& ctx, const coll::Planner& p, const Impl::Args& a) {
+                          coll::reduce(ctx, p, a.in, a.out, a.count, a.root);
+                        },
+                        {send, recv, count, root}},
                        opts);
 }
 
@@ -84,9 +88,10 @@ Work Communicator::broadcast(void* buf, size_t count, DataType type, int root,
   check_root(*impl_, root, "broadcast");
   check_buffer(buf, count, "broadcast", "buf", rank());
   return impl_->submit(desc(OpKind::broadcast, type, count, ReduceOp::sum, root),
-                       [=](coll::Context& ctx, const coll::Planner& p) {
-                         coll::broadcast(ctx, p, buf, count, root);
-                       },
+                       {[](coll::Context& ctx, const coll::Planner& p, const Impl::Args& a) {
+                          coll::broadcast(ctx, p, a.out, a.count, a.root);
+                        },
+                        {nullptr, buf, count, root}},
                        opts);
 }
 
@@ -96,9 +101,10 @@ Work Communicator::allgather(const void* send, void* recv, size_t count, DataTyp
   check_buffer(send, count, "allgather", "send", rank());
   check_buffer(recv, count, "allgather", "recv", rank());
   return impl_->submit(desc(OpKind::allgather, type, count),
-                       [=](coll::Context& ctx, const coll::Planner& p) {
-                         coll::allgather(ctx, p, send, recv, count);
-                       },
+                       {[](coll::Context& ctx, const coll::Planner& p, const Impl::Args& a) {
+                          coll::allgather(ctx, p, a.in, a.out, a.count);
+                        },
+                        {send, recv, count}},
                        opts);
 }
 
@@ -110,12 +116,18 @@ Work Communicator::allgatherv(const void* send, void* recv, std::span<const size
   WEFT_REQUIRE(counts.size() == n && displs.size() == n, "rank ", rank(),
                ": allgatherv needs ", n, " counts and displacements, got ", counts.size(),
                " and ", displs.size());
-  std::vector<size_t> c(counts.begin(), counts.end()), d(displs.begin(), displs.end());
-  const size_t total = std::accumulate(c.begin(), c.end(), size_t{0});
+  // counts, then displacements
+  auto v = std::make_shared<std::vector<size_t>>(counts.begin(), counts.end());
+  v->insert(v->end(), displs.begin(), displs.end());
+  const size_t total = std::accumulate(counts.begin(), counts.end(), size_t{0});
   return impl_->submit(desc(OpKind::allgatherv, type, total),
-                       [=](coll::Context& ctx, const coll::Planner& p) {
-                         coll::allgatherv(ctx, p, send, recv, c, d);
-                       },
+                       {[](coll::Context& ctx, const coll::Planner& p, const Impl::Args& a) {
+                          std::span<const size_t> v(
+                              *static_cast<const std::vector<size_t>*>(a.extra.get()));
+                          const size_t n = v.size() / 2;
+                          coll::allgatherv(ctx, p, a.in, a.out, v.first(n), v.subspan(n));
+                        },
+                        {send, recv, total, -1, v}},
                        opts);
 }
 
@@ -125,9 +137,10 @@ Work Communicator::reduce_scatter(const void* send, void* recv, size_t recv_coun
   check_buffer(send, recv_count, "reduce_scatter", "send", rank());
   check_buffer(recv, recv_count, "reduce_scatter", "recv", rank());
   return impl_->submit(desc(OpKind::reduce_scatter, type, recv_count, op),
-                       [=](coll::Context& ctx, const coll::Planner& p) {
-                         coll::reduce_scatter(ctx, p, send, recv, recv_count);
-                       },
+                       {[](coll::Context& ctx, const coll::Planner& p, const Impl::Args& a) {
+                          coll::reduce_scatter(ctx, p, a.in, a.out, a.count);
+                        },
+                        {send, recv, recv_count}},
                        opts);
 }
 
@@ -137,9 +150,10 @@ Work Communicator::alltoall(const void* send, void* recv, size_t count, DataType
   check_buffer(send, count, "alltoall", "send", rank());
   check_buffer(recv, count, "alltoall", "recv", rank());
   return impl_->submit(desc(OpKind::alltoall, type, count),
-                       [=](coll::Context& ctx, const coll::Planner& p) {
-                         coll::alltoall(ctx, p, send, recv, count);
-                       },
+                       {[](coll::Context& ctx, const coll::Planner& p, const Impl::Args& a) {
+                          coll::alltoall(ctx, p, a.in, a.out, a.count);
+                        },
+                        {send, recv, count}},
                        opts);
 }
 
@@ -153,13 +167,19 @@ Work Communicator::alltoallv(const void* send, std::span<const size_t> send_coun
   WEFT_REQUIRE(send_counts.size() == n && send_displs.size() == n && recv_counts.size() == n &&
                    recv_displs.size() == n,
                "rank ", rank(), ": alltoallv needs ", n, " counts and displacements per side");
-  std::vector<size_t> sc(send_counts.begin(), send_counts.end()),
-      sd(send_displs.begin(), send_displs.end()), rc(recv_counts.begin(), recv_counts.end()),
-      rd(recv_displs.begin(), recv_displs.end());
+  // send counts, send displacements, receive counts, receive displacements
+  auto v = std::make_shared<std::vector<size_t>>();
+  for (auto part : {send_counts, send_displs, recv_counts, recv_displs})
+    v->insert(v->end(), part.begin(), part.end());
   return impl_->submit(desc(OpKind::alltoallv, type, 0),
-                       [=](coll::Context& ctx, const coll::Planner& p) {
-                         coll::alltoallv(ctx, p, send, sc, sd, recv, rc, rd);
-                       },
+                       {[](coll::Context& ctx, const coll::Planner& p, const Impl::Args& a) {
+                          std::span<const size_t> v(
+                              *static_cast<const std::vector<size_t>*>(a.extra.get()));
+                          const size_t n = v.size() / 4;
+                          coll::alltoallv(ctx, p, a.in, v.first(n), v.subspan(n, n), a.out,
+                                          v.subspan(2 * n, n), v.subspan(3 * n));
+                        },
+                        {send, recv, 0, -1, v}},
                        opts);
 }
 
@@ -170,9 +190,10 @@ Work Communicator::gather(const void* send, void* recv, size_t count, DataType t
   check_buffer(send, count, "gather", "send", rank());
   if (rank() == root) check_buffer(recv, count, "gather", "recv", rank());
   return impl_->submit(desc(OpKind::gather, type, count, ReduceOp::sum, root),
-                       [=](coll::Context& ctx, const coll::Planner& p) {
-                         coll::gather(ctx, p, send, recv, count, root);
-                       },
+                       {[](coll::Context& ctx, const coll::Planner& p, const Impl::Args& a) {
+                          coll::gather(ctx, p, a.in, a.out, a.count, a.root);
+                        },
+                        {send, recv, count, root}},
                        opts);
 }
 
@@ -183,15 +204,19 @@ Work Communicator::scatter(const void* send, void* recv, size_t count, DataType 
   if (rank() == root) check_buffer(send, count, "scatter", "send", rank());
   check_buffer(recv, count, "scatter", "recv", rank());
   return impl_->submit(desc(OpKind::scatter, type, count, ReduceOp::sum, root),
-                       [=](coll::Context& ctx, const coll::Planner& p) {
-                         coll::scatter(ctx, p, send, recv, count, root);
-                       },
+                       {[](coll::Context& ctx, const coll::Planner& p, const Impl::Args& a) {
+                          coll::scatter(ctx, p, a.in, a.out, a.count, a.root);
+                        },
+                        {send, recv, count, root}},
                        opts);
 }
 
 Work Communicator::barrier(const OpOptions& opts) {
   return impl_->submit(desc(OpKind::barrier, DataType::u8, 0),
-                       [](coll::Context& ctx, const coll::Planner& p) { coll::barrier(ctx, p); },
+                       {[](coll::Context& ctx, const coll::Planner& p, const Impl::Args&) {
+                          coll::barrier(ctx, p);
+                        },
+                        {}},
                        opts);
 }
 

@@ -17,7 +17,6 @@ const char* to_string(OpLog::State state) noexcept {
 }
 
 uint64_t OpLog::add(std::string what, std::string peers) {
-  std::lock_guard lock(mutex_);
   Record r;
   r.id = next_++;
   r.what = std::move(what);
@@ -30,26 +29,47 @@ uint64_t OpLog::add(std::string what, std::string peers) {
   return next_ - 1;
 }
 
-void OpLog::set_state(uint64_t id, State state) {
-  std::lock_guard lock(mutex_);
+uint64_t OpLog::add(const coll::OpDesc& desc, int ranks, Clock::time_point now) {
+  const uint64_t id = next_++;
+  if (records_.size() < capacity_) records_.emplace_back();
+  // Reused in place: the record's strings keep their storage.
+  Record& r = records_[id % capacity_];
+  r.id = id;
+  r.what.clear();
+  r.peers.clear();
+  r.state = State::queued;
+  r.queued_at = now;
+  r.started_at = r.ended_at = Clock::time_point{};
+  r.desc = desc;
+  r.ranks = ranks;
+  return id;
+}
+
+void OpLog::set_state(uint64_t id, State state, Clock::time_point now) {
   if (id + capacity_ < next_) return;  // overwritten already
   Record& r = records_[id % capacity_];
   if (r.id != id) return;
   r.state = state;
-  if (state == State::running) r.started_at = Clock::now();
-  if (state == State::done || state == State::failed) r.ended_at = Clock::now();
+  if (state == State::running) r.started_at = now;
+  if (state == State::done || state == State::failed) r.ended_at = now;
 }
 
 std::vector<OpLog::Record> OpLog::snapshot() const {
-  std::lock_guard lock(mutex_);
   std::vector<Record> out;
   uint64_t first = next_ > records_.size() ? next_ - records_.size() : 0;
-  for (uint64_t id = first; id < next_; ++id) out.push_back(records_[id % capacity_]);
+  for (uint64_t id = first; id < next_; ++id) {
+    out.push_back(records_[id % capacity_]);
+    Record& r = out.back();
+    if (r.ranks > 0) {
+      r.what = r.desc.describe();
+      r.peers = std::to_string(r.ranks) + " ranks";
+      r.ranks = 0;
+    }
+  }
   return out;
 }
 
-void OpLog::dump(int rank, const std::string& reason) const {
-  auto records = snapshot();
+void OpLog::dump(const std::vector<Record>& records, int rank, const std::string& reason) {
   auto now = Clock::now();
   auto ago = [&](Clock::time_point t) -> std::string {
     if (t == Clock::time_point{}) return "-";

@@ -36,22 +36,35 @@ bool Work::State::poll() const {
 }
 
 void Work::State::complete() {
+  bool wake;
   {
     std::lock_guard lock(mutex_);
-    if (done_) return;
-    done_ = true;
+    if (done_.load(std::memory_order_relaxed)) return;
+    done_.store(true, std::memory_order_release);
+    wake = sleepers_ > 0;
   }
-  cv_.notify_all();
+  if (wake) cv_.notify_all();
 }
 
 void Work::State::fail(std::exception_ptr error) {
+  bool wake;
   {
     std::lock_guard lock(mutex_);
-    if (done_) return;
-    done_ = true;
+    if (done_.load(std::memory_order_relaxed)) return;
     error_ = std::move(error);
+    done_.store(true, std::memory_order_release);
+    wake = sleepers_ > 0;
   }
-  cv_.notify_all();
+  if (wake) cv_.notify_all();
+}
+
+std::string Work::State::description() const {
+  std::lock_guard lock(mutex_);
+  if (lazy_) {
+    description_ = "rank " + std::to_string(rank_) + ": " + desc_.describe();
+    lazy_ = false;
+  }
+  return description_;
 }
 
 bool Work::State::finished() const {
@@ -68,8 +81,13 @@ bool Work::State::wait_until(std::chrono::steady_clock::time_point deadline) con
       if (std::chrono::steady_clock::now() >= deadline) return false;
     return true;
   }
+  if (done()) return true;
   std::unique_lock lock(mutex_);
-  return cv_.wait_until(lock, deadline, [&] { return done_; });
+  ++sleepers_;
+  const bool ok =
+      cv_.wait_until(lock, deadline, [&] { return done_.load(std::memory_order_relaxed); });
+  --sleepers_;
+  return ok;
 }
 
 void Work::State::wait() const {
@@ -81,19 +99,20 @@ void Work::State::wait() const {
   }
   // Only the untimed wait helps: an operation run here cannot be left at a
   // wait(timeout)'s deadline.
+  if (done()) return;
   if (auto helper = helper_.lock(); helper && !done()) helper->help(const_cast<State&>(*this));
+  if (done()) return;
   std::unique_lock lock(mutex_);
-  cv_.wait(lock, [&] { return done_; });
+  ++sleepers_;
+  cv_.wait(lock, [&] { return done_.load(std::memory_order_relaxed); });
+  --sleepers_;
 }
 
-bool Work::State::done() const {
-  std::lock_guard lock(mutex_);
-  return done_;
-}
+bool Work::State::done() const { return done_.load(std::memory_order_acquire); }
 
 std::exception_ptr Work::State::error() const {
-  std::lock_guard lock(mutex_);
-  return error_;
+  // error_ is set before done_ is, and never after.
+  return done() ? error_ : nullptr;
 }
 
 // ---------------------------------------------------------------------------

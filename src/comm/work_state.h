@@ -7,6 +7,7 @@
 // this one on the waiting thread itself (comm_impl.h says why and how).
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <exception>
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <mutex>
 #include <string>
 
+#include "coll/op_desc.h"
 #include "weft/work.h"
 
 namespace weft {
@@ -35,6 +37,10 @@ class Work::State {
   };
 
   explicit State(std::string description) : description_(std::move(description)) {}
+  // A queued collective's: "rank R: <desc.describe()>", formatted only when
+  // asked for (an error, Work::describe()): formatting it for every
+  // operation cost more than the shared-memory exchange of a small one.
+  State(int rank, const coll::OpDesc& desc) : rank_(rank), desc_(desc), lazy_(true) {}
 
   // The first completion wins; later ones are ignored.
   void complete();
@@ -60,19 +66,25 @@ class Work::State {
   // nudging the helper of an operation still queued.
   bool finished() const;
   std::exception_ptr error() const;
-  const std::string& description() const { return description_; }
+  std::string description() const;
 
  private:
   // Polls the device for a state with a poller; true once complete.
   bool poll() const;
 
-  std::string description_;
+  mutable std::string description_;  // guarded by mutex_ while lazy_
+  int rank_ = -1;
+  coll::OpDesc desc_;
+  mutable bool lazy_ = false;  // description_ is still to be made from rank_ and desc_
   std::function<bool()> poll_;
   std::weak_ptr<Helper> helper_;
   uint64_t seq_ = 0;
   mutable std::mutex mutex_;
   mutable std::condition_variable cv_;
-  bool done_ = false;
+  // Written under mutex_, error_ before done_ (release): a reader that sees
+  // done_ needs no lock, and error_ never changes after that.
+  std::atomic<bool> done_{false};
+  mutable int sleepers_ = 0;  // threads in cv_.wait (guarded by mutex_)
   std::exception_ptr error_;
 };
 

@@ -17,6 +17,7 @@
 #include "shm/join_wait.h"
 #include "shm/liveness.h"
 #include "transport/transport.h"
+#include "weft/env.h"
 #include "weft/error.h"
 
 namespace weft::shm {
@@ -48,6 +49,7 @@ struct ProbeLine {
   uint64_t buffer;     // address of kProbeWords copies of `token` in the member's memory
   uint64_t token;
   uint64_t min_bytes;  // the member's WEFT_SHM_CMA_MIN_BYTES
+  uint64_t copy_min_bytes;  // its threshold for allgather and broadcast (CmaConfig)
   uint32_t wants;      // its WEFT_SHM_CMA
   int32_t result;      // 0: read every peer; else the errno (or kWrongBytes) of the first failure
   int32_t failed_peer; // local index of the peer that failed
@@ -91,7 +93,7 @@ int32_t probe_peers(const Segment& s, const std::vector<Member>& members, int me
 // The group's choice, the same on every member: every line is read from the segment.
 struct CmaChoice {
   bool on = false;
-  size_t min_bytes = 0;
+  size_t min_bytes = 0, copy_min_bytes = 0;
   std::string status;
 };
 CmaChoice decide_cma(const Segment& s, const std::vector<Member>& members) {
@@ -104,6 +106,7 @@ CmaChoice decide_cma(const Segment& s, const std::vector<Member>& members) {
       return choice;
     }
     choice.min_bytes = std::max<size_t>(choice.min_bytes, line.min_bytes);
+    choice.copy_min_bytes = std::max<size_t>(choice.copy_min_bytes, line.copy_min_bytes);
   }
   for (int q = 0; q < n; ++q) {
     const ProbeLine& line = probe_line(s, n, q);
@@ -119,7 +122,8 @@ CmaChoice decide_cma(const Segment& s, const std::vector<Member>& members) {
   }
   choice.on = true;
   choice.status = str("on for operations that read >= ", choice.min_bytes,
-                      " bytes from each peer (every rank read every other's memory at init)");
+                      " bytes from each peer (allgather and broadcast: >= ",
+                      choice.copy_min_bytes, ") (every rank read every other's memory at init)");
   return choice;
 }
 
@@ -182,6 +186,17 @@ std::unique_ptr<Group> Group::join(const std::string& name, std::vector<Member> 
     mine.buffer = reinterpret_cast<uintptr_t>(&probe_buffer[0]);
     mine.token = token;
     mine.min_bytes = cma.min_bytes;
+    // Allgather and broadcast only copy: through the segment every byte is
+    // written into lines the peers have cached (the write costs about twice
+    // the peers' read on the 2-core VM), so the single copy wins from far
+    // smaller messages, as long as every member has a CPU to make its system
+    // calls on (4 ranks on 2 cores: it lost at 128 KiB).
+    const bool cpu_each = static_cast<unsigned>(n) <= std::thread::hardware_concurrency();
+    mine.copy_min_bytes =
+        cpu_each ? std::min<uint64_t>(cma.min_bytes,
+                                      static_cast<uint64_t>(std::max<int64_t>(
+                                          0, env::get_int("WEFT_SHM_CMA_COPY_MIN_BYTES"))))
+                 : cma.min_bytes;
     mine.wants = cma.enabled;
     mine.result = 0;
     // Every member maps it, then the name goes: from here on no crash can
@@ -204,6 +219,7 @@ std::unique_ptr<Group> Group::join(const std::string& name, std::vector<Member> 
     group->pidfds_ = join.take_pidfds();
     group->cma_ = choice.on;
     group->cma_min_bytes_ = choice.min_bytes;
+    group->cma_copy_min_bytes_ = choice.copy_min_bytes;
     group->cma_status_ = allowed.empty() ? choice.status : str(choice.status, "; ", allowed);
     return group;
   } catch (...) {
@@ -299,8 +315,13 @@ int Group::begin_round(const transport::OpHeader& desc, Clock::time_point deadli
 }
 
 void Group::wait_all(uint64_t phase, Clock::time_point deadline) {
+  if (phase <= all_passed_) return;  // seen before: no peer's line is read
   for (int q = 0; q < local_size(); ++q)
-    if (q != me_ && !passed(q, phase)) return wait_slow(-1, phase, deadline);
+    if (q != me_ && !passed(q, phase)) {
+      wait_slow(-1, phase, deadline);
+      break;
+    }
+  all_passed_ = phase;
 }
 
 void Group::wait(int local, uint64_t phase, Clock::time_point deadline) {
@@ -308,8 +329,10 @@ void Group::wait(int local, uint64_t phase, Clock::time_point deadline) {
 }
 
 void Group::wait_slow(int only, uint64_t phase, Clock::time_point deadline) {
-  const auto start = Clock::now();
-  auto last_alive_check = start;
+  // The spin counts from the first look at the clock, 64 pauses in: most
+  // waits end before that, and a clock read costs as much as a few dozen
+  // of them.
+  Clock::time_point start{}, last_alive_check{};
   int next = only >= 0 ? only : 0;
   const int end = only >= 0 ? only + 1 : local_size();
   auto done = [&] {
@@ -323,6 +346,7 @@ void Group::wait_slow(int only, uint64_t phase, Clock::time_point deadline) {
       continue;
     }
     const auto now = Clock::now();
+    if (start == Clock::time_point{}) start = last_alive_check = now;
     if (now - start < spin_for_) continue;
     // Sleep on the peer's counter until it signals, at most a millisecond
     // at a time to look at the deadline, failures and liveness.

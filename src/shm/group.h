@@ -21,6 +21,12 @@
 // half again it waits until every member has finished the round that last
 // used it (end_round records which phase that is). Alternating halves lets
 // a fast member fill the next chunk while slower ones still read the last.
+// Finishing a round needs no phase of its own: every round signals at least
+// once (its arrive), so a member that has passed the first phase after a
+// round has finished reading that round, and the half is free two rounds
+// later. A member remembers the highest phase it has seen every peer pass,
+// so that waits it knows to be over read no peer's counter (a peer's counter
+// line is a cache miss whenever that peer signalled since).
 //
 // Waiting spins briefly (30 µs when every member has a core, 3 µs
 // otherwise), then sleeps on the peer's counter (a futex, woken by its
@@ -87,6 +93,8 @@ class Group {
   // cma_status() says why or why not, for the log.
   bool cma() const { return cma_; }
   size_t cma_min_bytes() const { return cma_min_bytes_; }
+  // The same for allgather and broadcast (WEFT_SHM_CMA_COPY_MIN_BYTES).
+  size_t cma_copy_min_bytes() const { return cma_copy_min_bytes_; }
   const std::string& cma_status() const { return cma_status_; }
   // Publishes this member's buffers for the round on `half` (before the
   // round's first signal), and reads what member `local` published.
@@ -104,9 +112,20 @@ class Group {
   // Starts a round: picks the next half, waits until every member is done
   // with it, and publishes `desc` as this member's descriptor for it.
   int begin_round(const transport::OpHeader& desc, Clock::time_point deadline);
-  // Marks the end of the round on `half`: it is free again once every member
-  // has passed the phase this member has completed now.
-  void end_round(int half) { free_after_[half] = phase_; }
+  // Marks the end of the round on `half`. `synced`: every member has
+  // passed this member's last phase already (it waited for them), so the
+  // half is free at once; otherwise it is free once every member has passed
+  // this member's next phase (the next round's arrive: a member arrives
+  // there only after it finished reading this one).
+  void end_round(int half, bool synced) {
+    free_after_[half] = synced ? phase_ : phase_ + 1;
+    // The next round writes this member's descriptor and slot in the other
+    // half, lines a peer read before: ask for their first lines writable
+    // now, so that the invalidations happen while the caller does its
+    // bookkeeping, not in the next signal() (which waits for them).
+    __builtin_prefetch(slot(me_, half ^ 1), 1);
+    __builtin_prefetch(&desc(me_, half ^ 1), 1);
+  }
 
   char* slot(int local, int half) const;
   const transport::OpHeader& desc(int local, int half) const;
@@ -146,9 +165,10 @@ class Group {
   std::vector<net::Fd> pidfds_;  // per member (invalid for self or when unavailable)
   uint64_t phase_ = 0;
   uint64_t free_after_[2] = {0, 0};
+  uint64_t all_passed_ = 0;  // every other member has passed this phase (seen)
   uint64_t rounds_ = 0;
   bool cma_ = false;
-  size_t cma_min_bytes_ = 0;
+  size_t cma_min_bytes_ = 0, cma_copy_min_bytes_ = 0;
   std::string cma_status_;
   uint32_t logged_ = 0;
 };

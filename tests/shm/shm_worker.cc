@@ -10,7 +10,11 @@
 //   shm_worker large [LIST [BYTES]]  ~BYTES (default ~2.5 MiB) at odd sizes, main dtypes
 //                               (LIST: as above)
 //   shm_worker loop [KIND]      16 MiB allreduces (or allgathers, broadcasts from rank 1)
-//                               until something fails (prints ITER i)
+//                               until something fails (prints ITER i); KIND small:
+//                               batches of 64 queued 8 B allreduces
+//   shm_worker small BATCHES    batches of 64 queued small allreduces, allgathers and
+//                               broadcasts (1-16 elements), waited on after the batch,
+//                               each rank late in turn; every result checked exactly
 //   shm_worker mismatch count|op|kind|barrier   rank 1 disagrees with the others
 //   shm_worker barriers N       N barriers, each rank arriving late in turn
 //   shm_worker stall RANK       RANK never joins; the others time out (1 s)
@@ -120,6 +124,60 @@ std::string check_large(Communicator& comm, const std::vector<Coll>& colls, size
   return f.text;
 }
 
+// Batches of small collectives queued back to back and waited on after the
+// batch (each rank sleeps before every n-th batch): a rank that leaves a
+// round first fills the next one while the others still read the last, and
+// each slot half is reused every other round, only once its slowest reader
+// has moved on (shm/group.h).
+// Values differ per rank, batch and position; every result is checked
+// against its exact sum / gathered / broadcast value.
+int small_batches(Communicator& comm, int batches) {
+  const int n = comm.size(), r = comm.rank();
+  constexpr int kPerBatch = 64;
+  constexpr size_t kMax = 16;
+  std::string failures;
+  auto value = [](int rank, int b, int k, size_t j) {
+    return static_cast<int64_t>(rank + 1) * 1000003 + b * 1009 + k * 17 + static_cast<int64_t>(j);
+  };
+  std::vector<std::vector<int64_t>> in(kPerBatch), out(kPerBatch);
+  for (int b = 0; b < batches; ++b) {
+    if (b % n == r) std::this_thread::sleep_for(1ms);
+    std::vector<Work> works;
+    for (int k = 0; k < kPerBatch; ++k) {
+      const size_t count = 1 + static_cast<size_t>(k + b) % kMax;
+      in[k].resize(count);
+      for (size_t j = 0; j < count; ++j) in[k][j] = value(r, b, k, j);
+      out[k].assign(count * static_cast<size_t>(n), -1);
+      switch (k % 3) {
+        case 0: works.push_back(comm.allreduce(in[k].data(), out[k].data(), count, DataType::i64, ReduceOp::sum)); break;
+        case 1: works.push_back(comm.allgather(in[k].data(), out[k].data(), count, DataType::i64)); break;
+        default:
+          std::copy(in[k].begin(), in[k].end(), out[k].begin());
+          works.push_back(comm.broadcast(out[k].data(), count, DataType::i64, (b + k) % n));
+      }
+    }
+    for (auto& w : works) w.wait();
+    for (int k = 0; k < kPerBatch && failures.size() < 200; ++k) {
+      const size_t count = in[k].size();
+      for (size_t j = 0; j < count; ++j) {
+        int64_t want = 0;
+        if (k % 3 == 0)
+          for (int q = 0; q < n; ++q) want += value(q, b, k, j);
+        else if (k % 3 == 2)
+          want = value((b + k) % n, b, k, j);
+        for (int q = 0; q < (k % 3 == 1 ? n : 1); ++q) {
+          if (k % 3 == 1) want = value(q, b, k, j);
+          const int64_t got = out[k][static_cast<size_t>(q) * count + j];
+          if (got != want)
+            failures += str("batch ", b, " op ", k, " element ", q, ":", j, ": ", got,
+                            " instead of ", want, "; ");
+        }
+      }
+    }
+  }
+  return report(r, "OK", failures.empty() ? "all passed" : failures, failures.empty());
+}
+
 int run(Communicator& comm, int argc, char** argv) {
   const std::string mode = argv[1];
   const int r = comm.rank();
@@ -140,6 +198,18 @@ int run(Communicator& comm, int argc, char** argv) {
     const size_t bytes = argc > 3 ? std::stoul(argv[3]) : (size_t{5} << 20) / 2 + 4096 * 3 + 1;
     std::string failures = check_large(comm, parse_colls(argc > 2 ? argv[2] : "shm"), bytes);
     return report(r, "OK", failures.empty() ? "all passed" : failures, failures.empty());
+  }
+  if (mode == "small") return small_batches(comm, std::stoi(argv[2]));
+  if (mode == "loop" && argc > 2 && std::string(argv[2]) == "small") {
+    std::vector<int64_t> in(64), out(64);
+    for (int i = 0;; ++i) {
+      std::vector<Work> works;
+      for (size_t k = 0; k < in.size(); ++k)
+        works.push_back(comm.allreduce(&in[k], &out[k], 1, DataType::i64, ReduceOp::sum));
+      for (auto& w : works) w.wait();
+      std::printf("ITER %d\n", i);
+      std::fflush(stdout);
+    }
   }
   if (mode == "loop") {
     const std::string kind = argc > 2 ? argv[2] : "allreduce";

@@ -42,6 +42,22 @@ void copy_out(bool stream, void* dst, const void* src, size_t bytes) {
     std::memcpy(dst, src, bytes);
 }
 
+// The per-rank input pointers of a reduce: inline up to 8 ranks (no heap
+// allocation per operation at the usual host sizes), on the heap beyond.
+class Inputs {
+ public:
+  explicit Inputs(int n) {
+    if (n > kInline) heap_.resize(static_cast<size_t>(n));
+  }
+  const void** data() { return heap_.empty() ? inline_ : heap_.data(); }
+  const void*& operator[](int i) { return data()[i]; }
+
+ private:
+  static constexpr int kInline = 8;
+  const void* inline_[kInline] = {};
+  std::vector<const void*> heap_;
+};
+
 void scale(void* data, size_t count, DataType type, ReduceOp op, int average_over) {
   if (op == ReduceOp::avg && average_over > 0) scale_for_average(data, count, type, average_over);
 }
@@ -54,7 +70,7 @@ void allreduce_shm(Context& ctx, const char* in, char* out, size_t count, int ro
   const int n = g.local_size(), r = g.local_rank();
   const size_t es = ctx.esize(), bytes = count * es;
   const bool receives = root < 0 || root == r;
-  std::vector<const void*> inputs(static_cast<size_t>(n));
+  Inputs inputs(n);
 
   // With two ranks one-shot moves as many bytes between the cores as
   // two-shot and saves a synchronisation: it wins up to 64 KiB, two-shot
@@ -119,7 +135,7 @@ void reduce_scatter_shm(Context& ctx, const char* in, char* out, size_t recv_cou
   const size_t es = ctx.esize();
   if (use_single_copy(g, recv_count * es))  // one block from every peer
     return reduce_scatter_single_copy(ctx, in, out, recv_count);
-  std::vector<const void*> inputs(static_cast<size_t>(n));
+  Inputs inputs(n);
   // A round carries m elements of each of the n blocks.
   const size_t per_round = std::max<size_t>(1, g.half_bytes() / (es * static_cast<size_t>(n)));
   size_t done = 0;
@@ -155,7 +171,7 @@ void allgather_shm(Context& ctx, const char* in, char* out, size_t count) {
   shm::Group& g = *ctx.shm();
   const int n = g.local_size(), r = g.local_rank();
   const size_t es = ctx.esize();
-  if (use_single_copy(g, count * es))  // one block from every peer
+  if (use_single_copy(g, count * es, /*copy_only=*/true))  // one block from every peer
     return allgather_single_copy(ctx, in, out, count);
   const size_t per_round = std::max<size_t>(1, g.half_bytes() / es);
   size_t done = 0;
@@ -181,7 +197,8 @@ void broadcast_shm(Context& ctx, char* buf, size_t count, int root) {
   const int r = g.local_rank();
   const size_t es = ctx.esize();
   // A non-root reads all but the root's own part (single_copy.cc).
-  if (use_single_copy(g, (count - count / static_cast<size_t>(g.local_size())) * es))
+  if (use_single_copy(g, (count - count / static_cast<size_t>(g.local_size())) * es,
+                      /*copy_only=*/true))
     return broadcast_single_copy(ctx, buf, count, root);
   const size_t per_round = std::max<size_t>(1, g.half_bytes() / es);
   size_t done = 0;

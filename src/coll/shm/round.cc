@@ -6,6 +6,11 @@ namespace weft::coll {
 
 void Round::arrive() {
   g_.wait_all(g_.signal(), ctx_.deadline());
+  // The peers' descriptors and the first line of their slots are cache
+  // misses (they wrote them): start the slots' loads now, so that they
+  // overlap with the descriptors' instead of following them.
+  for (int q = 0; q < g_.local_size(); ++q)
+    if (q != g_.local_rank()) __builtin_prefetch(g_.slot(q, half_));
   const transport::OpHeader& mine = g_.desc(g_.local_rank(), half_);
   for (int q = 0; q < g_.local_size(); ++q) {
     if (q == g_.local_rank()) continue;

@@ -6,7 +6,7 @@
 //   round.arrive();            // everyone's part is in place; descriptors compared
 //   read peers' slots ...;
 //   round.sync();              // optional further steps (two-shot's reduced slices)
-//   round.finish();            // I am done reading; the half may be reused
+//   round.finish();            // I am done reading; the half is reused two rounds on
 //
 // A single-copy round (cross-memory attach) puts nothing in the slots:
 //
@@ -48,15 +48,14 @@ class Round {
   }
   void arrive();
   void sync() { g_.wait_all(g_.signal(), ctx_.deadline()); }
-  void finish() {
-    g_.signal();
-    g_.end_round(half_);
-  }
+  // No signal: this member's next arrive tells the others it is done
+  // reading this round (shm/group.h).
+  void finish() { g_.end_round(half_, /*synced=*/false); }
   // finish() that also waits for every member to finish: the user's
   // buffers, which peers read directly, may be reused once it returns.
   void finish_all() {
     sync();
-    g_.end_round(half_);
+    g_.end_round(half_, /*synced=*/true);
   }
 
  private:

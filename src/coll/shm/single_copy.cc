@@ -48,11 +48,15 @@ size_t piece_elems(int peers, size_t es) {
   return std::max<size_t>(1, bytes / es);
 }
 
+bool kind_copies(OpKind kind) { return kind == OpKind::allgather || kind == OpKind::broadcast; }
+
 void note(Context& ctx, size_t bytes) {
   shm::Group& g = *ctx.shm();
   if (g.first_time(static_cast<int>(ctx.desc().kind)))
     WEFT_INFO("coll", to_string(ctx.desc().kind), ": single copy through cross-memory attach (",
-              bytes, " bytes; reads of >= ", g.cma_min_bytes(), " bytes per peer)");
+              bytes, " bytes; reads of >= ",
+              kind_copies(ctx.desc().kind) ? g.cma_copy_min_bytes() : g.cma_min_bytes(),
+              " bytes per peer)");
 }
 
 // out[k] = own[k] op peers' [remote_offset + k] for k < count, piece by piece:
@@ -92,8 +96,9 @@ void read_out(Round& round, int q, char* dst, uint64_t remote, size_t bytes, cha
 
 }  // namespace
 
-bool use_single_copy(const shm::Group& g, size_t per_peer) {
-  return g.cma() && per_peer > 0 && per_peer >= g.cma_min_bytes();
+bool use_single_copy(const shm::Group& g, size_t per_peer, bool copy_only) {
+  return g.cma() && per_peer > 0 &&
+         per_peer >= (copy_only ? g.cma_copy_min_bytes() : g.cma_min_bytes());
 }
 
 void allreduce_single_copy(Context& ctx, const char* in, char* out, size_t count, int root,

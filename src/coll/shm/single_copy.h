@@ -18,8 +18,9 @@ namespace weft::coll {
 // small reads lose to copies through the cache-resident segment, and more
 // ranks make them smaller. The same answer on every member (the group
 // agreed on both facts at init, the arguments are the operation's), so
-// ranks never split between this path and the segment's.
-bool use_single_copy(const shm::Group& g, size_t per_peer);
+// ranks never split between this path and the segment's. `copy_only`:
+// allgather and broadcast, whose threshold is lower (shm/group.cc says why).
+bool use_single_copy(const shm::Group& g, size_t per_peer, bool copy_only = false);
 
 void allreduce_single_copy(Context& ctx, const char* in, char* out, size_t count, int root,
                            ReduceOp op, int average_over);
