@@ -137,7 +137,8 @@ void GpuComm::Impl::setup_peers(Store& store) {
   WEFT_INFO("gpu", "GPU communicator ready: rank ", rank, "/", size, " on device ", config.device,
             ", ", blocks, " blocks x ", kThreads, " threads per kernel, scratch ",
             kScratchBytes >> 20, " MiB mapped by ", size - 1, " peer(s) via ", mapper_->name(),
-            " IPC (", to_string(exported.kind), ")");
+            " IPC (", to_string(exported.kind), "); LL up to ", ll_max_bytes_ >> 10, " KiB per rank in blocks of <= ",
+            ll_block_threads_, " threads, ", dependent_launch_ ? "launched as programmatic dependents" : "ordinary launches");
 }
 
 void GpuComm::Impl::release_resources() noexcept {
