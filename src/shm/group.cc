@@ -58,6 +58,7 @@ static_assert(sizeof(ProbeLine) <= kLine);
 constexpr int kProbeWords = 8;
 constexpr int32_t kWrongBytes = -1;  // the read worked but returned other bytes
 static_assert(2 * transport::OpHeader::kSize <= kLine);
+static_assert(16 + Group::kBoxPayload == kLine, "a box: step and seq, descriptor, payload");
 
 size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
 
@@ -65,7 +66,8 @@ size_t flags_offset() { return kLine; }
 size_t descs_offset(int n) { return flags_offset() + kLine * static_cast<size_t>(n); }
 size_t probes_offset(int n) { return descs_offset(n) + kLine * static_cast<size_t>(n); }
 size_t addrs_offset(int n) { return probes_offset(n) + kLine * static_cast<size_t>(n); }
-size_t slots_offset(int n) { return round_up(addrs_offset(n) + kLine * static_cast<size_t>(n), kPage); }
+size_t boxes_offset(int n) { return addrs_offset(n) + kLine * static_cast<size_t>(n); }
+size_t slots_offset(int n) { return round_up(boxes_offset(n) + 2 * kLine * static_cast<size_t>(n), kPage); }
 
 Header& header_of(const Segment& s) { return *reinterpret_cast<Header*>(s.data()); }
 ProbeLine& probe_line(const Segment& s, int n, int local) {
@@ -239,6 +241,7 @@ Group::Group(Segment segment, std::vector<Member> members, int me, size_t half_b
       flags_offset_(flags_offset()),
       descs_offset_(descs_offset(local_size())),
       addrs_offset_(addrs_offset(local_size())),
+      boxes_offset_(boxes_offset(local_size())),
       slots_offset_(slots_offset(local_size())),
       spin_for_(static_cast<unsigned>(local_size()) <= std::thread::hardware_concurrency()
                     ? kSpinAlone
@@ -309,9 +312,60 @@ void Group::cma_failed(int local, const char* call, size_t bytes, int err) {
 
 int Group::begin_round(const transport::OpHeader& desc, Clock::time_point deadline) {
   const int half = static_cast<int>(rounds_++ & 1);
+  round_desc_ = desc;
   wait_all(free_after_[half], deadline);
   std::memcpy(segment_.data() + desc_offset(me_, half), &desc, sizeof desc);
   return half;
+}
+
+int Group::box_exchange(uint64_t desc, uint64_t seq, Clock::time_point deadline) {
+  const uint64_t step = ++box_step_;
+  const int parity = static_cast<int>(step & 1);
+  box_desc_ = desc;
+  box_seq_ = seq;
+  char* line = box_line(me_, parity);
+  std::memcpy(line + 8, &desc, 8);
+  // One store publishes payload, descriptor and step (seq_cst: the waiter
+  // count below must not be read before it, see sleep_on; a release store
+  // measured the same on the 2-core VM, bench/results/cpu.md).
+  std::atomic<uint64_t>& word = box_word(me_, parity);
+  word.store((seq << 32) | static_cast<uint32_t>(step), std::memory_order_seq_cst);
+  if (waiters(me_).load(std::memory_order_seq_cst) != 0)
+    ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE, INT32_MAX, nullptr,
+              nullptr, 0);
+  for (int q = 0; q < local_size(); ++q)
+    if (q != me_ && !box_passed(q, step)) {
+      wait_slow(-1, step, deadline, /*box=*/true);
+      break;
+    }
+  return parity;
+}
+
+void Group::mismatch(const std::string& mine, int local, const std::string& theirs) const {
+  throw_error(ErrorCode::Mismatch, str(mine, " on rank ", global_rank(me_),
+                                       " does not match peer rank ", global_rank(local), "'s ",
+                                       theirs, " (seen in shared memory)"));
+}
+
+// Called from a slow wait. A peer on the same path as this member never
+// moves the other sequence past this member's position; one that does runs
+// another operation here, unless it has in fact passed what this member
+// waits for (its later operation may be on the other path): that is looked
+// at again after seeing the other sequence (acquire), so it is final.
+void Group::check_path(int local, bool box, uint64_t target) {
+  if (box) {
+    // A round of the peer's that this member has not started.
+    if (flag(local).load(std::memory_order_acquire) <= phase_ || box_passed(local, target)) return;
+    const int half = static_cast<int>(rounds_ & 1);
+    mismatch(describe_box_(box_desc_, static_cast<uint32_t>(box_seq_)), local,
+             describe_header_(desc(local, half)));
+  }
+  // A box exchange of the peer's that this member has not started.
+  const uint64_t step = box_step_ + 1;
+  if (!box_passed(local, step) || passed(local, target)) return;
+  const int parity = static_cast<int>(step & 1);
+  mismatch(describe_header_(round_desc_), local,
+           describe_box_(box_desc(local, parity), box_seq(local, parity)));
 }
 
 void Group::wait_all(uint64_t phase, Clock::time_point deadline) {
@@ -328,7 +382,7 @@ void Group::wait(int local, uint64_t phase, Clock::time_point deadline) {
   if (!passed(local, phase)) wait_slow(local, phase, deadline);
 }
 
-void Group::wait_slow(int only, uint64_t phase, Clock::time_point deadline) {
+void Group::wait_slow(int only, uint64_t target, Clock::time_point deadline, bool box) {
   // The spin counts from the first look at the clock, 64 pauses in: most
   // waits end before that, and a clock read costs as much as a few dozen
   // of them.
@@ -336,7 +390,9 @@ void Group::wait_slow(int only, uint64_t phase, Clock::time_point deadline) {
   int next = only >= 0 ? only : 0;
   const int end = only >= 0 ? only + 1 : local_size();
   auto done = [&] {
-    while (next < end && (next == me_ || passed(next, phase))) ++next;
+    while (next < end &&
+           (next == me_ || (box ? box_passed(next, target) : passed(next, target))))
+      ++next;
     return next == end;
   };
   for (uint32_t spins = 0;; ++spins) {
@@ -350,7 +406,7 @@ void Group::wait_slow(int only, uint64_t phase, Clock::time_point deadline) {
     if (now - start < spin_for_) continue;
     // Sleep on the peer's counter until it signals, at most a millisecond
     // at a time to look at the deadline, failures and liveness.
-    sleep_on(next, phase);
+    sleep_on(box ? box_word(next, target & 1) : flag(next), next, target);
     // Each failure is judged only after looking at the counters once more:
     // a peer may have completed this phase and exited (its last operation
     // done) since the last look. Seen after its exit, its counter is final.
@@ -359,7 +415,10 @@ void Group::wait_slow(int only, uint64_t phase, Clock::time_point deadline) {
         if (done()) return;
         std::rethrow_exception(failure);
       }
-    if (now > deadline && !done()) timed_out(only, phase);
+    if (describe_box_)  // set by the collectives layer (unit tests of the group use no boxes)
+      for (int q = next; q < end; ++q)
+        if (q != me_) check_path(q, box, target);
+    if (now > deadline && !done()) timed_out(only, target, box);
     if (now - last_alive_check >= std::chrono::milliseconds(20)) {
       last_alive_check = now;
       if (first_exited(pidfds_) >= 0 && !done()) check_alive();
@@ -374,12 +433,17 @@ static_assert(std::endian::native == std::endian::little,
 // changes with every signal. Dekker-style with the waiter count: the waiter
 // registers then re-reads the counter, the signaller stores the counter then
 // reads the count (both seq_cst), so one of them always sees the other.
-void Group::sleep_on(int local, uint64_t phase) {
-  std::atomic<uint64_t>& f = flag(local);
+//
+// A box's word has the step in its low half; it is the futex word of
+// waits for boxes, with the same waiter count (a signaller that finds
+// waiters wakes only its word's sleepers; the others' sleeps end within
+// their millisecond).
+void Group::sleep_on(std::atomic<uint64_t>& f, int local, uint64_t target) {
   std::atomic<uint32_t>& sleepers = waiters(local);
   sleepers.fetch_add(1, std::memory_order_seq_cst);
   const uint64_t seen = f.load(std::memory_order_seq_cst);
-  if (seen < phase) {
+  const bool box = &f != &flag(local);
+  if (box ? static_cast<uint32_t>(seen) != static_cast<uint32_t>(target) : seen < target) {
     struct timespec timeout = {0, 1000 * 1000};
     ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&f), FUTEX_WAIT,
               static_cast<uint32_t>(seen), &timeout, nullptr, 0);
@@ -404,11 +468,13 @@ void Group::check_alive() {
                                        ") exited while this rank waited for it in shared memory"));
 }
 
-void Group::timed_out(int only, uint64_t phase) {
+void Group::timed_out(int only, uint64_t target, bool box) {
   std::string who;
   int count = 0;
   for (int q = 0; q < local_size(); ++q) {
-    if (q == me_ || (only >= 0 && q != only) || passed(q, phase)) continue;
+    if (q == me_ || (only >= 0 && q != only) ||
+        (box ? box_passed(q, target) : passed(q, target)))
+      continue;
     who += str(count++ ? ", " : "", members_[static_cast<size_t>(q)].rank);
   }
   throw_error(ErrorCode::Timeout, str("timed out waiting in shared memory for ",

@@ -9,6 +9,8 @@
 //   descs    per member, the op descriptor of the round in each half
 //   probes   per member, its cross-memory-attach wishes and probe result
 //   addrs    per member, the buffer addresses it published for each half
+//   boxes    per member, two one-line exchanges ("boxes", by step parity):
+//            {step + the op's seq, packed descriptor, 48 bytes of payload}
 //   slots    per member, two halves of `half_bytes` (double buffering)
 //
 // Synchronisation is one monotonic counter per member: a member completes
@@ -27,6 +29,22 @@
 // later. A member remembers the highest phase it has seen every peer pass,
 // so that waits it knows to be over read no peer's counter (a peer's counter
 // line is a cache miss whenever that peer signalled since).
+//
+// Operations whose data fits in one cache line beside its header (<= 48
+// bytes: small allreduce, reduce, broadcast, allgather, barrier) skip the
+// rounds: each member writes payload and packed descriptor into its box for
+// the next step and publishes the step number in the same line (one store
+// that readers poll, one line they miss on: the whole exchange), then waits
+// until every peer's box shows that step. Boxes alternate by step parity
+// and are never cleared: a member writes step e+2 into a box only after it
+// has seen every peer's step e+1, which each peer published only after it
+// had finished reading step e (the reuse argument of the GPU LL protocol,
+// coll/gpu/ll_kernel.cuh). Box steps and round phases are two separate
+// sequences; every member runs the same operations, so the same ones on
+// each path. A member that runs a round where a peer runs a box exchange,
+// or the reverse (they disagree about the size or dtype), finds out in its
+// wait: it sees the peer's other sequence advance past where it should be,
+// and reports Mismatch with both descriptions.
 //
 // Waiting spins briefly (30 µs when every member has a core, 3 µs
 // otherwise), then sleeps on the peer's counter (a futex, woken by its
@@ -108,6 +126,35 @@ class Group {
   // True the first time it is called with `what` (< 32): for "log once".
   bool first_time(int what) { return !(logged_ & (1u << what)) && (logged_ |= 1u << what); }
 
+  // --- one-line exchanges (boxes) --------------------------------------------------
+  static constexpr size_t kBoxPayload = 48;
+  // This member's payload space for its next exchange (write it, then box_exchange).
+  char* box_payload() const { return box_line(me_, (box_step_ + 1) & 1) + 16; }
+  // Publishes this member's box for the next step, with `desc` (an opaque
+  // packed descriptor, compared by the caller) and `seq` (the operation's
+  // number, its low 32 bits kept), and waits until every peer's box shows
+  // that step. Returns the parity to read the boxes at.
+  int box_exchange(uint64_t desc, uint64_t seq, Clock::time_point deadline);
+  // Member `local`'s box of parity `parity`: its payload, descriptor and seq (low 32 bits).
+  const char* box_payload(int local, int parity) const { return box_line(local, parity) + 16; }
+  uint64_t box_desc(int local, int parity) const {
+    return *reinterpret_cast<const uint64_t*>(box_line(local, parity) + 8);
+  }
+  uint32_t box_seq(int local, int parity) const {
+    return static_cast<uint32_t>(box_word(local, parity).load(std::memory_order_relaxed) >> 32);
+  }
+  // How Mismatch messages describe an operation (set by the collectives
+  // layer, which owns the descriptor's format): a round's OpHeader, a box's
+  // packed descriptor and seq.
+  using DescribeHeader = std::string (*)(const transport::OpHeader&);
+  using DescribeBox = std::string (*)(uint64_t desc, uint32_t seq);
+  void set_describers(DescribeHeader header, DescribeBox box) {
+    describe_header_ = header;
+    describe_box_ = box;
+  }
+  // Mismatch: "<mine> on rank R does not match peer rank Q's <theirs> (seen in shared memory)".
+  [[noreturn]] void mismatch(const std::string& mine, int local, const std::string& theirs) const;
+
   // --- rounds --------------------------------------------------------------------
   // Starts a round: picks the next half, waits until every member is done
   // with it, and publishes `desc` as this member's descriptor for it.
@@ -143,30 +190,53 @@ class Group {
   Group(Segment segment, std::vector<Member> members, int me, size_t half_bytes,
         transport::Transport* transport);
   std::atomic<uint64_t>& flag(int local) const;
+  // Inline: the hot path of a box exchange calls it per peer.
+  char* box_line(int local, int parity) const {
+    return segment_.data() + boxes_offset_ +
+           64 * (2 * static_cast<size_t>(local) + static_cast<size_t>(parity));
+  }
+  std::atomic<uint64_t>& box_word(int local, int parity) const {
+    return *reinterpret_cast<std::atomic<uint64_t>*>(box_line(local, parity));
+  }
+  bool box_passed(int local, uint64_t step) const {
+    return static_cast<uint32_t>(box_word(local, step & 1).load(std::memory_order_acquire)) ==
+           static_cast<uint32_t>(step);
+  }
+  // A peer on the other path than this member (see the layout comment):
+  // throws Mismatch unless the peer turns out to have passed `target` after all.
+  void check_path(int local, bool box, uint64_t target);
   size_t desc_offset(int local, int half) const;
   std::atomic<uint32_t>& waiters(int local) const;  // sleeping on flag(local)
-  void sleep_on(int local, uint64_t phase);
+  void sleep_on(std::atomic<uint64_t>& word, int local, uint64_t target);
   bool passed(int local, uint64_t phase) const {
     return flag(local).load(std::memory_order_acquire) >= phase;
   }
-  // The slow path of the waits; `only` < 0 means every member.
-  void wait_slow(int only, uint64_t phase, Clock::time_point deadline);
+  // The slow path of the waits; `only` < 0 means every member; `box`:
+  // for boxes of step `target`, else for phase `target`.
+  void wait_slow(int only, uint64_t target, Clock::time_point deadline, bool box = false);
   void check_alive();
   [[noreturn]] void cma_failed(int local, const char* call, size_t bytes, int err);
-  [[noreturn]] void timed_out(int only, uint64_t phase);
+  [[noreturn]] void timed_out(int only, uint64_t target, bool box);
 
   Segment segment_;
   std::vector<Member> members_;
   int me_;
   size_t half_bytes_;
   transport::Transport* transport_;  // whose sticky failure waits watch (may be null)
-  size_t flags_offset_, descs_offset_, addrs_offset_, slots_offset_;
+  size_t flags_offset_, descs_offset_, addrs_offset_, boxes_offset_, slots_offset_;
   std::chrono::microseconds spin_for_;
   std::vector<net::Fd> pidfds_;  // per member (invalid for self or when unavailable)
   uint64_t phase_ = 0;
   uint64_t free_after_[2] = {0, 0};
   uint64_t all_passed_ = 0;  // every other member has passed this phase (seen)
   uint64_t rounds_ = 0;
+  uint64_t box_step_ = 0;  // box exchanges started
+  // What this member runs now, for Mismatch messages of a wait that finds
+  // a peer on the other path.
+  transport::OpHeader round_desc_;
+  uint64_t box_desc_ = 0, box_seq_ = 0;
+  DescribeHeader describe_header_ = nullptr;
+  DescribeBox describe_box_ = nullptr;
   bool cma_ = false;
   size_t cma_min_bytes_ = 0, cma_copy_min_bytes_ = 0;
   std::string cma_status_;

@@ -90,6 +90,24 @@ TEST_P(OneHostLarge, SeveralMiBOddSizes) {
 }
 INSTANTIATE_TEST_SUITE_P(World, OneHostLarge, ::testing::Values(3, 4));
 
+// Sizes around one cache line's payload (48 bytes): 1..6 elements of 8
+// bytes, 12 of 4, 24 of 2 and 48 of 1 go through the boxes, one more
+// through a round, back to back with 1031-element operations, every dtype
+// and op, in and out of place.
+class OneHostBox : public ::testing::TestWithParam<int> {};
+TEST_P(OneHostBox, EveryDtypeOpAtOneLineSizesBesideRounds) {
+  const int n = GetParam();
+  Ranks ranks(n, {"colls", "shm", "1", "6", "1031", "7", "12", "13", "24", "25", "48", "49"});
+  auto results = ranks.wait(180s);
+  expect_all_ok(results, "box sizes n=" + std::to_string(n));
+  for (const auto& r : results) {
+    expect_log(r, "allreduce: one cache line per rank (");
+    expect_log(r, "broadcast: one cache line per rank (");
+    expect_log(r, "allgather: one cache line per rank (");
+  }
+}
+INSTANTIATE_TEST_SUITE_P(World, OneHostBox, ::testing::Values(2, 3, 4));
+
 TEST(OneHostBarrier, NobodyLeavesBeforeTheLastArrives) {
   Ranks ranks(3, {"barriers", "6"});
   auto results = ranks.wait(60s);
@@ -325,6 +343,49 @@ TEST(ShmFailures, MismatchedCountsOpsAndKinds) {
       EXPECT_NE(m.find("allreduce #0"), std::string::npos) << m;
     }
   }
+}
+
+// One-line allreduces whose ranks disagree: about the count within a line
+// (descriptors compared after the exchange), or so that rank 1 runs a
+// round where the others exchange lines (each side's wait sees the other
+// sequence move and reports it).
+TEST(ShmFailures, MismatchedOneLineAllreduce) {
+  struct Case {
+    std::string what, mine, theirs;
+  };
+  for (const Case& c : {Case{"boxcount", "(2 x i32 sum, 8 B)", "(3 x i32 sum, 12 B)"},
+                        Case{"boxsize", "(2 x i32 sum, 8 B)", "(20 x i32 sum, 80 B)"},
+                        Case{"boxdtype", "(8 x f32 sum, 32 B)", "(8 x f64 sum, 64 B)"}}) {
+    Ranks ranks(3, {"mismatch", c.what});
+    auto results = ranks.wait(60s);
+    for (const auto& r : results) {
+      EXPECT_EQ(r.code, "Mismatch") << c.what << ": " << r.msg << "\n" << r.output;
+      EXPECT_NE(r.msg.find("allreduce #0 " + c.mine), std::string::npos) << c.what << ": " << r.msg;
+      EXPECT_NE(r.msg.find("allreduce #0 " + c.theirs), std::string::npos) << c.what << ": " << r.msg;
+      EXPECT_NE(r.msg.find("(seen in shared memory)"), std::string::npos) << r.msg;
+    }
+    // Rank 1 finds out itself (it compares with rank 0 first), unless a
+    // peer's notice came first: then it carries the peer's own words.
+    const std::string own = "allreduce #0 " + c.theirs + " on rank 1 does not match peer rank 0's allreduce #0 " + c.mine + " (seen in shared memory)";
+    const std::string relayed = " does not match peer rank 1's allreduce #0 " + c.theirs + " (seen in shared memory)";
+    EXPECT_TRUE(results[1].msg.find(own) != std::string::npos ||
+                results[1].msg.find(relayed) != std::string::npos)
+        << c.what << ": " << results[1].msg;
+  }
+}
+
+// A rank killed while the others spin on its line: PeerLost naming it.
+TEST(ShmFailures, KilledRankDuringOneLineOpsIsPeerLost) {
+  const int n = 3, victim = 1;
+  Ranks ranks(n, {"loop", "box"});
+  std::vector<pid_t> pids;
+  for (int r = 0; r < n; ++r) pids.push_back(ranks.proc(r).pid());
+  ASSERT_TRUE(ranks.wait_for_output(0, "ITER 10", 60s)) << "no batch completed";
+  const long long killed_at = now_ms();
+  ranks.proc(victim).kill(SIGKILL);
+  auto results = ranks.wait(30s, {victim});
+  expect_peer_lost(results, victim, killed_at, {"peer rank 1", " #"});
+  EXPECT_TRUE(segments_of(pids).empty());
 }
 
 // Rank 1's allgather takes the single copy, the others' allreduce the

@@ -16,6 +16,12 @@
 //                               broadcasts (1-16 elements), waited on after the batch,
 //                               each rank late in turn; every result checked exactly
 //   shm_worker mismatch count|op|kind|barrier   rank 1 disagrees with the others
+//   shm_worker mismatch boxcount|boxsize|boxdtype   the same about a one-line allreduce:
+//                               2 x i32 on the others; rank 1: 3 x i32 (both fit a
+//                               line), 20 x i32 (a round), or 8 x f64 (a round) where
+//                               the others run 8 x f32 (a line)
+//   shm_worker loop box         one-line allreduces, broadcasts, allgathers and
+//                               barriers until something fails (prints ITER i)
 //   shm_worker barriers N       N barriers, each rank arriving late in turn
 //   shm_worker stall RANK       RANK never joins; the others time out (1 s)
 //
@@ -211,6 +217,22 @@ int run(Communicator& comm, int argc, char** argv) {
       std::fflush(stdout);
     }
   }
+  if (mode == "loop" && argc > 2 && std::string(argv[2]) == "box") {
+    const int n = comm.size();
+    std::vector<float> in(4, 1.0f), out(4 * static_cast<size_t>(n));
+    for (int i = 0;; ++i) {
+      std::vector<Work> works;
+      for (int k = 0; k < 16; ++k) {
+        works.push_back(comm.allreduce(in.data(), out.data(), 4, DataType::f32, ReduceOp::sum));
+        works.push_back(comm.broadcast(out.data(), 4, DataType::f32, k % n));
+        works.push_back(comm.allgather(in.data(), out.data(), 4, DataType::f32));
+        works.push_back(comm.barrier());
+      }
+      for (auto& w : works) w.wait();
+      std::printf("ITER %d\n", i);
+      std::fflush(stdout);
+    }
+  }
   if (mode == "loop") {
     const std::string kind = argc > 2 ? argv[2] : "allreduce";
     const size_t count = size_t{4} << 20;  // 16 MiB of f32
@@ -229,7 +251,14 @@ int run(Communicator& comm, int argc, char** argv) {
   if (mode == "mismatch") {
     const std::string what = argv[2];
     std::vector<int32_t> buf(1000 * static_cast<size_t>(comm.size()), 1);
-    if (r == 1 && what == "kind") {
+    if (what.rfind("box", 0) == 0) {
+      size_t count = 2;
+      DataType type = DataType::i32;
+      if (what == "boxdtype") count = 8, type = r == 1 ? DataType::f64 : DataType::f32;
+      if (r == 1 && what == "boxcount") count = 3;
+      if (r == 1 && what == "boxsize") count = 20;
+      comm.allreduce(buf.data(), buf.data(), count, type, ReduceOp::sum).wait();
+    } else if (r == 1 && what == "kind") {
       comm.allgather(buf.data(), buf.data(), 1000, DataType::i32).wait();
     } else if (r == 1 && what == "barrier") {
       comm.barrier().wait();

@@ -8,12 +8,16 @@
 // bounds the segment; consecutive rounds alternate halves, so a rank that is
 // ahead fills the next round while the others still read the last one.
 //
+// Operations of at most 48 bytes per rank skip the rounds: each rank
+// writes them into one cache line of its own (box.cc).
+//
 // Where the host's ranks may read each other's memory (cross-memory attach),
 // operations above a threshold skip the segment: single_copy.cc.
 #include <algorithm>
 #include <vector>
 
 #include "coll/algorithm.h"
+#include "coll/shm/box.h"
 #include "coll/shm/round.h"
 #include "coll/shm/single_copy.h"
 #include "coll/shm/stream_copy.h"
@@ -70,6 +74,7 @@ void allreduce_shm(Context& ctx, const char* in, char* out, size_t count, int ro
   const int n = g.local_size(), r = g.local_rank();
   const size_t es = ctx.esize(), bytes = count * es;
   const bool receives = root < 0 || root == r;
+  if (fits_box(bytes)) return allreduce_box(ctx, in, out, count, root, op, average_over);
   Inputs inputs(n);
 
   // With two ranks one-shot moves as many bytes between the cores as
@@ -171,6 +176,7 @@ void allgather_shm(Context& ctx, const char* in, char* out, size_t count) {
   shm::Group& g = *ctx.shm();
   const int n = g.local_size(), r = g.local_rank();
   const size_t es = ctx.esize();
+  if (fits_box(count * es)) return allgather_box(ctx, in, out, count);
   if (use_single_copy(g, count * es, /*copy_only=*/true))  // one block from every peer
     return allgather_single_copy(ctx, in, out, count);
   const size_t per_round = std::max<size_t>(1, g.half_bytes() / es);
@@ -196,6 +202,7 @@ void broadcast_shm(Context& ctx, char* buf, size_t count, int root) {
   shm::Group& g = *ctx.shm();
   const int r = g.local_rank();
   const size_t es = ctx.esize();
+  if (fits_box(count * es)) return broadcast_box(ctx, buf, count, root);
   // A non-root reads all but the root's own part (single_copy.cc).
   if (use_single_copy(g, (count - count / static_cast<size_t>(g.local_size())) * es,
                       /*copy_only=*/true))
@@ -213,10 +220,7 @@ void broadcast_shm(Context& ctx, char* buf, size_t count, int root) {
   } while (done < count);
 }
 
-void barrier_shm(Context& ctx) {
-  Round round(ctx);  // everyone arrived (and agrees this is a barrier) ...
-  round.arrive();
-  round.finish();    // ... nothing to read
-}
+// Everyone published its box (and agrees this is a barrier), nothing to read.
+void barrier_shm(Context& ctx) { barrier_box(ctx); }
 
 }  // namespace weft::coll

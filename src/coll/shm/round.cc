@@ -1,8 +1,14 @@
 #include "coll/shm/round.h"
 
+#include "coll/shm/box.h"
 #include "weft/error.h"
 
 namespace weft::coll {
+
+int Round::begin(Context& ctx) {
+  install_describers(*ctx.shm());
+  return ctx.shm()->begin_round(ctx.desc().header(), ctx.deadline());
+}
 
 void Round::arrive() {
   g_.wait_all(g_.signal(), ctx_.deadline());
@@ -16,11 +22,7 @@ void Round::arrive() {
     if (q == g_.local_rank()) continue;
     const transport::OpHeader& theirs = g_.desc(q, half_);
     if (theirs == mine) continue;
-    throw_error(ErrorCode::Mismatch,
-                str(OpDesc::from_header(mine).describe(), " on rank ",
-                    g_.global_rank(g_.local_rank()), " does not match peer rank ",
-                    g_.global_rank(q), "'s ", OpDesc::from_header(theirs).describe(),
-                    " (seen in shared memory)"));
+    g_.mismatch(OpDesc::from_header(mine).describe(), q, OpDesc::from_header(theirs).describe());
   }
 }
 

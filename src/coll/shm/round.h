@@ -32,7 +32,7 @@ namespace weft::coll {
 class Round {
  public:
   explicit Round(Context& ctx)
-      : ctx_(ctx), g_(*ctx.shm()), half_(g_.begin_round(ctx.desc().header(), ctx.deadline())) {}
+      : ctx_(ctx), g_(*ctx.shm()), half_(begin(ctx)) {}
   Round(const Round&) = delete;
   Round& operator=(const Round&) = delete;
 
@@ -59,6 +59,8 @@ class Round {
   }
 
  private:
+  static int begin(Context& ctx);
+
   Context& ctx_;
   shm::Group& g_;
   int half_;

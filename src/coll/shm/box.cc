@@ -1,0 +1,116 @@
+// Collectives through one cache line per rank (box.h, shm/group.h).
+//
+// Each operation is one box exchange: write this rank's data into its box,
+// publish (descriptor and step in the same line), wait until every peer's
+// box shows the step, compare descriptors, read. The result is computed
+// from the boxes in rank order on every rank (reduce_many, as the one-shot
+// round does), so every rank gets the same bits.
+#include "coll/shm/box.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "coll/algorithm.h"
+#include "weft/log.h"
+#include "weft/reduce.h"
+
+namespace weft::coll {
+namespace {
+
+// The descriptor in one word: kind, dtype, op, count (< 256: the box holds
+// at most 48 bytes; larger counts never come here), root. The seq travels
+// beside it in the step's word (its low 32 bits).
+uint64_t pack(const OpDesc& d) {
+  return static_cast<uint64_t>(d.kind) | static_cast<uint64_t>(d.dtype) << 8 |
+         static_cast<uint64_t>(d.op) << 16 | (std::min<uint64_t>(d.count, 255)) << 24 |
+         static_cast<uint64_t>(static_cast<uint32_t>(d.root)) << 32;
+}
+
+OpDesc unpack(uint64_t word, uint32_t seq) {
+  OpDesc d;
+  d.kind = static_cast<OpKind>(word & 0xff);
+  d.dtype = static_cast<DataType>((word >> 8) & 0xff);
+  d.op = static_cast<ReduceOp>((word >> 16) & 0xff);
+  d.count = (word >> 24) & 0xff;
+  d.root = static_cast<int32_t>(static_cast<uint32_t>(word >> 32));
+  d.seq = seq;
+  return d;
+}
+
+std::string describe_header(const transport::OpHeader& h) { return OpDesc::from_header(h).describe(); }
+std::string describe_box(uint64_t word, uint32_t seq) { return unpack(word, seq).describe(); }
+
+// Publishes this rank's box (its payload already written) and waits for
+// every peer's; a peer whose descriptor differs is a Mismatch, as in a
+// round's arrive(). Returns the parity of the boxes to read.
+int exchange(Context& ctx, shm::Group& g, size_t bytes) {
+  const OpDesc& d = ctx.desc();
+  install_describers(g);
+  if (g.first_time(16 + static_cast<int>(d.kind)))
+    WEFT_INFO("coll", to_string(d.kind), ": one cache line per rank (", bytes, " bytes <= ",
+              shm::Group::kBoxPayload, ": no slot, no round)");
+  const uint64_t mine = pack(d);
+  const int parity = g.box_exchange(mine, d.seq, ctx.deadline());
+  for (int q = 0; q < g.local_size(); ++q) {
+    if (q == g.local_rank()) continue;
+    const uint64_t theirs = g.box_desc(q, parity);
+    const uint32_t seq = g.box_seq(q, parity);
+    if (theirs != mine || seq != static_cast<uint32_t>(d.seq))
+      g.mismatch(d.describe(), q, describe_box(theirs, seq));
+  }
+  return parity;
+}
+
+void copy(void* dst, const void* src, size_t bytes) {
+  if (bytes) std::memcpy(dst, src, bytes);
+}
+
+}  // namespace
+
+void install_describers(shm::Group& g) { g.set_describers(&describe_header, &describe_box); }
+
+void allreduce_box(Context& ctx, const char* in, char* out, size_t count, int root, ReduceOp op,
+                   int average_over) {
+  shm::Group& g = *ctx.shm();
+  const int n = g.local_size();
+  const size_t bytes = count * ctx.esize();
+  copy(g.box_payload(), in, bytes);
+  const int parity = exchange(ctx, g, bytes);
+  if ((root >= 0 && root != g.local_rank()) || count == 0) return;
+  // Every input from the boxes (the own one too): `out` may be `in`.
+  constexpr int kInline = 8;
+  const void* inline_inputs[kInline];
+  std::vector<const void*> heap;
+  const void** inputs = inline_inputs;
+  if (n > kInline) {
+    heap.resize(static_cast<size_t>(n));
+    inputs = heap.data();
+  }
+  for (int q = 0; q < n; ++q) inputs[q] = g.box_payload(q, parity);
+  reduce_many(out, inputs, n, count, ctx.dtype(), op);
+  if (op == ReduceOp::avg && average_over > 0)
+    scale_for_average(out, count, ctx.dtype(), average_over);
+}
+
+void allgather_box(Context& ctx, const char* in, char* out, size_t count) {
+  shm::Group& g = *ctx.shm();
+  const size_t bytes = count * ctx.esize();
+  copy(g.box_payload(), in, bytes);
+  const int parity = exchange(ctx, g, bytes);
+  // From the boxes, the own one too (in place, `in` is part of `out`).
+  for (int q = 0; q < g.local_size(); ++q)
+    copy(out + static_cast<size_t>(q) * bytes, g.box_payload(q, parity), bytes);
+}
+
+void broadcast_box(Context& ctx, char* buf, size_t count, int root) {
+  shm::Group& g = *ctx.shm();
+  const size_t bytes = count * ctx.esize();
+  if (g.local_rank() == root) copy(g.box_payload(), buf, bytes);
+  const int parity = exchange(ctx, g, bytes);
+  if (g.local_rank() != root) copy(buf, g.box_payload(root, parity), bytes);
+}
+
+void barrier_box(Context& ctx) { exchange(ctx, *ctx.shm(), 0); }
+
+}  // namespace weft::coll
