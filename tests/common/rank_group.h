@@ -93,9 +93,19 @@ class RankGroup {
       results[r].status = st.value_or(ExitStatus{});
       const std::string stdout_text = out(r);
       results[r].output = stdout_text + read_file(dir_ + "/err." + std::to_string(r));
+      // The regex runs on the RESULT line only: libstdc++'s regex recurses
+      // per character, and a worker that printed thousands of wrong values
+      // would overflow the stack instead of failing the test.
       static const std::regex re(R"(RESULT rank=(-?\d+) code=(\S+) t_ms=(\d+) msg=(.*))");
       std::smatch m;
-      if (results[r].code.empty() && std::regex_search(stdout_text, m, re)) {
+      std::string line;
+      bool found = false;
+      for (size_t at = stdout_text.find("RESULT rank="); !found && at != std::string::npos;
+           at = stdout_text.find("RESULT rank=", at + 1)) {
+        line = stdout_text.substr(at, stdout_text.find('\n', at) - at);
+        found = std::regex_search(line, m, re);
+      }
+      if (results[r].code.empty() && found) {
         results[r].code = m[2];
         results[r].t_ms = std::stoll(m[3]);
         results[r].msg = m[4];

@@ -309,20 +309,27 @@ INSTANTIATE_TEST_SUITE_P(Kinds, ShmFailure,
                                            Kill{"allgather", "1"}, Kill{"broadcast", "1"}),
                          [](const auto& info) { return info.param.kind + "_cma" + info.param.cma; });
 
-// Small operations queued in batches (one phase per round, slot halves
-// reused every other round): killing a rank there is PeerLost naming it,
-// like the large operations above.
-TEST(ShmFailures, KilledRankDuringSmallBatchesIsPeerLost) {
+// Rank 1 of 3 is killed once the survivors have run 10 batches of the
+// worker's `loop` mode: they must get PeerLost naming it (and `what`), and
+// no segment may be left behind.
+void expect_kill_during_loop(const std::string& mode, const std::vector<std::string>& what) {
   const int n = 3, victim = 1;
-  Ranks ranks(n, {"loop", "small"});
+  Ranks ranks(n, {"loop", mode});
   std::vector<pid_t> pids;
   for (int r = 0; r < n; ++r) pids.push_back(ranks.proc(r).pid());
   ASSERT_TRUE(ranks.wait_for_output(0, "ITER 10", 60s)) << "no batch completed";
   const long long killed_at = now_ms();
   ranks.proc(victim).kill(SIGKILL);
   auto results = ranks.wait(30s, {victim});
-  expect_peer_lost(results, victim, killed_at, {"peer rank 1", "allreduce #"});
+  expect_peer_lost(results, victim, killed_at, what);
   EXPECT_TRUE(segments_of(pids).empty());
+}
+
+// Small operations queued in batches (one phase per round, slot halves
+// reused every other round): killing a rank there is PeerLost naming it,
+// like the large operations above.
+TEST(ShmFailures, KilledRankDuringSmallBatchesIsPeerLost) {
+  expect_kill_during_loop("small", {"peer rank 1", "allreduce #"});
 }
 
 TEST(ShmFailures, MismatchedCountsOpsAndKinds) {
@@ -375,18 +382,7 @@ TEST(ShmFailures, MismatchedOneLineAllreduce) {
 }
 
 // A rank killed while the others spin on its line: PeerLost naming it.
-TEST(ShmFailures, KilledRankDuringOneLineOpsIsPeerLost) {
-  const int n = 3, victim = 1;
-  Ranks ranks(n, {"loop", "box"});
-  std::vector<pid_t> pids;
-  for (int r = 0; r < n; ++r) pids.push_back(ranks.proc(r).pid());
-  ASSERT_TRUE(ranks.wait_for_output(0, "ITER 10", 60s)) << "no batch completed";
-  const long long killed_at = now_ms();
-  ranks.proc(victim).kill(SIGKILL);
-  auto results = ranks.wait(30s, {victim});
-  expect_peer_lost(results, victim, killed_at, {"peer rank 1", " #"});
-  EXPECT_TRUE(segments_of(pids).empty());
-}
+TEST(ShmFailures, KilledRankDuringOneLineOpsIsPeerLost) { expect_kill_during_loop("box", {"peer rank 1", " #"}); }
 
 // Rank 1's allgather takes the single copy, the others' allreduce the
 // segment: they still meet at arrive() and compare descriptors.
