@@ -27,6 +27,12 @@ inline int chunks_for(size_t block_bytes) {
 
 inline int mod(int a, int n) { return ((a % n) + n) % n; }
 
+// memcpy that accepts null pointers for zero bytes (count-0 operations may
+// pass null buffers).
+inline void copy_bytes(void* dst, const void* src, size_t bytes) {
+  if (bytes) std::memcpy(dst, src, bytes);
+}
+
 inline void copy_if_distinct(void* dst, const void* src, size_t bytes) {
   if (dst != src && bytes) std::memmove(dst, src, bytes);
 }

@@ -1,11 +1,21 @@
 #include "coll/gpu/thresholds.h"
 
 #include <algorithm>
-#include <string>
+#include <optional>
 
 #include "weft/env.h"
 
 namespace weft::gpu {
+
+namespace {
+
+// A size variable that is either a number of bytes or "auto" (nullopt).
+std::optional<size_t> bytes_unless_auto(const char* name) {
+  if (env::get(name) == "auto") return std::nullopt;
+  return static_cast<size_t>(env::get_int(name));
+}
+
+}  // namespace
 
 size_t ZeroCopyThresholds::of(CollKind kind) const {
   switch (kind) {
@@ -18,11 +28,7 @@ size_t ZeroCopyThresholds::of(CollKind kind) const {
 
 ZeroCopyThresholds ZeroCopyThresholds::from_env(int gpus) {
   constexpr size_t KiB = 1024, MiB = 1024 * KiB;
-  const std::string value = env::get("WEFT_GPU_ZERO_COPY_MIN_BYTES");
-  if (value != "auto") {
-    const auto bytes = static_cast<size_t>(env::get_int("WEFT_GPU_ZERO_COPY_MIN_BYTES"));
-    return {bytes, bytes, bytes};
-  }
+  if (auto bytes = bytes_unless_auto("WEFT_GPU_ZERO_COPY_MIN_BYTES")) return {*bytes, *bytes, *bytes};
   // Measured on H200s (bench/results/gpu.md, "Zero-copy thresholds"). 2 GPUs
   // (bench/gpu/threshold-sweep.sh, medians of 3): the copy path is faster up
   // to 1 MiB for allreduce (13.4 vs 14.0 us at 1 MiB, 22.4 vs 17.2 at 2 MiB)
@@ -36,8 +42,7 @@ ZeroCopyThresholds ZeroCopyThresholds::from_env(int gpus) {
 
 size_t ll_max_bytes_from_env(int gpus) {
   constexpr size_t KiB = 1024;
-  const std::string value = env::get("WEFT_GPU_LL_MAX_BYTES");
-  if (value != "auto") return std::min(kLLMaxBytes, static_cast<size_t>(env::get_int("WEFT_GPU_LL_MAX_BYTES")));
+  if (auto bytes = bytes_unless_auto("WEFT_GPU_LL_MAX_BYTES")) return std::min(kLLMaxBytes, *bytes);
   // Measured on H200s (bench/results/gpu.md, "Small-message latency").
   // 2 GPUs: LL at 128 KiB beats the push path's barrier. More GPUs: 64 KiB,
   // the limit before the larger LL slots; not swept since.

@@ -8,10 +8,9 @@
 #include "coll/shm/box.h"
 
 #include <algorithm>
-#include <cstring>
-#include <vector>
 
 #include "coll/algorithm.h"
+#include "coll/shm/reduce_inputs.h"
 #include "weft/log.h"
 #include "weft/reduce.h"
 
@@ -62,10 +61,6 @@ int exchange(Context& ctx, shm::Group& g, size_t bytes) {
   return parity;
 }
 
-void copy(void* dst, const void* src, size_t bytes) {
-  if (bytes) std::memcpy(dst, src, bytes);
-}
-
 }  // namespace
 
 void install_describers(shm::Group& g) { g.set_describers(&describe_header, &describe_box); }
@@ -75,40 +70,32 @@ void allreduce_box(Context& ctx, const char* in, char* out, size_t count, int ro
   shm::Group& g = *ctx.shm();
   const int n = g.local_size();
   const size_t bytes = count * ctx.esize();
-  copy(g.box_payload(), in, bytes);
+  copy_bytes(g.box_payload(), in, bytes);
   const int parity = exchange(ctx, g, bytes);
   if ((root >= 0 && root != g.local_rank()) || count == 0) return;
   // Every input from the boxes (the own one too): `out` may be `in`.
-  constexpr int kInline = 8;
-  const void* inline_inputs[kInline];
-  std::vector<const void*> heap;
-  const void** inputs = inline_inputs;
-  if (n > kInline) {
-    heap.resize(static_cast<size_t>(n));
-    inputs = heap.data();
-  }
+  Inputs inputs(n);
   for (int q = 0; q < n; ++q) inputs[q] = g.box_payload(q, parity);
-  reduce_many(out, inputs, n, count, ctx.dtype(), op);
-  if (op == ReduceOp::avg && average_over > 0)
-    scale_for_average(out, count, ctx.dtype(), average_over);
+  reduce_many(out, inputs.data(), n, count, ctx.dtype(), op);
+  scale_if_average(out, count, ctx.dtype(), op, average_over);
 }
 
 void allgather_box(Context& ctx, const char* in, char* out, size_t count) {
   shm::Group& g = *ctx.shm();
   const size_t bytes = count * ctx.esize();
-  copy(g.box_payload(), in, bytes);
+  copy_bytes(g.box_payload(), in, bytes);
   const int parity = exchange(ctx, g, bytes);
   // From the boxes, the own one too (in place, `in` is part of `out`).
   for (int q = 0; q < g.local_size(); ++q)
-    copy(out + static_cast<size_t>(q) * bytes, g.box_payload(q, parity), bytes);
+    copy_bytes(out + static_cast<size_t>(q) * bytes, g.box_payload(q, parity), bytes);
 }
 
 void broadcast_box(Context& ctx, char* buf, size_t count, int root) {
   shm::Group& g = *ctx.shm();
   const size_t bytes = count * ctx.esize();
-  if (g.local_rank() == root) copy(g.box_payload(), buf, bytes);
+  if (g.local_rank() == root) copy_bytes(g.box_payload(), buf, bytes);
   const int parity = exchange(ctx, g, bytes);
-  if (g.local_rank() != root) copy(buf, g.box_payload(root, parity), bytes);
+  if (g.local_rank() != root) copy_bytes(buf, g.box_payload(root, parity), bytes);
 }
 
 void barrier_box(Context& ctx) { exchange(ctx, *ctx.shm(), 0); }

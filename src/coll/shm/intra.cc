@@ -14,10 +14,10 @@
 // Where the host's ranks may read each other's memory (cross-memory attach),
 // operations above a threshold skip the segment: single_copy.cc.
 #include <algorithm>
-#include <vector>
 
 #include "coll/algorithm.h"
 #include "coll/shm/box.h"
+#include "coll/shm/reduce_inputs.h"
 #include "coll/shm/round.h"
 #include "coll/shm/single_copy.h"
 #include "coll/shm/stream_copy.h"
@@ -32,38 +32,12 @@ size_t share(size_t m, int r, int n) { return chunk_begin(m, r, n); }
 // (it exceeds the caches anyway; see stream_copy.h).
 constexpr size_t kStreamBytes = 8u << 20;
 
-// memcpy that accepts null pointers for zero bytes (count-0 operations may
-// pass null buffers).
-void copy(void* dst, const void* src, size_t bytes) {
-  if (bytes) std::memcpy(dst, src, bytes);
-}
-
 void copy_out(bool stream, void* dst, const void* src, size_t bytes) {
   if (!bytes) return;
   if (stream)
     stream_copy(dst, src, bytes);
   else
     std::memcpy(dst, src, bytes);
-}
-
-// The per-rank input pointers of a reduce: inline up to 8 ranks (no heap
-// allocation per operation at the usual host sizes), on the heap beyond.
-class Inputs {
- public:
-  explicit Inputs(int n) {
-    if (n > kInline) heap_.resize(static_cast<size_t>(n));
-  }
-  const void** data() { return heap_.empty() ? inline_ : heap_.data(); }
-  const void*& operator[](int i) { return data()[i]; }
-
- private:
-  static constexpr int kInline = 8;
-  const void* inline_[kInline] = {};
-  std::vector<const void*> heap_;
-};
-
-void scale(void* data, size_t count, DataType type, ReduceOp op, int average_over) {
-  if (op == ReduceOp::avg && average_over > 0) scale_for_average(data, count, type, average_over);
 }
 
 }  // namespace
@@ -86,14 +60,14 @@ void allreduce_shm(Context& ctx, const char* in, char* out, size_t count, int ro
     // synchronisation instead of two; the reads (n x bytes) are cheap at
     // this size.
     Round round(ctx);
-    copy(round.slot(r), in, bytes);
+    copy_bytes(round.slot(r), in, bytes);
     round.arrive();
     if (receives && count) {
       // Every input from the segment: `out` may be `in`, and reduce_many
       // lets the output alias only one of its first 8 inputs.
       for (int q = 0; q < n; ++q) inputs[q] = round.slot(q);
       reduce_many(out, inputs.data(), n, count, ctx.dtype(), op);
-      scale(out, count, ctx.dtype(), op, average_over);
+      scale_if_average(out, count, ctx.dtype(), op, average_over);
     }
     round.finish();
     return;
@@ -113,13 +87,13 @@ void allreduce_shm(Context& ctx, const char* in, char* out, size_t count, int ro
     Round round(ctx);
     char* mine = round.slot(r);
     // Peers need every share but mine; mine I read from `in` directly.
-    copy(mine, src, lo * es);
-    copy(mine + hi * es, src + hi * es, (m - hi) * es);
+    copy_bytes(mine, src, lo * es);
+    copy_bytes(mine + hi * es, src + hi * es, (m - hi) * es);
     round.arrive();
     if (hi > lo) {
       for (int q = 0; q < n; ++q) inputs[q] = q == r ? src + lo * es : round.slot(q) + lo * es;
       reduce_many(mine + lo * es, inputs.data(), n, hi - lo, ctx.dtype(), op);
-      scale(mine + lo * es, hi - lo, ctx.dtype(), op, average_over);
+      scale_if_average(mine + lo * es, hi - lo, ctx.dtype(), op, average_over);
     }
     round.sync();
     if (receives) {
@@ -150,7 +124,7 @@ void reduce_scatter_shm(Context& ctx, const char* in, char* out, size_t recv_cou
     char* mine = round.slot(r);
     for (int q = 0; q < n; ++q)
       if (q != r)
-        copy(mine + static_cast<size_t>(q) * m * es,
+        copy_bytes(mine + static_cast<size_t>(q) * m * es,
                     in + (static_cast<size_t>(q) * recv_count + done) * es, m * es);
     round.arrive();
     if (m) {
@@ -159,13 +133,13 @@ void reduce_scatter_shm(Context& ctx, const char* in, char* out, size_t recv_cou
       // only among its first 8 inputs, so past those, own block goes through
       // the (otherwise unused) own part of the slot.
       if (own == out + done * es && r >= 8) {
-        copy(mine + static_cast<size_t>(r) * m * es, own, m * es);
+        copy_bytes(mine + static_cast<size_t>(r) * m * es, own, m * es);
         own = mine + static_cast<size_t>(r) * m * es;
       }
       for (int q = 0; q < n; ++q)
         inputs[q] = q == r ? own : round.slot(q) + static_cast<size_t>(r) * m * es;
       reduce_many(out + done * es, inputs.data(), n, m, ctx.dtype(), ctx.op());
-      scale(out + done * es, m, ctx.dtype(), ctx.op(), n);
+      scale_if_average(out + done * es, m, ctx.dtype(), ctx.op(), n);
     }
     round.finish();
     done += m;
@@ -184,14 +158,14 @@ void allgather_shm(Context& ctx, const char* in, char* out, size_t count) {
   do {
     const size_t m = std::min(per_round, count - done);
     Round round(ctx);
-    copy(round.slot(r), in + done * es, m * es);
+    copy_bytes(round.slot(r), in + done * es, m * es);
     round.arrive();
     for (int q = 0; q < n; ++q) {
       char* dst = out + (static_cast<size_t>(q) * count + done) * es;
       if (q == r)
         copy_if_distinct(dst, in + done * es, m * es);  // in place: already there
       else
-        copy(dst, round.slot(q), m * es);
+        copy_bytes(dst, round.slot(q), m * es);
     }
     round.finish();
     done += m;
@@ -212,9 +186,9 @@ void broadcast_shm(Context& ctx, char* buf, size_t count, int root) {
   do {
     const size_t m = std::min(per_round, count - done);
     Round round(ctx);
-    if (r == root) copy(round.slot(root), buf + done * es, m * es);
+    if (r == root) copy_bytes(round.slot(root), buf + done * es, m * es);
     round.arrive();
-    if (r != root) copy(buf + done * es, round.slot(root), m * es);
+    if (r != root) copy_bytes(buf + done * es, round.slot(root), m * es);
     round.finish();
     done += m;
   } while (done < count);

@@ -13,9 +13,9 @@
 #include "coll/shm/single_copy.h"
 
 #include <algorithm>
-#include <vector>
 
 #include "coll/algorithm.h"
+#include "coll/shm/reduce_inputs.h"
 #include "coll/shm/round.h"
 #include "coll/shm/stream_copy.h"
 #include "weft/log.h"
@@ -66,7 +66,7 @@ template <typename RemoteOf>
 void reduce_from_peers(Round& round, Context& ctx, int n, int r, const char* own, char* out,
                        size_t count, ReduceOp op, char* pieces, RemoteOf remote_of) {
   const size_t es = ctx.esize(), per = piece_elems(n - 1, es);
-  std::vector<const void*> inputs(static_cast<size_t>(n));
+  Inputs inputs(n);
   for (size_t done = 0; done < count; done += per) {
     const size_t m = std::min(per, count - done);
     // Own input first: reduce_many lets the output alias one of its first 8
@@ -76,7 +76,7 @@ void reduce_from_peers(Round& round, Context& ctx, int n, int r, const char* own
       const int q = (r + i) % n;
       char* piece = pieces + static_cast<size_t>(i - 1) * per * es;
       round.read(q, piece, at(remote_of(q), done * es), m * es);
-      inputs[static_cast<size_t>(i)] = piece;
+      inputs[i] = piece;
     }
     reduce_many(out + done * es, inputs.data(), n, m, ctx.dtype(), op);
   }
@@ -122,8 +122,7 @@ void allreduce_single_copy(Context& ctx, const char* in, char* out, size_t count
   // Reduce-scatter: my share, from every peer's input.
   reduce_from_peers(round, ctx, n, r, in + lo * es, result, hi - lo, op, pieces,
                     [&](int q) { return at(round.remote(q, 0), lo * es); });
-  if (op == ReduceOp::avg && average_over > 0)
-    scale_for_average(result, hi - lo, ctx.dtype(), average_over);
+  scale_if_average(result, hi - lo, ctx.dtype(), op, average_over);
   if (root >= 0) {
     // Reduce: each rank writes its share straight into the root's output,
     // so the root does not gather alone. No sync needed first: in place,
@@ -161,7 +160,7 @@ void reduce_scatter_single_copy(Context& ctx, const char* in, char* out, size_t 
   // In place, `out` is my block of `in`, which no peer reads.
   reduce_from_peers(round, ctx, n, r, in + mine, out, recv_count, ctx.op(), pieces,
                     [&](int q) { return at(round.remote(q, 0), mine); });
-  if (ctx.op() == ReduceOp::avg) scale_for_average(out, recv_count, ctx.dtype(), n);
+  scale_if_average(out, recv_count, ctx.dtype(), ctx.op(), n);
   round.finish_all();
 }
 
