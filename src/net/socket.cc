@@ -5,8 +5,12 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <random>
+#include <thread>
 
 #include "weft/error.h"
 
@@ -162,29 +166,57 @@ Socket connect_tcp(std::string_view host, uint16_t port, Deadline deadline) {
   throw_system_error(str("connecting to ", where), last_error);
 }
 
+namespace {
+
+// Linux marks a socket as listening before it checks the port again, so two
+// processes that bind one port with SO_REUSEADDR and call listen() at the same
+// moment can both see the other listening and both fail with EADDRINUSE,
+// leaving nobody on the port (about 2 % of simultaneous tries on a 6.18
+// kernel; two weftrun agents racing to host the rendezvous store hit it).
+// A listen() that fails that way after a successful bind() is retried after a
+// short random pause: when someone really listens, the next bind() fails.
+constexpr int kListenRaceRetries = 8;
+
+void pause_before_listen_retry() {
+  static thread_local std::minstd_rand random(static_cast<unsigned>(::getpid()) * 2654435761u);
+  std::this_thread::sleep_for(std::chrono::microseconds(200 + random() % 2000));
+}
+
+}  // namespace
+
 Listener Listener::listen(std::string_view host, uint16_t port, int backlog) {
   std::string target = format_endpoint(host, port);
   auto addresses = resolve(host, port, /*passive=*/true);
   int last_error = 0;
   for (const SocketAddress& addr : addresses) {
-    Fd fd(::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
-    if (!fd) {
-      last_error = errno;
-      continue;
+    for (int attempt = 0;; ++attempt) {
+      Fd fd(::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
+      if (!fd) {
+        last_error = errno;
+        break;
+      }
+      setopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
+      // "::" serves IPv4 clients too (as v4-mapped addresses).
+      if (addr.family() == AF_INET6) setopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, 0, "IPV6_V6ONLY");
+      if (::bind(fd.get(), addr.get(), addr.length()) != 0) {
+        last_error = errno;
+        break;
+      }
+      if (::listen(fd.get(), backlog) != 0) {
+        last_error = errno;
+        if (last_error == EADDRINUSE && port != 0 && attempt < kListenRaceRetries) {
+          pause_before_listen_retry();
+          continue;
+        }
+        break;
+      }
+      Listener l;
+      l.socket_ = Socket(std::move(fd), target);
+      SocketAddress local = l.socket_.local_address();
+      l.port_ = local.port();
+      l.address_ = local.to_string();
+      return l;
     }
-    setopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
-    // "::" serves IPv4 clients too (as v4-mapped addresses).
-    if (addr.family() == AF_INET6) setopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, 0, "IPV6_V6ONLY");
-    if (::bind(fd.get(), addr.get(), addr.length()) != 0 || ::listen(fd.get(), backlog) != 0) {
-      last_error = errno;
-      continue;
-    }
-    Listener l;
-    l.socket_ = Socket(std::move(fd), target);
-    SocketAddress local = l.socket_.local_address();
-    l.port_ = local.port();
-    l.address_ = local.to_string();
-    return l;
   }
   throw_system_error(str("listening on ", target), last_error);
 }

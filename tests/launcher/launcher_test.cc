@@ -2,7 +2,9 @@
 // (weftrun_test_worker), checked through the files the workers write and
 // weftrun's own output.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -304,6 +306,8 @@ TEST_F(Weftrun, RendezvousTimeoutSaysHowManyArrived) {
 TEST_F(Weftrun, TwoAgentsOnOneHostShareTheStore) {
   // Both agents see the endpoint as local: the first to bind hosts the store,
   // the other finds the port taken and joins it as a client (torchrun's rule).
+  // Both agents start at once, so their listen() calls can overlap: that once
+  // left neither hosting in CI (see Net.TwoProcessesListeningOnOnePortAtOnce...).
   // A 20 s join timeout (not the 600 s default) makes a stuck rendezvous end
   // with each agent's own account of it inside the test's 60 s, instead of a
   // ctest kill that shows neither.
@@ -332,6 +336,31 @@ TEST_F(Weftrun, TwoAgentsOnOneHostShareTheStore) {
     groups.insert(e["GROUP_RANK"]);
   }
   EXPECT_EQ(groups, (std::set<std::string>{"0", "1"}));
+}
+
+TEST_F(Weftrun, AnAgentThatCouldNotHostTheStoreSaysWhy) {
+  // The port is bound (without SO_REUSEADDR) but nobody listens: the agent
+  // cannot host the store, cannot reach one either, and must say both.
+  int holder = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(holder, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t length = sizeof addr;
+  ASSERT_EQ(::getsockname(holder, reinterpret_cast<sockaddr*>(&addr), &length), 0);
+  std::string port = std::to_string(ntohs(addr.sin_port));
+  Finished f = run({"--nnodes", "2", "--rdzv-backend", "c10d", "--rdzv-endpoint", "127.0.0.1:" + port,
+                    "--rdzv-conf", "join_timeout=1", "--", "/bin/true"});
+  ::close(holder);
+  EXPECT_EQ(f.status.code, 1) << f.err;
+  EXPECT_NE(f.err.find("weftrun: could not connect to the store at 127.0.0.1:" + port + " for "),
+            std::string::npos)
+      << f.err;
+  EXPECT_NE(f.err.find("Connection refused (errno 111); this agent tried to host it and could not: listening on "
+                       "0.0.0.0:" + port + ": Address already in use (errno 98)"),
+            std::string::npos)
+      << f.err;
 }
 
 TEST_F(Weftrun, RefusesADuplicateNodeRank) {

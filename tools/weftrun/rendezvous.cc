@@ -96,6 +96,7 @@ Rendezvous::Rendezvous(const Options& options, std::string label)
                                                       : is_local_host(options.endpoint_host);
   store_host_ = options.endpoint_host;
   store_port_ = options.endpoint_port;
+  std::string why_not_hosting;
   if (want_host) {
     weft::StoreServerOptions server_options;
     server_options.host = options.endpoint_host.find(':') != std::string::npos ? "::" : "0.0.0.0";
@@ -111,6 +112,7 @@ Rendezvous::Rendezvous(const Options& options, std::string label)
                                         forced ? "--rdzv-conf is_host" : "node rank 0 of the static backend",
                                         ") but cannot: ", e.message(),
                                         " (another job on this port, or two agents with node rank 0?)"));
+      why_not_hosting = e.message();
       WEFT_INFO("run", "not hosting the store (", e.message(), "); joining ", store_host_, ":", store_port_);
     }
   }
@@ -120,7 +122,13 @@ Rendezvous::Rendezvous(const Options& options, std::string label)
   client.port = store_port_;
   client.connect_timeout = options.join_timeout;
   client.timeout = options.join_timeout;
-  base_ = weft::TcpStore::connect(client);
+  try {
+    base_ = weft::TcpStore::connect(client);
+  } catch (const weft::Error& e) {
+    // Nobody hosts the store although this agent tried to: say why it did not.
+    if (why_not_hosting.empty()) throw;
+    weft::throw_error(e.code(), str(e.message(), "; this agent tried to host it and could not: ", why_not_hosting));
+  }
   if (server_) base_->set(prefix_ + "/store_owner", host_label_);
 }
 
