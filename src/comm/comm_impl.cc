@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "core/recycling_allocator.h"
 #include "weft/env.h"
 #include "weft/log.h"
 
@@ -98,7 +99,7 @@ Work Communicator::Impl::submit(coll::OpDesc desc, Body body, const OpOptions& o
   desc.seq = next_seq_++;
   // No text is formatted here: the Work and the op log describe the
   // operation when someone asks (an error, a dump), from `desc`.
-  auto state = std::make_shared<Work::State>(rank_, desc);
+  auto state = std::allocate_shared<Work::State>(RecyclingAllocator<Work::State>(), rank_, desc);
   state->set_helper(weak_from_this(), desc.seq);
   Work work(state);
   // The grace period counts from the caller's last call.
@@ -135,15 +136,15 @@ void Communicator::Impl::run_front(std::unique_lock<std::mutex>& lock) {
   running_ = false;
   has_current_ = false;
   last_activity_ = end;
-  lock.unlock();
+  // Completed under the lock: completing takes no lock of its own and makes
+  // a system call only for a thread asleep on it (work_state.h). Then a
+  // helper that saw its operation not done yet is asleep by now and gets
+  // the notification. A worker nudged while this thread ran has the queue
+  // once this thread leaves it.
   if (failure)
     op.state->fail(failure);
   else
     op.state->complete();
-  lock.lock();
-  // After the completion, under the lock: a helper that saw its operation
-  // not done yet is asleep by now and gets this. A worker nudged while this
-  // thread ran has the queue once this thread leaves it.
   if (waiting_helpers_ > 0) helpers_cv_.notify_all();
   if (nudged_) cv_.notify_all();
 }

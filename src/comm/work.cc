@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "core/futex.h"
 #include "weft/error.h"
 
 namespace weft {
@@ -36,34 +37,32 @@ bool Work::State::poll() const {
 }
 
 void Work::State::complete() {
-  bool wake;
-  {
-    std::lock_guard lock(mutex_);
-    if (done_.load(std::memory_order_relaxed)) return;
-    done_.store(true, std::memory_order_release);
-    wake = sleepers_ > 0;
-  }
-  if (wake) cv_.notify_all();
+  if (claim()) finish();
 }
 
 void Work::State::fail(std::exception_ptr error) {
-  bool wake;
-  {
-    std::lock_guard lock(mutex_);
-    if (done_.load(std::memory_order_relaxed)) return;
-    error_ = std::move(error);
-    done_.store(true, std::memory_order_release);
-    wake = sleepers_ > 0;
-  }
-  if (wake) cv_.notify_all();
+  if (!claim()) return;
+  error_ = std::move(error);
+  finish();
+}
+
+bool Work::State::claim() {
+  if (!claimed_.exchange(true, std::memory_order_acq_rel)) return true;
+  // Another completion won: it is a few instructions from done. Return only
+  // once it is, so that whoever completed this one sees the outcome that won.
+  while (!done()) std::this_thread::yield();
+  return false;
+}
+
+void Work::State::finish() {
+  if (word_.exchange(kDone, std::memory_order_acq_rel) == kWatched)
+    futex::wake_all(word_, futex::Scope::process);
 }
 
 std::string Work::State::description() const {
-  std::lock_guard lock(mutex_);
-  if (lazy_) {
-    description_ = "rank " + std::to_string(rank_) + ": " + desc_.describe();
-    lazy_ = false;
-  }
+  std::call_once(describe_once_, [this] {
+    if (lazy_) description_ = "rank " + std::to_string(rank_) + ": " + desc_.describe();
+  });
   return description_;
 }
 
@@ -81,13 +80,7 @@ bool Work::State::wait_until(std::chrono::steady_clock::time_point deadline) con
       if (std::chrono::steady_clock::now() >= deadline) return false;
     return true;
   }
-  if (done()) return true;
-  std::unique_lock lock(mutex_);
-  ++sleepers_;
-  const bool ok =
-      cv_.wait_until(lock, deadline, [&] { return done_.load(std::memory_order_relaxed); });
-  --sleepers_;
-  return ok;
+  return sleep_until_done(&deadline);
 }
 
 void Work::State::wait() const {
@@ -101,17 +94,28 @@ void Work::State::wait() const {
   // wait(timeout)'s deadline.
   if (done()) return;
   if (auto helper = helper_.lock(); helper && !done()) helper->help(const_cast<State&>(*this));
-  if (done()) return;
-  std::unique_lock lock(mutex_);
-  ++sleepers_;
-  cv_.wait(lock, [&] { return done_.load(std::memory_order_relaxed); });
-  --sleepers_;
+  sleep_until_done(nullptr);
 }
 
-bool Work::State::done() const { return done_.load(std::memory_order_acquire); }
+bool Work::State::sleep_until_done(const std::chrono::steady_clock::time_point* deadline) const {
+  while (true) {
+    uint32_t phase = word_.load(std::memory_order_acquire);
+    if (phase == kDone) return true;
+    if (deadline && std::chrono::steady_clock::now() >= *deadline) return false;
+    // Announce the sleep; a completion in between makes the swap fail.
+    if (phase == kRunning && !word_.compare_exchange_weak(phase, kWatched, std::memory_order_acq_rel))
+      continue;
+    if (deadline)
+      futex::wait_until(word_, kWatched, *deadline, futex::Scope::process);
+    else
+      futex::wait(word_, kWatched, futex::Scope::process);
+  }
+}
+
+bool Work::State::done() const { return word_.load(std::memory_order_acquire) == kDone; }
 
 std::exception_ptr Work::State::error() const {
-  // error_ is set before done_ is, and never after.
+  // error_ is set before word_ turns done, and never after.
   return done() ? error_ : nullptr;
 }
 

@@ -8,9 +8,8 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
-#include <exception>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -71,20 +70,35 @@ class Work::State {
  private:
   // Polls the device for a state with a poller; true once complete.
   bool poll() const;
+  // Sleeps until done, or until *deadline (false then) when given.
+  bool sleep_until_done(const std::chrono::steady_clock::time_point* deadline) const;
 
-  mutable std::string description_;  // guarded by mutex_ while lazy_
+  // Takes the first completion; false (once the winner is done) when
+  // another took it.
+  bool claim();
+  // Marks the state done (error_ already set where it failed) and wakes
+  // the threads asleep on it.
+  void finish();
+
+  // What word_ holds. A waiter turns running into watched before it sleeps
+  // on the word; finish() swaps in done and wakes sleepers only when it took
+  // watched away, so an operation nobody sleeps on completes without a
+  // system call (and without a lock: a mutex and condition variable here
+  // were a measurable part of a small collective's cost).
+  enum Phase : uint32_t { kRunning = 0, kWatched = 1, kDone = 2 };
+
+  mutable std::string description_;  // made once (describe_once_) while lazy_
+  mutable std::once_flag describe_once_;
   int rank_ = -1;
   coll::OpDesc desc_;
-  mutable bool lazy_ = false;  // description_ is still to be made from rank_ and desc_
+  bool lazy_ = false;  // description_ is still to be made from rank_ and desc_
   std::function<bool()> poll_;
   std::weak_ptr<Helper> helper_;
   uint64_t seq_ = 0;
-  mutable std::mutex mutex_;
-  mutable std::condition_variable cv_;
-  // Written under mutex_, error_ before done_ (release): a reader that sees
-  // done_ needs no lock, and error_ never changes after that.
-  std::atomic<bool> done_{false};
-  mutable int sleepers_ = 0;  // threads in cv_.wait (guarded by mutex_)
+  mutable std::atomic<uint32_t> word_{kRunning};  // waiters (const) turn running into watched
+  // The first completion takes it; error_ is written by that one only,
+  // before word_ turns done (release), and never after.
+  std::atomic<bool> claimed_{false};
   std::exception_ptr error_;
 };
 

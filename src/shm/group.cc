@@ -1,8 +1,7 @@
+#include "core/futex.h"
 #include "shm/group.h"
 
-#include <linux/futex.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -331,8 +330,7 @@ int Group::box_exchange(uint64_t desc, uint64_t seq, Clock::time_point deadline)
   std::atomic<uint64_t>& word = box_word(me_, parity);
   word.store((seq << 32) | static_cast<uint32_t>(step), std::memory_order_seq_cst);
   if (waiters(me_).load(std::memory_order_seq_cst) != 0)
-    ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE, INT32_MAX, nullptr,
-              nullptr, 0);
+    futex::wake_all(futex::low_half(word), futex::Scope::shared);
   for (int q = 0; q < local_size(); ++q)
     if (q != me_ && !box_passed(q, step)) {
       wait_slow(-1, step, deadline, /*box=*/true);
@@ -444,9 +442,8 @@ void Group::sleep_on(std::atomic<uint64_t>& f, int local, uint64_t target) {
   const uint64_t seen = f.load(std::memory_order_seq_cst);
   const bool box = &f != &flag(local);
   if (box ? static_cast<uint32_t>(seen) != static_cast<uint32_t>(target) : seen < target) {
-    struct timespec timeout = {0, 1000 * 1000};
-    ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&f), FUTEX_WAIT,
-              static_cast<uint32_t>(seen), &timeout, nullptr, 0);
+    futex::wait_for(futex::low_half(f), static_cast<uint32_t>(seen), std::chrono::milliseconds(1),
+                    futex::Scope::shared);
   }
   sleepers.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -455,8 +452,7 @@ uint64_t Group::signal() {
   std::atomic<uint64_t>& f = flag(me_);
   f.store(++phase_, std::memory_order_seq_cst);
   if (waiters(me_).load(std::memory_order_seq_cst) != 0)
-    ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&f), FUTEX_WAKE, INT32_MAX, nullptr,
-              nullptr, 0);
+    futex::wake_all(futex::low_half(f), futex::Scope::shared);
   return phase_;
 }
 

@@ -1,15 +1,13 @@
 #include "transport/shm/links.h"
 
-#include <linux/futex.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <climits>
 #include <cstring>
 #include <thread>
 
+#include "core/futex.h"
 #include "shm/join_wait.h"
 #include "shm/liveness.h"
 #include "weft/error.h"
@@ -139,17 +137,14 @@ void Links::ring_bell(int local) const {
   Control& c = control(local);
   c.bell.fetch_add(1, std::memory_order_seq_cst);
   if (c.sleepers.load(std::memory_order_seq_cst) != 0)
-    ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&c.bell), FUTEX_WAKE, INT_MAX, nullptr,
-              nullptr, 0);
+    futex::wake_all(c.bell, futex::Scope::shared);
 }
 
 void Links::sleep(uint32_t seen, std::chrono::microseconds timeout) const {
   Control& c = control(me_);
   c.sleepers.fetch_add(1, std::memory_order_seq_cst);
   if (c.bell.load(std::memory_order_seq_cst) == seen) {
-    struct timespec ts = {static_cast<time_t>(timeout.count() / 1000000),
-                          static_cast<long>(timeout.count() % 1000000) * 1000};
-    ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&c.bell), FUTEX_WAIT, seen, &ts, nullptr, 0);
+    futex::wait_for(c.bell, seen, timeout, futex::Scope::shared);
   }
   c.sleepers.fetch_sub(1, std::memory_order_relaxed);
 }
