@@ -1,6 +1,7 @@
 #include "core/futex.h"
 #include "shm/group.h"
 
+#include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -30,6 +31,10 @@ constexpr size_t kPage = 4096;
 // members outnumber cores, the one being waited for may need this core.
 constexpr auto kSpinAlone = std::chrono::microseconds(30);
 constexpr auto kSpinShared = std::chrono::microseconds(3);
+// Then, only when members outnumber cores, it yields the core for
+// WEFT_SHM_YIELD_US: the member it waits for is often runnable right here,
+// and a yield runs it at once, where a futex sleep would cost the signaller
+// a wake-up system call and this member a wake-up latency (docs/shm.md).
 
 struct Header {
   std::atomic<uint64_t> magic;
@@ -244,7 +249,10 @@ Group::Group(Segment segment, std::vector<Member> members, int me, size_t half_b
       slots_offset_(slots_offset(local_size())),
       spin_for_(static_cast<unsigned>(local_size()) <= std::thread::hardware_concurrency()
                     ? kSpinAlone
-                    : kSpinShared) {}
+                    : kSpinShared),
+      yield_for_(static_cast<unsigned>(local_size()) <= std::thread::hardware_concurrency()
+                     ? std::chrono::microseconds(0)
+                     : std::chrono::microseconds(std::max<int64_t>(0, env::get_int("WEFT_SHM_YIELD_US")))) {}
 
 Group::~Group() = default;
 
@@ -393,15 +401,21 @@ void Group::wait_slow(int only, uint64_t target, Clock::time_point deadline, boo
       ++next;
     return next == end;
   };
+  bool yielding = false;
   for (uint32_t spins = 0;; ++spins) {
     if (done()) return;
-    if (spins % 64 != 63) {
+    if (!yielding && spins % 64 != 63) {
       cpu_relax();
       continue;
     }
     const auto now = Clock::now();
     if (start == Clock::time_point{}) start = last_alive_check = now;
     if (now - start < spin_for_) continue;
+    if (now - start < spin_for_ + yield_for_) {
+      yielding = true;
+      sched_yield();
+      continue;
+    }
     // Sleep on the peer's counter until it signals, at most a millisecond
     // at a time to look at the deadline, failures and liveness.
     sleep_on(box ? box_word(next, target & 1) : flag(next), next, target);

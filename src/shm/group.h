@@ -225,6 +225,7 @@ class Group {
   transport::Transport* transport_;  // whose sticky failure waits watch (may be null)
   size_t flags_offset_, descs_offset_, addrs_offset_, boxes_offset_, slots_offset_;
   std::chrono::microseconds spin_for_;
+  std::chrono::microseconds yield_for_;
   std::vector<net::Fd> pidfds_;  // per member (invalid for self or when unavailable)
   uint64_t phase_ = 0;
   uint64_t free_after_[2] = {0, 0};
