@@ -108,6 +108,9 @@ TEST(SmokeComparison, LimitsAndPlot) {
   EXPECT_TRUE(has(r.out, "# bound: ")) << r.out;
   EXPECT_TRUE(has(r.out, "weft/bound")) << r.out;
   EXPECT_TRUE(has(r.out, "mpi/bound")) << r.out;
+  EXPECT_TRUE(has(r.out, "\n  memcpy shared ")) << r.out;
+  EXPECT_TRUE(has(r.out, "# shared bound: ")) << r.out;
+  EXPECT_TRUE(has(r.out, "weft/shared")) << r.out;
   EXPECT_TRUE(is_png_file(dir + "/ag.png"));
   EXPECT_TRUE(has(test::read_file(dir + "/ag.png.gp"), "title 'mpi'"));
   fs::remove_all(dir);

@@ -74,13 +74,26 @@ TEST(SideBySide, FractionOfBoundPerLibrary) {
   auto mpi = make("mpi", {{1 << 20, 5.0}});
   auto weft = make("weft", {{1 << 20, 10.0}});
   std::ostringstream out;
-  print_side_by_side(out, {weft, mpi}, false, /*bound_algbw_gbs=*/20.0);
+  print_side_by_side(out, {weft, mpi}, false, Bounds{.single = 20.0});
   const std::string t = out.str();
   EXPECT_NE(t.find("# bound: 20.00 GB/s algbw"), std::string::npos) << t;
   EXPECT_NE(t.find("weft/bound"), std::string::npos) << t;
   EXPECT_NE(t.find("mpi/bound"), std::string::npos) << t;
+  EXPECT_EQ(t.find("shared"), std::string::npos) << t;
   // 2 ranks allreduce: algbw == busbw; 10/20 and 5/20.
   EXPECT_NE(t.find("        0.50        0.25\n"), std::string::npos) << t;
+}
+
+TEST(SideBySide, FractionOfTheSharedBoundToo) {
+  auto mpi = make("mpi", {{1 << 20, 5.0}});
+  auto weft = make("weft", {{1 << 20, 10.0}});
+  std::ostringstream out;
+  print_side_by_side(out, {weft, mpi}, false, Bounds{.single = 20.0, .shared = 12.5});
+  const std::string t = out.str();
+  EXPECT_NE(t.find("# shared bound: 12.50 GB/s algbw"), std::string::npos) << t;
+  EXPECT_NE(t.find("weft/shared"), std::string::npos) << t;
+  // 10/20, 5/20, then 10/12.5 and 5/12.5.
+  EXPECT_NE(t.find("        0.50        0.25        0.80        0.40\n"), std::string::npos) << t;
 }
 
 TEST(Bound, FewestBytesEachRankMoves) {
@@ -160,6 +173,20 @@ TEST(Limits, MemoryFiguresFollowTheStatedConvention) {
   std::ostringstream out;
   print_limits(out, f);
   EXPECT_NE(out.str().find("traffic = bytes read + bytes written"), std::string::npos);
+}
+
+TEST(Limits, ConcurrentMemcpyIsOneThreadsShare) {
+  auto f = measure_concurrent_memcpy(2, 8 << 20, 2);
+  EXPECT_EQ(f.name, kMemcpyShared);
+  EXPECT_EQ(f.bytes, 8u << 20);
+  EXPECT_EQ(f.runs, 2);
+  EXPECT_GT(f.payload_gbs, 0.01);
+  EXPECT_DOUBLE_EQ(f.payload_gbs, f.bytes / f.seconds / 1e9);
+  EXPECT_DOUBLE_EQ(f.traffic_gbs, 2 * f.payload_gbs);
+  EXPECT_NE(f.note.find("2 threads at once"), std::string::npos) << f.note;
+  std::vector<LimitFigure> all = {f};
+  EXPECT_EQ(find_figure(all, kMemcpyShared), &all[0]);
+  EXPECT_EQ(find_figure(all, kMemcpy), nullptr);
 }
 
 TEST(Limits, TcpLoopbackMovesEveryByte) {

@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <barrier>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <thread>
 
 #include "weft/error.h"
 
@@ -125,7 +127,7 @@ std::vector<LimitFigure> measure_memory_bandwidth(std::size_t bytes, int runs) {
     std::memcpy(a.get(), b.get(), bytes);
     escape(a.get());
   });
-  out.push_back(figure("memcpy", bytes, runs, copy_s, 2.0, "reads N, writes N"));
+  out.push_back(figure(kMemcpy, bytes, runs, copy_s, 2.0, "reads N, writes N"));
 
   // Integer-valued floats: no denormals, no infinities, whatever the run count.
   auto* fa = reinterpret_cast<float*>(a.get());
@@ -139,6 +141,48 @@ std::vector<LimitFigure> measure_memory_bandwidth(std::size_t bytes, int runs) {
   });
   out.push_back(figure("a+=b f32", bytes, runs, add_s, 3.0, "reads 2N, writes N"));
   return out;
+}
+
+LimitFigure measure_concurrent_memcpy(int threads, std::size_t bytes, int runs) {
+  WEFT_REQUIRE(threads >= 1 && bytes >= 4096 && runs >= 1,
+               "limits: need threads >= 1, bytes >= 4096 and runs >= 1");
+  // Each thread allocates and touches its own buffers (its NUMA node's
+  // memory), then all copy at once, runs + 1 times (the first untimed); the
+  // wall time of a run ends with its slowest thread.
+  std::barrier sync(threads + 1);
+  std::vector<std::thread> workers;
+  std::vector<double> cpu(static_cast<std::size_t>(threads), 0);
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&, t] {
+      auto a = make_buffer(bytes, 1);
+      auto b = make_buffer(bytes, 2);
+      double cpu0 = 0;
+      for (int r = 0; r <= runs; ++r) {
+        sync.arrive_and_wait();  // start together
+        if (r == 1) cpu0 = thread_cpu_seconds();
+        std::memcpy(a.get(), b.get(), bytes);
+        escape(a.get());
+        sync.arrive_and_wait();  // the run ends with the last
+      }
+      cpu[static_cast<std::size_t>(t)] = thread_cpu_seconds() - cpu0;
+    });
+  std::vector<double> seconds;
+  auto first_timed = Clock::now();
+  for (int r = 0; r <= runs; ++r) {
+    sync.arrive_and_wait();
+    auto t0 = Clock::now();
+    if (r == 1) first_timed = t0;
+    sync.arrive_and_wait();
+    if (r >= 1) seconds.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  for (auto& w : workers) w.join();
+  const double wall = std::chrono::duration<double>(Clock::now() - first_timed).count();
+  double cpu_total = 0;
+  for (double c : cpu) cpu_total += c;
+  // A thread's share: n x bytes moved in the run's wall time, over n.
+  Timing timing{median(std::move(seconds)), wall > 0 ? cpu_total / threads / wall : 0};
+  return figure(kMemcpyShared, bytes, runs, timing, 2.0,
+                str(threads, " threads at once, each its own buffers; one thread's share"));
 }
 
 LimitFigure measure_tcp_loopback(std::size_t bytes, int runs) {
@@ -209,10 +253,17 @@ LimitFigure measure_tcp_loopback(std::size_t bytes, int runs) {
                 "one stream, sender and receiver processes, default socket buffers");
 }
 
-std::vector<LimitFigure> measure_limits() {
+std::vector<LimitFigure> measure_limits(int ranks) {
   auto v = measure_memory_bandwidth();
+  if (ranks > 1) v.push_back(measure_concurrent_memcpy(ranks));
   v.push_back(measure_tcp_loopback());
   return v;
+}
+
+const LimitFigure* find_figure(const std::vector<LimitFigure>& figures, const std::string& name) {
+  for (const auto& f : figures)
+    if (f.name == name) return &f;
+  return nullptr;
 }
 
 double min_traffic_per_byte(Collective c, int nranks) {
@@ -230,7 +281,7 @@ double bound_algbw_gbs(Collective c, int nranks, double copy_traffic_gbs) {
 }
 
 void print_limits(std::ostream& out, const std::vector<LimitFigure>& figures) {
-  out << "# limits of this machine (single core / single stream; medians)\n";
+  out << "# limits of this machine (single core / single stream, and n cores copying at once; medians)\n";
   out << "# traffic = bytes read + bytes written by the program; payload = buffer bytes\n";
   char line[256];
   std::snprintf(line, sizeof(line), "# %-14s %10s %5s %10s %12s %12s %5s  %s\n", "what", "bytes",

@@ -9,6 +9,12 @@
 // may add are not counted (glibc's memcpy uses non-temporal stores at these
 // sizes, which avoid them; a += b reads its destination anyway).
 //
+// Memory (n cores at once): n threads, each with its own buffers (128 MiB
+// each by default, first touched by that thread), run memcpy together; the
+// figure is one thread's share, n x bytes over the wall time of the slowest,
+// divided by n. The single-core rate overstates what each of n ranks gets
+// when the ranks share one memory system; this is the rate they share.
+//
 // TCP: one sender process and one receiver process over loopback, one
 // stream, default socket buffers, 1 GiB per run, median of several runs:
 // the "TCP limit" for one connection on this host.
@@ -41,10 +47,17 @@ struct LimitFigure {
 
 std::vector<LimitFigure> measure_memory_bandwidth(std::size_t bytes = std::size_t(256) << 20,
                                                   int runs = 5);
+LimitFigure measure_concurrent_memcpy(int threads, std::size_t bytes = std::size_t(128) << 20,
+                                      int runs = 5);
 LimitFigure measure_tcp_loopback(std::size_t bytes = std::size_t(1) << 30, int runs = 3);
 
-// Both of the above.
-std::vector<LimitFigure> measure_limits();
+// All of the above, the concurrent memcpy with `ranks` threads (left out for
+// one rank). Found again by name: kMemcpy, kMemcpyShared.
+std::vector<LimitFigure> measure_limits(int ranks);
+inline constexpr const char* kMemcpy = "memcpy";
+inline constexpr const char* kMemcpyShared = "memcpy shared";
+// The figure of that name, or nullptr.
+const LimitFigure* find_figure(const std::vector<LimitFigure>& figures, const std::string& name);
 
 // The memory-bandwidth bound of a collective on one host (README.md, "the
 // bound"): the fewest bytes one rank must read plus write, per byte of

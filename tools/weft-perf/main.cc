@@ -119,12 +119,14 @@ int drive(const SweepOptions& sweep, const DriverOptions& d, LaunchSpec spec) {
   spec.gpu = d.gpu || std::find(libs.begin(), libs.end(), "nccl") != libs.end();
   preflight(libs, spec, d);
 
-  double bound = 0;
+  Bounds bounds;
   if (d.limits) {
     // Before the runs, so they do not compete with it.
-    auto figures = measure_limits();  // memcpy, a+=b, TCP loopback
+    auto figures = measure_limits(d.np);  // memcpy, a+=b, memcpy on np cores at once, TCP loopback
     print_limits(std::cout, figures);
-    bound = bound_algbw_gbs(sweep.collective, d.np, figures[0].traffic_gbs);
+    bounds.single = bound_algbw_gbs(sweep.collective, d.np, find_figure(figures, kMemcpy)->traffic_gbs);
+    if (const LimitFigure* shared = find_figure(figures, kMemcpyShared))
+      bounds.shared = bound_algbw_gbs(sweep.collective, d.np, shared->traffic_gbs);
     std::cout << "\n" << std::flush;
   }
   std::vector<Result> results;
@@ -132,7 +134,7 @@ int drive(const SweepOptions& sweep, const DriverOptions& d, LaunchSpec spec) {
     results.push_back(run_library(lib, spec));
     std::cout << "\n" << std::flush;
   }
-  if (libs.size() > 1 || d.limits) print_side_by_side(std::cout, results, d.in_place, bound);
+  if (libs.size() > 1 || d.limits) print_side_by_side(std::cout, results, d.in_place, bounds);
   if (!d.plot.empty()) {
     PlotOptions po;
     po.in_place = d.in_place;

@@ -32,7 +32,7 @@ const Row* pick(const Result& r, std::uint64_t bytes, bool in_place, bool* subst
 }  // namespace
 
 void print_side_by_side(std::ostream& out, const std::vector<Result>& results, bool in_place,
-                        double bound_algbw_gbs) {
+                        Bounds bounds) {
   WEFT_REQUIRE(!results.empty(), "side-by-side table: no results");
   for (const auto& r : results) {
     WEFT_REQUIRE(r.collective == results[0].collective && r.nranks == results[0].nranks,
@@ -54,11 +54,16 @@ void print_side_by_side(std::ostream& out, const std::vector<Result>& results, b
       << ", " << results[0].nranks << " ranks, " << (in_place ? "in-place" : "out-of-place")
       << " (* = " << (in_place ? "out-of-place" : "in-place")
       << " row: the library has no other)\n";
-  const bool bound = bound_algbw_gbs > 0;
+  const bool bound = bounds.single > 0, shared = bounds.shared > 0;
   if (bound) {
-    out << "# bound: " << fmt("%.2f", bound_algbw_gbs)
+    out << "# bound: " << fmt("%.2f", bounds.single)
         << " GB/s algbw (fewest bytes a rank reads and writes, at the single-core memcpy rate; "
            "README.md)\n";
+  }
+  if (shared) {
+    out << "# shared bound: " << fmt("%.2f", bounds.shared)
+        << " GB/s algbw (the same bytes at one core's share of memcpy when every rank copies at "
+           "once)\n";
   }
   std::string h1 = "# " + pad("size", 10), h2 = "# " + pad("(B)", 10);
   for (const auto& r : results) {
@@ -72,6 +77,10 @@ void print_side_by_side(std::ostream& out, const std::vector<Result>& results, b
   }
   for (std::size_t i = 0; bound && i < results.size(); ++i) {
     h1 += pad(results[i].library + "/bound", w + 1);
+    h2 += pad("algbw", w + 1);
+  }
+  for (std::size_t i = 0; shared && i < results.size(); ++i) {
+    h1 += pad(results[i].library + "/shared", w + 1);
     h2 += pad("algbw", w + 1);
   }
   out << h1 << "\n" << h2 << "\n";
@@ -97,7 +106,10 @@ void print_side_by_side(std::ostream& out, const std::vector<Result>& results, b
       line += pad(ok ? fmt("%.2fx", rows[ref]->busbw_gbs / rows[i]->busbw_gbs) : "-", w + 1);
     }
     for (std::size_t i = 0; bound && i < results.size(); ++i) {
-      line += pad(rows[i] ? fmt("%.2f", rows[i]->algbw_gbs / bound_algbw_gbs) : "-", w + 1);
+      line += pad(rows[i] ? fmt("%.2f", rows[i]->algbw_gbs / bounds.single) : "-", w + 1);
+    }
+    for (std::size_t i = 0; shared && i < results.size(); ++i) {
+      line += pad(rows[i] ? fmt("%.2f", rows[i]->algbw_gbs / bounds.shared) : "-", w + 1);
     }
     out << line << "\n";
   }
