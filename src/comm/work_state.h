@@ -91,7 +91,7 @@ class Work::State {
   mutable std::once_flag describe_once_;
   int rank_ = -1;
   coll::OpDesc desc_;
-  bool lazy_ = false;  // description_ is still to be made from rank_ and desc_
+  bool lazy_ = false;  // description_ is made from rank_ and desc_ when first asked for
   std::function<bool()> poll_;
   std::weak_ptr<Helper> helper_;
   uint64_t seq_ = 0;
