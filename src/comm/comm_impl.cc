@@ -182,7 +182,9 @@ void Communicator::Impl::worker_loop() {
     } else {
       worker_asleep_ = true;
     }
+    worker_wakes_at_ = deadline;
     cv_.wait_until(lock, deadline);
+    worker_wakes_at_ = Clock::time_point::min();
     worker_asleep_ = false;
     lock.unlock();
     check_p2p_deadlines();
@@ -357,13 +359,26 @@ Work Communicator::Impl::p2p(bool is_send, void* buf, size_t count, DataType typ
   auto request = is_send ? transport_->isend(peer, wire_tag, buf, bytes, &header, on_done)
                          : transport_->irecv(peer, wire_tag, buf, bytes, &header, on_done);
   const auto timeout = timeout_of(options);
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
-    std::erase_if(p2p_watch_, [](const P2pWatch& w) { return w.request->done(); });
-    if (!request->done())
-      p2p_watch_.push_back({request, Clock::now() + timeout, what, timeout});
+    // Completed entries are swept once the list doubled since the last
+    // sweep, not at every post: a sweep looks at every entry (a lock each),
+    // and a batch of posted requests made that quadratic.
+    if (p2p_watch_.size() >= p2p_sweep_at_) {
+      std::erase_if(p2p_watch_, [](const P2pWatch& w) { return w.request->done(); });
+      p2p_sweep_at_ = std::max<size_t>(64, 2 * p2p_watch_.size());
+    }
+    if (!request->done()) {
+      const auto deadline = Clock::now() + timeout;
+      p2p_watch_.push_back({request, deadline, what, timeout});
+      // The worker checks the deadlines: it needs waking only when this one
+      // comes before its next look (a wake-up per message cost more than
+      // the message).
+      wake = deadline < worker_wakes_at_;
+    }
   }
-  cv_.notify_all();  // the worker recomputes its next deadline
+  if (wake) cv_.notify_all();
   return Work(state);
 }
 

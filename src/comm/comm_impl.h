@@ -188,6 +188,8 @@ class Communicator::Impl : public Work::State::Helper,
   bool running_ = false;       // a thread (worker or helper) is running an operation
   int waiting_helpers_ = 0;    // threads in help() waiting for running_ to clear
   bool worker_asleep_ = false; // past standby: submit() must wake it
+  // When the worker, waiting, looks again by itself (min() while it runs).
+  coll::Clock::time_point worker_wakes_at_ = coll::Clock::time_point::min();
   bool worker_owns_ = false;   // the worker ran the last operation: it runs the next at once
   bool nudged_ = false;        // a thread polls a queued operation: the worker runs it at once
   std::chrono::microseconds grace_ = kGraceMin;
@@ -199,6 +201,7 @@ class Communicator::Impl : public Work::State::Helper,
   coll::OpDesc current_;
   std::map<std::pair<int, uint32_t>, uint64_t> p2p_sent_, p2p_received_;
   std::vector<P2pWatch> p2p_watch_;
+  size_t p2p_sweep_at_ = 64;  // p2p() sweeps completed entries at this size
 
   std::vector<std::shared_ptr<void>> keep_alive_;
   // Declared last: destroyed first, so its threads (which call back into

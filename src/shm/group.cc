@@ -1,4 +1,3 @@
-#include "core/futex.h"
 #include "shm/group.h"
 
 #include <sched.h>
@@ -13,6 +12,8 @@
 #include <random>
 #include <thread>
 
+#include "core/cpu_relax.h"
+#include "core/futex.h"
 #include "shm/cma.h"
 #include "shm/join_wait.h"
 #include "shm/liveness.h"
@@ -131,12 +132,6 @@ CmaChoice decide_cma(const Segment& s, const std::vector<Member>& members) {
                       " bytes from each peer (allgather and broadcast: >= ",
                       choice.copy_min_bytes, ") (every rank read every other's memory at init)");
   return choice;
-}
-
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/cpu_relax.h"
 #include "weft/log.h"
 
 namespace weft::transport {
@@ -20,12 +21,6 @@ constexpr uint8_t kHasOpHeader = 1;
 constexpr auto kSpinAlone = std::chrono::microseconds(20);
 constexpr auto kSpinShared = std::chrono::microseconds(2);
 constexpr auto kSleep = std::chrono::microseconds(10000);
-
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
 
 }  // namespace
 
