@@ -7,8 +7,10 @@
 #   - otherwise on host memory, min(cores, 4) ranks (at least 2), beside
 #     Open MPI and Gloo in the same run when their runners were built
 #     (scripts/setup.sh installs them), with the ratios.
-# Extra arguments go to weft-perf (e.g. -e 1G, or another collective first:
-# `scripts/run.sh allgather`). WEFT_RUN_NP sets the rank count.
+# `scripts/run.sh [COLLECTIVE] [WEFT-PERF OPTIONS]`: another collective
+# first (allgather, reduce_scatter, broadcast, ...); options, when given,
+# replace the default sweep (e.g. `scripts/run.sh allgather -b 1K -e 1G -f 4`).
+# WEFT_RUN_NP sets the rank count.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/build.sh" >/dev/null
@@ -27,7 +29,9 @@ fi
 
 if [ "$gpus" -ge 2 ]; then
   np=${WEFT_RUN_NP:-$gpus}
-  exec "$bin/weft-perf" "$collective" --np "$np" -g -b 8 -e 256M -f 4 -n 20 -w 5 -c 1 "$@"
+  sweep=(-b 8 -e 256M -f 4 -n 20 -w 5 -c 1)
+  [ $# -gt 0 ] && sweep=("$@")
+  exec "$bin/weft-perf" "$collective" --np "$np" -g "${sweep[@]}"
 fi
 
 cores=$(nproc)
@@ -39,4 +43,6 @@ others=()
 if [ ${#others[@]} -gt 0 ]; then
   compare=(--compare "$(IFS=,; echo "${others[*]}")")
 fi
-exec "$bin/weft-perf" "$collective" --np "$np" -b 8 -e 64M -f 8 -n 20 -w 5 -c 1 "${compare[@]}" "$@"
+sweep=(-b 8 -e 64M -f 8 -n 20 -w 5 -c 1)
+[ $# -gt 0 ] && sweep=("$@")
+exec "$bin/weft-perf" "$collective" --np "$np" "${sweep[@]}" "${compare[@]}"
