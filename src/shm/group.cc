@@ -67,6 +67,9 @@ static_assert(16 + Group::kBoxPayload == kLine, "a box: step and seq, descriptor
 
 size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
 
+// More members on this host than CPUs: the one waited for may need this core.
+bool outnumber_cpus(int members) { return static_cast<unsigned>(members) > std::thread::hardware_concurrency(); }
+
 size_t flags_offset() { return kLine; }
 size_t descs_offset(int n) { return flags_offset() + kLine * static_cast<size_t>(n); }
 size_t probes_offset(int n) { return descs_offset(n) + kLine * static_cast<size_t>(n); }
@@ -242,12 +245,10 @@ Group::Group(Segment segment, std::vector<Member> members, int me, size_t half_b
       addrs_offset_(addrs_offset(local_size())),
       boxes_offset_(boxes_offset(local_size())),
       slots_offset_(slots_offset(local_size())),
-      spin_for_(static_cast<unsigned>(local_size()) <= std::thread::hardware_concurrency()
-                    ? kSpinAlone
-                    : kSpinShared),
-      yield_for_(static_cast<unsigned>(local_size()) <= std::thread::hardware_concurrency()
-                     ? std::chrono::microseconds(0)
-                     : std::chrono::microseconds(std::max<int64_t>(0, env::get_int("WEFT_SHM_YIELD_US")))) {}
+      spin_for_(outnumber_cpus(local_size()) ? kSpinShared : kSpinAlone),
+      yield_for_(outnumber_cpus(local_size())
+                     ? std::chrono::microseconds(std::max<int64_t>(0, env::get_int("WEFT_SHM_YIELD_US")))
+                     : std::chrono::microseconds(0)) {}
 
 Group::~Group() = default;
 
@@ -413,7 +414,7 @@ void Group::wait_slow(int only, uint64_t target, Clock::time_point deadline, boo
     }
     // Sleep on the peer's counter until it signals, at most a millisecond
     // at a time to look at the deadline, failures and liveness.
-    sleep_on(box ? box_word(next, target & 1) : flag(next), next, target);
+    sleep_on(next, target, box);
     // Each failure is judged only after looking at the counters once more:
     // a peer may have completed this phase and exited (its last operation
     // done) since the last look. Seen after its exit, its counter is final.
@@ -445,11 +446,11 @@ static_assert(std::endian::native == std::endian::little,
 // waits for boxes, with the same waiter count (a signaller that finds
 // waiters wakes only its word's sleepers; the others' sleeps end within
 // their millisecond).
-void Group::sleep_on(std::atomic<uint64_t>& f, int local, uint64_t target) {
+void Group::sleep_on(int local, uint64_t target, bool box) {
+  std::atomic<uint64_t>& f = box ? box_word(local, target & 1) : flag(local);
   std::atomic<uint32_t>& sleepers = waiters(local);
   sleepers.fetch_add(1, std::memory_order_seq_cst);
   const uint64_t seen = f.load(std::memory_order_seq_cst);
-  const bool box = &f != &flag(local);
   if (box ? static_cast<uint32_t>(seen) != static_cast<uint32_t>(target) : seen < target) {
     futex::wait_for(futex::low_half(f), static_cast<uint32_t>(seen), std::chrono::milliseconds(1),
                     futex::Scope::shared);

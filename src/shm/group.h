@@ -207,7 +207,9 @@ class Group {
   void check_path(int local, bool box, uint64_t target);
   size_t desc_offset(int local, int half) const;
   std::atomic<uint32_t>& waiters(int local) const;  // sleeping on flag(local)
-  void sleep_on(std::atomic<uint64_t>& word, int local, uint64_t target);
+  // Sleeps at most 1 ms on `local`'s counter (or, `box`, on its box word
+  // of step `target`) unless it already shows `target`.
+  void sleep_on(int local, uint64_t target, bool box);
   bool passed(int local, uint64_t phase) const {
     return flag(local).load(std::memory_order_acquire) >= phase;
   }

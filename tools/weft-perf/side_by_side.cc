@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "weft/error.h"
 
@@ -54,13 +56,16 @@ void print_side_by_side(std::ostream& out, const std::vector<Result>& results, b
       << ", " << results[0].nranks << " ranks, " << (in_place ? "in-place" : "out-of-place")
       << " (* = " << (in_place ? "out-of-place" : "in-place")
       << " row: the library has no other)\n";
-  const bool bound = bounds.single > 0, shared = bounds.shared > 0;
-  if (bound) {
+  // One "<lib>/<name>" column per library for each bound given.
+  std::vector<std::pair<std::string, double>> fractions;
+  if (bounds.single > 0) fractions.emplace_back("bound", bounds.single);
+  if (bounds.shared > 0) fractions.emplace_back("shared", bounds.shared);
+  if (bounds.single > 0) {
     out << "# bound: " << fmt("%.2f", bounds.single)
         << " GB/s algbw (fewest bytes a rank reads and writes, at the single-core memcpy rate; "
            "README.md)\n";
   }
-  if (shared) {
+  if (bounds.shared > 0) {
     out << "# shared bound: " << fmt("%.2f", bounds.shared)
         << " GB/s algbw (the same bytes at one core's share of memcpy when every rank copies at "
            "once)\n";
@@ -75,13 +80,11 @@ void print_side_by_side(std::ostream& out, const std::vector<Result>& results, b
     h1 += pad(results[ref].library + "/" + results[i].library, w + 1);
     h2 += pad("busbw", w + 1);
   }
-  for (std::size_t i = 0; bound && i < results.size(); ++i) {
-    h1 += pad(results[i].library + "/bound", w + 1);
-    h2 += pad("algbw", w + 1);
-  }
-  for (std::size_t i = 0; shared && i < results.size(); ++i) {
-    h1 += pad(results[i].library + "/shared", w + 1);
-    h2 += pad("algbw", w + 1);
+  for (const auto& [name, algbw] : fractions) {
+    for (const auto& r : results) {
+      h1 += pad(r.library + "/" + name, w + 1);
+      h2 += pad("algbw", w + 1);
+    }
   }
   out << h1 << "\n" << h2 << "\n";
 
@@ -105,11 +108,8 @@ void print_side_by_side(std::ostream& out, const std::vector<Result>& results, b
       bool ok = rows[ref] != nullptr && rows[i] != nullptr && rows[i]->busbw_gbs > 0;
       line += pad(ok ? fmt("%.2fx", rows[ref]->busbw_gbs / rows[i]->busbw_gbs) : "-", w + 1);
     }
-    for (std::size_t i = 0; bound && i < results.size(); ++i) {
-      line += pad(rows[i] ? fmt("%.2f", rows[i]->algbw_gbs / bounds.single) : "-", w + 1);
-    }
-    for (std::size_t i = 0; shared && i < results.size(); ++i) {
-      line += pad(rows[i] ? fmt("%.2f", rows[i]->algbw_gbs / bounds.shared) : "-", w + 1);
+    for (const auto& [name, algbw] : fractions) {
+      for (const Row* row : rows) line += pad(row ? fmt("%.2f", row->algbw_gbs / algbw) : "-", w + 1);
     }
     out << line << "\n";
   }
