@@ -28,7 +28,8 @@ int device_count() {
 // `host_of(r)`, when given, is rank r's WEFT_HOST_ID (virtual hosts).
 void run_ranks(const std::string& mode, int n, std::chrono::seconds limit,
                const std::string& worker = "gpu_coll_worker",
-               std::function<std::string(int)> host_of = {}, std::vector<int> skip = {}) {
+               std::function<std::string(int)> host_of = {}, std::vector<int> skip = {},
+               std::vector<std::pair<std::string, std::string>> env = {}) {
   auto server = StoreServer::start({.host = "127.0.0.1", .port = 0});
   std::string dir = make_temp_dir("gpu-coll");
   std::vector<Subprocess> ranks;
@@ -38,6 +39,7 @@ void run_ranks(const std::string& mode, int n, std::chrono::seconds limit,
              {"WORLD_SIZE", std::to_string(n)},
              {"WEFT_TEST_STORE_PORT", std::to_string(server->port())}};
     if (host_of) o.env.push_back({"WEFT_HOST_ID", host_of(r)});
+    o.env.insert(o.env.end(), env.begin(), env.end());
     o.stdout_path = dir + "/rank" + std::to_string(r) + ".out";
     o.stderr_path = dir + "/rank" + std::to_string(r) + ".err";
     ranks.push_back(Subprocess::spawn({bin(worker), mode}, o));
@@ -66,6 +68,12 @@ class GpuCollectives : public ::testing::TestWithParam<int> {
 TEST_P(GpuCollectives, EveryCollectiveDtypeAndOp) { run_ranks("correctness", GetParam(), 280s); }
 TEST_P(GpuCollectives, GraphCaptureAndReplays) { run_ranks("graph", GetParam(), 120s); }
 TEST_P(GpuCollectives, PipelinedSmallOpsOfChangingSizes) { run_ranks("pipeline", GetParam(), 120s); }
+// The same with LL for every size it can carry and a grid of 2 blocks, so
+// that LL threads work through several batches of lines.
+TEST_P(GpuCollectives, PipelinedLLWithManyLinesPerThread) {
+  run_ranks("pipeline", GetParam(), 120s, "gpu_coll_worker", {}, {},
+            {{"WEFT_GPU_BLOCKS", "2"}, {"WEFT_GPU_LL_MAX_BYTES", "1048576"}});
+}
 TEST_P(GpuCollectives, KilledRankGivesPeerLost) { run_ranks("peerlost", GetParam(), 60s); }
 TEST_P(GpuCollectives, StalledRankGivesTimeout) { run_ranks("timeout", GetParam(), 60s); }
 // The same path through weft::Communicator (Device::cuda), with registered

@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -324,7 +325,8 @@ int pipeline(gpu::GpuComm& comm, int rank, int n) {
   using K = gpu::CollKind;
   cudaStream_t stream;
   CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  const size_t counts[] = {2, 16384, 1000, 1, 32768, 3, 16383, 12345};  // f32 elements (per rank)
+  // f32 elements (per rank): 131072 and 70001 are LL only where WEFT_GPU_LL_MAX_BYTES allows.
+  const size_t counts[] = {2, 16384, 1000, 1, 32768, 3, 131072, 16383, 12345, 70001};
   const K kinds[] = {K::allreduce, K::allgather, K::reduce_scatter};
   const size_t big = 1 << 19;  // 2 MiB of f32: not LL
   const int ops = 96;
@@ -339,7 +341,7 @@ int pipeline(gpu::GpuComm& comm, int rank, int n) {
   for (int k = 0; k < ops; ++k) {
     Op op;
     op.kind = k % 7 == 6 ? K::allreduce : kinds[k % 3];
-    op.count = k % 7 == 6 ? 0 : counts[(k / 3) % 8];
+    op.count = k % 7 == 6 ? 0 : counts[size_t(k / 3) % std::size(counts)];
     const size_t c = op.count ? op.count : big;
     const size_t in_elems = op.kind == K::reduce_scatter ? c * n : c;
     const size_t out_elems = op.kind == K::allgather ? c * n : c;

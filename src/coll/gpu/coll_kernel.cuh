@@ -1,12 +1,16 @@
-// The staged-step skeleton shared by every GPU collective (correct first).
+// The step skeleton shared by the scratch-based GPU collectives.
 //
-// Each step moves one chunk:
-//   1. stage: every block copies its share of the chunk from the user's input
-//      into this rank's scratch (half chosen by the step's epoch parity);
-//   2. barrier: the block signals its epoch to the same block of every peer
-//      and waits for theirs (release/acquire at system scope);
-//   3. consume: the block reads the peers' staged shares straight from their
-//      scratch over NVLink (pull), reduces or copies them, writes the output.
+// Each step moves one chunk, in one of three ways:
+//   - pull: every block copies its share of the chunk from the user's input
+//     into this rank's scratch (half chosen by the step's epoch parity); a
+//     barrier (the block signals its epoch to the same block of every peer
+//     and waits for theirs, release/acquire at system scope); then it reads
+//     the peers' shares straight from their scratch over NVLink, reduces or
+//     copies them, writes the output;
+//   - push (small messages): the block writes its share into the peers'
+//     scratch, a barrier, then consumes from its own scratch;
+//   - two-shot (large allreduces): push each rank its part, barrier, reduce
+//     our part and push it back to every rank, barrier, copy out.
 // Blocks never wait for each other, only for the same block on the peers.
 // That is sound only because each block owns a FIXED region of every scratch
 // half (block_region): a block's flag then covers exactly the bytes that
@@ -49,10 +53,7 @@ __device__ __forceinline__ uint4 load_fresh(const uint4* p) { return __ldcg(p); 
 
 template <typename T>
 __device__ __forceinline__ T load_fresh(const T* p) {
-  using Bits = std::conditional_t<sizeof(T) == 1, uint8_t,
-               std::conditional_t<sizeof(T) == 2, uint16_t,
-               std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>>;
-  Bits bits = *reinterpret_cast<const volatile Bits*>(p);  // ld.volatile: never an L1 hit
+  BitsOf<T> bits = *reinterpret_cast<const volatile BitsOf<T>*>(p);  // ld.volatile: never an L1 hit
   T value;
   memcpy(&value, &bits, sizeof(T));
   return value;
@@ -235,38 +236,83 @@ __global__ void __launch_bounds__(kThreads) coll_kernel(CollArgs a) {
     block_share<T>(len, &lo, &hi);
     const size_t m = hi - lo;
     const uint64_t e = epoch + 1;
-    // This block's region of the step's half, split into `slots` slots.
+    // This block's region of a step's half, split into `slots` slots.
     const size_t region = block_region(kHalfBytes);
     const bool push = a.push != 0;
-    const int slots = (kSlotPerRank || (push && K != CollKind::broadcast)) ? n : 1;
+    const bool two_shot = K == CollKind::allreduce && a.two_shot != 0;
+    const int slots = (kSlotPerRank || two_shot || (push && K != CollKind::broadcast)) ? n : 1;
     const size_t slot_bytes = (region / slots) & ~size_t(15);
-    const size_t mine = kDataOffset + (e & 1) * kHalfBytes + blockIdx.x * region;
-    auto slot = [&](int rank, int s) {
-      return reinterpret_cast<T*>(a.view.scratch[rank] + mine + size_t(s) * slot_bytes);
+    // Slot s of this block's region in `rank`'s scratch, in the half of
+    // epoch `half` (the step's own: e; a two-shot's second barrier: e + 1).
+    auto slot_in = [&](uint64_t half, int rank, int s) {
+      return reinterpret_cast<T*>(a.view.scratch[rank] + kDataOffset + (half & 1) * kHalfBytes +
+                                  blockIdx.x * region + size_t(s) * slot_bytes);
     };
+    auto slot = [&](int rank, int s) { return slot_in(e, rank, s); };
     const T* my_share = in + base + lo;
+
+    if constexpr (K == CollKind::allreduce) {
+      if (two_shot) {
+        // Two-shot, pushed (large unregistered buffers): rank q reduces part
+        // q of every block's share. 1. we write our part q into rank q's
+        // slot for us; 2. after the barrier we reduce our part (our own
+        // input + what the peers wrote here), write it to our output and
+        // into every peer's slot for us in the other half; 3. after the
+        // second barrier the peers' reduced parts are here: copy them out.
+        // Every NVLink access is a posted write; nothing is staged.
+        constexpr size_t V = 16 / sizeof(T);
+        const size_t per = ceil_div(ceil_div(m, size_t(n)), V) * V;  // <= one slot (host chunk)
+        auto part_lo = [&](int r) { return min(m, size_t(r) * per); };
+        auto part_len = [&](int r) { return min(m, part_lo(r) + per) - part_lo(r); };
+        for (int q = 0; q < n; ++q)
+          if (q != me) copy_range(slot_in(e, q, me), my_share + part_lo(q), part_len(q), vec);
+        if (!barrier_all(a.view, e, &s_aborted, {kAlgoTwoShot})) break;
+        const T* src[kMaxRanks];
+        T* dst[kMaxRanks];
+        dst[0] = out + base + lo + part_lo(me);
+        int ndst = 1;
+        for (int p = 0; p < n; ++p) {
+          src[p] = p == me ? my_share + part_lo(me) : slot_in(e, me, p);
+          if (p != me) dst[ndst++] = slot_in(e + 1, p, me);
+        }
+        reduce_range<T, Op>(dst, n, src, n, part_len(me), vec);
+        if (!barrier_all(a.view, e + 1, &s_aborted, {kAlgoTwoShot})) break;
+        for (int p = 0; p < n; ++p)
+          if (p != me) copy_range(out + base + lo + part_lo(p), slot_in(e + 1, me, p), part_len(p), vec);
+        // The step used both halves; the next one starts at e + 2, whose
+        // half (e's) every peer left when it signalled e + 1.
+        epoch = e + 1;
+        continue;
+      }
+    }
 
     if (push) {
       // Push (small messages): write our share straight into the peers'
       // scratch (NVLink writes are posted), then everything this rank
       // consumes after the barrier is local: one one-way trip instead of the
-      // pull path's flag trip followed by a remote-read round trip.
+      // pull path's flag trip followed by a remote-read round trip. Our own
+      // part is read from our input where it is consumed, never staged.
+      auto part_for = [&](int q) {  // what our input holds for rank q
+        return kSlotPerRank ? in + size_t(q) * a.count + base + lo : my_share;
+      };
       if constexpr (K == CollKind::broadcast) {
         if (me == a.root)
-          for (int p = 0; p < n; ++p) copy_range(slot(p, 0), my_share, m, vec);
-      } else if constexpr (kSlotPerRank) {
-        for (int q = 0; q < n; ++q) copy_range(slot(q, me), in + size_t(q) * a.count + base + lo, m, vec);
+          for (int p = 0; p < n; ++p)
+            if (p != me) copy_range(slot(p, 0), my_share, m, vec);
       } else if constexpr (K == CollKind::reduce) {
-        copy_range(slot(a.root, me), my_share, m, vec);
+        if (me != a.root) copy_range(slot(a.root, me), my_share, m, vec);
       } else {
-        for (int p = 0; p < n; ++p) copy_range(slot(p, me), my_share, m, vec);
+        for (int q = 0; q < n; ++q)
+          if (q != me) copy_range(slot(q, me), part_for(q), m, vec);
       }
       if (!barrier_all(a.view, e, &s_aborted, {kAlgoPush})) break;
+      // What rank p contributed to us: its slot here, or our own input.
+      auto from = [&](int p) { return p == me ? part_for(me) : slot(me, p); };
       if constexpr (K == CollKind::allreduce || K == CollKind::reduce ||
                     K == CollKind::reduce_scatter) {
         if (K != CollKind::reduce || me == a.root) {
           const T* src[kMaxRanks];
-          for (int p = 0; p < n; ++p) src[p] = slot(me, p);
+          for (int p = 0; p < n; ++p) src[p] = from(p);
           T* const dst = out + base + lo;
           reduce_range<T, Op>(&dst, 1, src, n, m, vec);
         }
@@ -274,7 +320,10 @@ __global__ void __launch_bounds__(kThreads) coll_kernel(CollArgs a) {
         if (me != a.root) copy_range(out + base + lo, slot(me, 0), m, vec);
         else if (out != in) copy_range(out + base + lo, my_share, m, vec);
       } else {  // allgather, alltoall: block p of the output came from rank p
-        for (int p = 0; p < n; ++p) copy_range(out + size_t(p) * a.count + base + lo, slot(me, p), m, vec);
+        for (int p = 0; p < n; ++p) {
+          T* const dst = out + size_t(p) * a.count + base + lo;
+          if (dst != from(p)) copy_range(dst, from(p), m, vec);
+        }
       }
       epoch = e;
       continue;
@@ -290,34 +339,7 @@ __global__ void __launch_bounds__(kThreads) coll_kernel(CollArgs a) {
     }
 
     // 2. everybody staged
-    const bool two_shot = K == CollKind::allreduce && a.two_shot != 0;
-    if (!barrier_all(a.view, e, &s_aborted, {two_shot ? kAlgoStagedTwoShot : kAlgoStaged})) break;
-
-    if constexpr (K == CollKind::allreduce) {
-      if (two_shot) {
-        // Rank r reduces part r of this block's share from every rank's slot
-        // and writes the result back into every rank's slot (only rank r
-        // touches part r anywhere, and each thread reads a pack before it
-        // writes it). After the second barrier our slot holds the reduced
-        // share. Each rank moves 2(n-1)/n of the share over NVLink instead
-        // of the one-shot's (n-1).
-        constexpr size_t V = 16 / sizeof(T);
-        const size_t per = ceil_div(ceil_div(m, size_t(n)), V) * V;
-        const size_t plo = min(m, size_t(me) * per);
-        const size_t phi = min(m, plo + per);
-        const T* src[kMaxRanks];
-        T* dst[kMaxRanks];
-        for (int p = 0; p < n; ++p) src[p] = dst[p] = slot(p, 0) + plo;
-        reduce_range<T, Op>(dst, n, src, n, phi - plo, vec);
-        if (!barrier_all(a.view, e + 1, &s_aborted, {kAlgoStagedTwoShot})) break;
-        copy_range(out + base + lo, slot(me, 0), m, vec);
-        // Skip an epoch so that the next step uses the other half: a push
-        // step may write into our scratch as soon as the peers passed
-        // barrier e + 1, while we may still be copying this half out.
-        epoch = e + 2;
-        continue;
-      }
-    }
+    if (!barrier_all(a.view, e, &s_aborted, {kAlgoStaged})) break;
 
     // 3. consume the peers' shares
     if constexpr (K == CollKind::allreduce || K == CollKind::reduce ||

@@ -17,12 +17,18 @@ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 
 
 // Elements of one step (per slot): each block's share must fit the slot it
 // owns in its fixed region of a scratch half (the kernels' block_region), and
-// be whole 16-byte packs so block shares stay aligned.
-size_t chunk_elems(size_t elem_size, int slots, int blocks) {
-  const size_t region = (kHalfBytes / static_cast<size_t>(blocks)) & ~size_t(15);
+// be whole 16-byte packs so block shares stay aligned. `step_bytes` of the
+// half are used: pull steps use a quarter, push and two-shot steps all of it.
+size_t chunk_elems(size_t elem_size, int slots, int blocks, size_t step_bytes) {
+  const size_t region = (step_bytes / static_cast<size_t>(blocks)) & ~size_t(15);
   const size_t slot_bytes = (region / static_cast<size_t>(slots)) & ~size_t(15);
   return slot_bytes / elem_size * static_cast<size_t>(blocks);
 }
+
+// Pull steps stage a chunk that the peers then read: 8 MiB stays in L2 for
+// their reads, where 32 MiB steps made a 256 MiB allgather on 2 H200s 8 %
+// slower (620 vs 573 us; bench/results/gpu.md).
+constexpr size_t kPullStepBytes = std::min(kHalfBytes, size_t(8) << 20);
 
 // `op` is the operation's description; the "rank R: op" context is built
 // only for an error, not on every call.
@@ -228,12 +234,13 @@ GpuOp GpuComm::Impl::collective(CollKind kind, const char* name, const void* in,
   const size_t ll_bytes = kind == CollKind::allreduce ? total : count * esize;
   const bool ll_kind = kind == CollKind::allreduce || kind == CollKind::allgather ||
                        kind == CollKind::reduce_scatter;
-  if (ll_kind && size > 1 && ll_bytes <= ll_max_bytes_) {
+  if (ll_kind && size > 1 && ll_bytes <= ll_max_bytes_.of(kind)) {
     LLArgs ll{};
     ll.view = view;
     ll.in = in;
     ll.out = out;
     ll.bytes = ll_bytes;
+    ll.slot_bytes = ll_slot_bytes(size);
     ll.block_threads = ll_block_threads_;
     const bool blocks_aligned = kind == CollKind::allreduce || ll_bytes % 8 == 0;
     ll.aligned = blocks_aligned &&
@@ -249,29 +256,34 @@ GpuOp GpuComm::Impl::collective(CollKind kind, const char* name, const void* in,
   args.out = out;
   args.root = root;
   // Small operations push (one one-way NVLink trip), larger ones pull; the
-  // push layout needs a slot per sender in every block region.
+  // push layout needs a slot per sender in every block region. reduce_scatter
+  // always pushes: pulling stages its whole input first (at 128 MiB on 2
+  // H200s push took 349 us, pull 443; bench/results/gpu.md).
   const size_t per_rank_total = total / (per_rank_blocks ? size_t(size) : 1);
-  const bool push = size > 1 && per_rank_total <= push_max_bytes_;
-  const int slots = (kind == CollKind::reduce_scatter || kind == CollKind::alltoall ||
+  const bool push = size > 1 && (per_rank_total <= push_max_bytes_ || kind == CollKind::reduce_scatter);
+  const bool two_shot = !push && kind == CollKind::allreduce && size > 1 && count * esize >= two_shot_min_bytes_;
+  const int slots = (kind == CollKind::reduce_scatter || kind == CollKind::alltoall || two_shot ||
                      (push && kind != CollKind::broadcast))
                         ? size
                         : 1;
   bool vec = (!reads_in || aligned16(in)) && (!writes_out || aligned16(out));
+  const size_t step_bytes = push || two_shot ? kHalfBytes : kPullStepBytes;
   if (reduces) {
     // Reduce kernels count elements of `type`.
     args.count = count;
-    args.chunk = chunk_elems(esize, slots, blocks);
+    // A two-shot step sends one slot per peer, so a step covers every slot.
+    args.chunk = chunk_elems(esize, slots, blocks, step_bytes) * (two_shot ? static_cast<size_t>(size) : 1);
     if (per_rank_blocks) vec = vec && (count * esize) % 16 == 0;
   } else {
     // Copy kernels count bytes.
     args.count = count * esize;
-    args.chunk = chunk_elems(1, slots, blocks);
+    args.chunk = chunk_elems(1, slots, blocks, step_bytes);
     if (per_rank_blocks) vec = vec && args.count % 16 == 0;
   }
   args.vec = vec ? 1 : 0;
   args.push = push ? 1 : 0;
-  args.two_shot = !push && kind == CollKind::allreduce && size > 1 && count * esize >= two_shot_min_bytes_ ? 1 : 0;
-  if (args.two_shot) what += " two-shot";
+  args.two_shot = two_shot ? 1 : 0;
+  if (two_shot) what += " two-shot";
   if (push) what += " push";
   return enqueue(std::move(what), stream, [&] {
     launch_collective(kind, type, op, args, blocks, stream);

@@ -110,10 +110,10 @@ class GpuComm::Impl {
   std::map<int, std::unique_ptr<ipc::RegistrationClient>> clients_;  // by peer rank
   cuda::CudaExporter exporter_;
   std::unique_ptr<reg::Registrar> registrar_;  // user buffers (register_buffer)
-  ZeroCopyThresholds zero_copy_min_bytes_;
+  SizeByCollective zero_copy_min_bytes_;
   size_t two_shot_min_bytes_ = 0;
   size_t push_max_bytes_ = 0;
-  size_t ll_max_bytes_ = 0;
+  SizeByCollective ll_max_bytes_;
   int ll_block_threads_ = 256;  // WEFT_GPU_LL_THREADS
   bool dependent_launch_ = false;  // LL kernels as programmatic dependents (WEFT_GPU_PDL, Hopper+)
 

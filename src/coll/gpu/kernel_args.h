@@ -23,7 +23,7 @@ struct CollArgs {
   size_t chunk;  // elements per slot per step (a multiple of 16 bytes x blocks)
   int root;
   int vec;       // 1 when every pointer and block offset is 16-byte aligned
-  int two_shot;  // allreduce: reduce-scatter + allgather through scratch (large sizes)
+  int two_shot;  // allreduce: reduce-scatter + allgather pushed through scratch (large sizes)
   int push;      // write shares into the peers' scratch, consume locally (small sizes)
 };
 
@@ -41,13 +41,14 @@ struct ZeroCopyArgs {
   int vec;       // every pointer and per-rank block 16-byte aligned
 };
 
-// LL allreduce / allgather / reduce_scatter of at most kLLMaxBytes per
-// rank (see ll_kernel.cuh).
+// LL allreduce / allgather / reduce_scatter of at most ll_max_payload(n)
+// bytes per rank (see ll_kernel.cuh).
 struct LLArgs {
   PeerView view;
   const void* in;
   void* out;
   size_t bytes;  // allreduce: the buffer; allgather, reduce_scatter: one rank's block
+  size_t slot_bytes;  // ll_slot_bytes(nranks)
   int aligned;   // in, out and every block 8-byte aligned
   int block_threads;  // threads per block at most (a multiple of 32, <= kThreads)
 };

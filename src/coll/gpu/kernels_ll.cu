@@ -29,7 +29,11 @@ LLGrid ll_grid(size_t payload_bytes, int max_blocks, int block_threads) {
 template <typename T, ReduceOp Op, CollKind K>
 cudaError_t launch_one(const LLArgs& a, int max_blocks, bool dependent, cudaStream_t stream) {
   const LLGrid g = ll_grid(a.bytes, max_blocks, a.block_threads);
-  return cuda::launch_kernel(device::ll_kernel<T, Op, K>, g.blocks, g.threads, stream, dependent, a);
+  const size_t lines = (a.bytes + 7) / 8;
+  if (lines <= size_t(g.blocks.x) * g.threads.x)  // one line per thread
+    return cuda::launch_kernel(device::ll_kernel<T, Op, K, 1>, g.blocks, g.threads, stream, dependent, a);
+  return cuda::launch_kernel(device::ll_kernel<T, Op, K, device::kLLBatch>, g.blocks, g.threads, stream,
+                             dependent, a);
 }
 
 template <CollKind K>

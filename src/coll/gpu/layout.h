@@ -13,8 +13,9 @@
 //            with the half that step e+2 overwrites: one barrier per step, no
 //            clearing. Pull steps stage into their own scratch and peers
 //            read it; push steps write into the peers' scratch and read
-//            their own; a two-shot step (two barriers) skips an epoch so the
-//            alternation holds for whatever step follows.
+//            their own; a two-shot step has two barriers, e and e+1, and
+//            uses each one's half (parts to reduce in e's, reduced parts in
+//            e+1's), so the alternation holds for whatever step follows.
 //   [p2p]    per peer: two halves of kP2PHalfBytes, this rank's outbox to it.
 //   [ll]     two halves x one slot per sender: small allreduces' LL lines.
 //
@@ -40,16 +41,26 @@ inline constexpr size_t kFlagStride = 8;  // uint64 words per flag slot (64 byte
 inline constexpr size_t kFlagSlots = size_t(kMaxRanks) * kMaxBlocks;
 enum class FlagKind : int { collective = 0, p2p_data = 1, p2p_ack = 2 };
 inline constexpr size_t kFlagsBytes = 3 * kFlagSlots * kFlagStride * sizeof(uint64_t);
-inline constexpr size_t kHalfBytes = size_t(8) << 20;
+// 32 MiB: a large two-shot allreduce pays two barriers per half it moves
+// (8 MiB halves cost it ~10 % at 256 MiB on 2 H200s, bench/results/gpu.md).
+inline constexpr size_t kHalfBytes = size_t(32) << 20;
 inline constexpr size_t kP2PHalfBytes = size_t(1) << 20;
 inline constexpr size_t kDataOffset = kFlagsBytes;
 inline constexpr size_t kP2POffset = kDataOffset + 2 * kHalfBytes;
-// [ll] per half, per sender: 16-byte lines of {data, flag, data, flag}
-//      (ll_kernel.cuh); payload is half the slot.
-inline constexpr size_t kLLSlotBytes = size_t(256) << 10;
-inline constexpr size_t kLLMaxBytes = kLLSlotBytes / 2;  // largest LL payload
+// [ll] two halves, each split into one slot per sender: 16-byte lines of
+//      {data, flag, data, flag} (ll_kernel.cuh); payload is half the slot.
+//      The halves are split among the communicator's ranks, so fewer ranks
+//      get larger slots (2 ranks: 512 KiB of payload, 8 ranks: 128 KiB).
+inline constexpr size_t kLLHalfBytes = size_t(2) << 20;
 inline constexpr size_t kLLOffset = kP2POffset + size_t(kMaxRanks) * 2 * kP2PHalfBytes;
-inline constexpr size_t kScratchBytes = kLLOffset + 2 * size_t(kMaxRanks) * kLLSlotBytes;
+inline constexpr size_t kScratchBytes = kLLOffset + 2 * kLLHalfBytes;
+
+// Bytes of each sender's LL slot in a communicator of `nranks`.
+WEFT_HOST_DEVICE inline constexpr size_t ll_slot_bytes(int nranks) {
+  return (kLLHalfBytes / size_t(nranks)) & ~size_t(15);
+}
+// The largest LL payload (bytes per rank) in a communicator of `nranks`.
+WEFT_HOST_DEVICE inline constexpr size_t ll_max_payload(int nranks) { return ll_slot_bytes(nranks) / 2; }
 
 // What a kernel writes to the host-mapped status word when it gives up.
 inline constexpr int kStatusAborted = 1;   // the host raised the abort word
@@ -58,7 +69,7 @@ inline constexpr int kStatusMismatch = 2;  // a peer runs another algorithm for 
 // Algorithms, as announced in every collective barrier (peers must agree).
 inline constexpr uint64_t kAlgoStaged = 1;        // copy through scratch, one barrier per step
 inline constexpr uint64_t kAlgoZeroCopy = 2;      // registered buffers, two-shot, two barriers
-inline constexpr uint64_t kAlgoStagedTwoShot = 3;  // allreduce through scratch, two barriers per step
+inline constexpr uint64_t kAlgoTwoShot = 3;      // allreduce pushed through scratch, two barriers per step
 inline constexpr uint64_t kAlgoPush = 4;          // small messages: written into the peers' scratch
 
 // Word index (into the flags region) of the flag of `kind` that `sender` writes for `block`.

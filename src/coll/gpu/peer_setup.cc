@@ -105,7 +105,7 @@ void GpuComm::Impl::setup_peers(Store& store) {
   for (int p = 0; p < size; ++p)
     if (p != rank) peers.push_back({p, store.get_string(key(config, str("svc/", p)))});
   registrar_ = std::make_unique<reg::Registrar>(rank, exporter_, std::move(peers), config.init_timeout);
-  zero_copy_min_bytes_ = ZeroCopyThresholds::from_env(size);
+  zero_copy_min_bytes_ = zero_copy_min_bytes_from_env(size);
   two_shot_min_bytes_ = static_cast<size_t>(env::get_int("WEFT_GPU_TWO_SHOT_MIN_BYTES"));
   push_max_bytes_ = static_cast<size_t>(env::get_int("WEFT_GPU_PUSH_MAX_BYTES"));
   ll_max_bytes_ = ll_max_bytes_from_env(size);
@@ -137,7 +137,8 @@ void GpuComm::Impl::setup_peers(Store& store) {
   WEFT_INFO("gpu", "GPU communicator ready: rank ", rank, "/", size, " on device ", config.device,
             ", ", blocks, " blocks x ", kThreads, " threads per kernel, scratch ",
             kScratchBytes >> 20, " MiB mapped by ", size - 1, " peer(s) via ", mapper_->name(),
-            " IPC (", to_string(exported.kind), "); LL up to ", ll_max_bytes_ >> 10, " KiB per rank in blocks of <= ",
+            " IPC (", to_string(exported.kind), "); LL up to ", ll_max_bytes_.allreduce >> 10, " KiB (allreduce), ", ll_max_bytes_.allgather >> 10,
+            " KiB per rank (allgather), ", ll_max_bytes_.reduce_scatter >> 10, " KiB per rank (reduce_scatter) in blocks of <= ",
             ll_block_threads_, " threads, ", dependent_launch_ ? "launched as programmatic dependents" : "ordinary launches");
 }
 

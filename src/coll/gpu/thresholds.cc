@@ -17,7 +17,7 @@ std::optional<size_t> bytes_unless_auto(const char* name) {
 
 }  // namespace
 
-size_t ZeroCopyThresholds::of(CollKind kind) const {
+size_t SizeByCollective::of(CollKind kind) const {
   switch (kind) {
     case CollKind::allreduce: return allreduce;
     case CollKind::allgather: return allgather;
@@ -26,7 +26,7 @@ size_t ZeroCopyThresholds::of(CollKind kind) const {
   }
 }
 
-ZeroCopyThresholds ZeroCopyThresholds::from_env(int gpus) {
+SizeByCollective zero_copy_min_bytes_from_env(int gpus) {
   constexpr size_t KiB = 1024, MiB = 1024 * KiB;
   if (auto bytes = bytes_unless_auto("WEFT_GPU_ZERO_COPY_MIN_BYTES")) return {*bytes, *bytes, *bytes};
   // Measured on H200s (bench/results/gpu.md, "Zero-copy thresholds"). 2 GPUs
@@ -40,13 +40,20 @@ ZeroCopyThresholds ZeroCopyThresholds::from_env(int gpus) {
   return {256 * KiB, 256 * KiB, 256 * KiB};
 }
 
-size_t ll_max_bytes_from_env(int gpus) {
+SizeByCollective ll_max_bytes_from_env(int gpus) {
   constexpr size_t KiB = 1024;
-  if (auto bytes = bytes_unless_auto("WEFT_GPU_LL_MAX_BYTES")) return std::min(kLLMaxBytes, *bytes);
-  // Measured on H200s (bench/results/gpu.md, "Small-message latency").
-  // 2 GPUs: LL at 128 KiB beats the push path's barrier. More GPUs: 64 KiB,
-  // the limit before the larger LL slots; not swept since.
-  return gpus <= 2 ? 128 * KiB : 64 * KiB;
+  const size_t most = ll_max_payload(gpus);
+  if (auto bytes = bytes_unless_auto("WEFT_GPU_LL_MAX_BYTES")) {
+    const size_t b = std::min(most, *bytes);
+    return {b, b, b};
+  }
+  // Measured on H200s (bench/results/gpu.md, "LL in batches"). 2 GPUs
+  // (graph, medians of 2): LL allreduce beats the push path up to 512 KiB
+  // (8.1 vs 9.1 us; NCCL 9.7); allgather and reduce_scatter gain up to
+  // 256 KiB per rank and tie or lose at 512 KiB (11.5 vs 10.6 us allgather).
+  // More GPUs: 64 KiB, not swept beyond.
+  if (gpus <= 2) return {std::min(most, 512 * KiB), 256 * KiB, 256 * KiB};
+  return {64 * KiB, 64 * KiB, 64 * KiB};
 }
 
 }  // namespace weft::gpu

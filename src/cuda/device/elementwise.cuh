@@ -16,6 +16,12 @@
 
 namespace weft::gpu::device {
 
+// The unsigned integer with T's size: T's bits, moved without memory.
+template <typename T>
+using BitsOf = std::conditional_t<sizeof(T) == 1, uint8_t,
+               std::conditional_t<sizeof(T) == 2, uint16_t,
+               std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>>;
+
 template <typename T> struct Accum { using type = T; };
 template <> struct Accum<__half> { using type = float; };
 template <> struct Accum<__nv_bfloat16> { using type = float; };
