@@ -3,17 +3,20 @@
 # collective benchmark. weft-perf starts one process per rank, hosts the
 # rendezvous store itself (embedded), sweeps allreduce over sizes, checks
 # every result exactly, and prints an nccl-tests-like table:
-#   - with two or more GPUs: one process per GPU (weft's CUDA path);
+#   - with two or more GPUs: one process per GPU (weft's CUDA path),
+#     beside NCCL in the same run when a libnccl.so.2 is found ($NCCL_LIB,
+#     PyTorch's nvidia-nccl wheel, or the loader's path), NVLS off;
 #   - otherwise on host memory, min(cores, 4) ranks (at least 2), beside
 #     Open MPI and Gloo in the same run when their runners were built
 #     (scripts/setup.sh installs them), with the ratios.
 # `scripts/run.sh [COLLECTIVE] [WEFT-PERF OPTIONS]`: another collective
 # first (allgather, reduce_scatter, broadcast, ...); options, when given,
 # replace the default sweep (e.g. `scripts/run.sh allgather -b 1K -e 1G -f 4`).
-# WEFT_RUN_NP sets the rank count.
+# WEFT_RUN_NP sets the rank count; WEFT_RUN_BUILD=0 skips the build and
+# uses the tools already in build/bin.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-"$root/scripts/build.sh" >/dev/null
+[ "${WEFT_RUN_BUILD:-1}" = 0 ] || "$root/scripts/build.sh" >/dev/null
 bin="$root/build/bin"
 
 collective=allreduce
@@ -31,6 +34,13 @@ if [ "$gpus" -ge 2 ]; then
   np=${WEFT_RUN_NP:-$gpus}
   sweep=(-b 8 -e 256M -f 4 -n 20 -w 5 -c 1)
   [ $# -gt 0 ] && sweep=("$@")
+  nccl=${NCCL_LIB:-}
+  [ -n "$nccl" ] || nccl=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib", "libnccl.so.2"))' 2>/dev/null || true)
+  [ -n "$nccl" ] && [ -f "$nccl" ] || nccl=$(ldconfig -p 2>/dev/null | awk '/libnccl\.so\.2 /{print $NF; exit}' || true)
+  if [ -n "$nccl" ] && [ -f "$nccl" ]; then
+    export NCCL_NVLS_ENABLE=0  # NVLink multicast stays off
+    exec "$bin/weft-perf" "$collective" --np "$np" --compare nccl --nccl-lib "$nccl" "${sweep[@]}"
+  fi
   exec "$bin/weft-perf" "$collective" --np "$np" -g "${sweep[@]}"
 fi
 

@@ -65,6 +65,14 @@ struct OpOptions {
   // and later work waits for it, as with NCCL; the returned Work completes
   // when it finished on the device. Ignored for host memory.
   void* stream = nullptr;
+  // Host-memory collectives: the caller waits for the result (MPI_Allreduce
+  // rather than MPI_Iallreduce; PyTorch's async_op=False). The call returns
+  // once the operation is done, with a completed Work (wait() rethrows its
+  // failure; one that succeeded describes itself as "completed work"). With
+  // nothing queued or running before it, it runs on the
+  // calling thread without the bookkeeping an asynchronous operation needs;
+  // else it queues and waits. Ignored by point-to-point and CUDA operations.
+  bool blocking = false;
 };
 
 // A buffer registered with register_buffer().

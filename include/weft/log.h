@@ -4,7 +4,7 @@
 //   WEFT_DEBUG_SUBSYS=store,net  (ALL by default; ^name excludes)
 //   WEFT_DEBUG_FILE=/tmp/weft.%h.%p.log
 //
-// The level check is one relaxed load, so disabled logs cost nothing measurable.
+// The level check is one load and a compare, so disabled logs cost nothing measurable.
 #pragma once
 
 #include <string>
@@ -32,6 +32,7 @@ class ScopedRank {
 
  private:
   int previous_;
+  bool changed_ = false;
 };
 
 // Re-reads WEFT_DEBUG* from the environment (tests change them at run time).

@@ -95,6 +95,9 @@ Call call(const Communicator& c, const char* op, OptDtype dtype, bool async_op,
           std::optional<double> timeout, OptStream stream) {
   Call k{op, dtype, async_op, {}, {}, c.device(), stream};
   k.options.timeout = to_ms(timeout);
+  // Waited for anyway: host collectives take their blocking form, which
+  // runs at once on this thread when nothing is queued before it.
+  k.options.blocking = !async_op;
   return k;
 }
 

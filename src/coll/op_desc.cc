@@ -59,6 +59,11 @@ std::string OpDesc::describe() const {
   s += to_string(kind);
   s += " #";
   s += std::to_string(seq);
+  if (peer >= 0 && (kind == OpKind::send || kind == OpKind::recv)) {
+    ((s += kind == OpKind::send ? " to" : " from") += " peer rank ") += std::to_string(peer);
+    ((((s += " (tag ") += std::to_string(tag)) += ", ") += std::to_string(count)) += " x ";
+    return (s += to_string(dtype)) += ")";
+  }
   s += " (";
   bool reduces = kind == OpKind::allreduce || kind == OpKind::reduce ||
                  kind == OpKind::reduce_scatter;

@@ -25,10 +25,15 @@ struct OpDesc {
   int32_t root = -1;            // -1 for the kinds without a root
   uint64_t count = 0;           // elements (the total for the v-variants; 0 for alltoallv)
   uint64_t seq = 0;
+  // Point-to-point only, for the description (not on the wire): the other
+  // rank (-1: none) and the user's tag.
+  int32_t peer = -1;
+  uint32_t tag = 0;
 
   transport::OpHeader header() const;
   static OpDesc from_header(const transport::OpHeader& header);
-  // "allreduce #12 (1000 x f32 sum)", "broadcast #3 (4 x i32 root 1)"
+  // "allreduce #12 (1000 x f32 sum, 3.9 KiB)", "broadcast #3 (4 x i32, 16 B, root 1)",
+  // "send #3 to peer rank 1 (tag 0, 4 x f32)" (with a peer)
   std::string describe() const;
   size_t bytes() const { return count * size_of(dtype); }
 };

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <thread>
 
+#include "comm/on_cpu.h"
+#include "core/coarse_clock.h"
 #include "core/recycling_allocator.h"
 #include "weft/env.h"
 #include "weft/log.h"
@@ -96,6 +98,8 @@ std::chrono::milliseconds Communicator::Impl::timeout_of(const OpOptions& option
 Work Communicator::Impl::submit(coll::OpDesc desc, Body body, const OpOptions& options) {
   std::unique_lock lock(mutex_);
   WEFT_REQUIRE(!stop_, "rank ", rank_, ": communicator is shutting down");
+  if (options.blocking)
+    if (auto done = run_now(desc, body, options, lock)) return std::move(*done);
   desc.seq = next_seq_++;
   // No text is formatted here: the Work and the op log describe the
   // operation when someone asks (an error, a dump), from `desc`.
@@ -110,41 +114,89 @@ Work Communicator::Impl::submit(coll::OpDesc desc, Body body, const OpOptions& o
   // this operation at once, needs a wake-up.
   const bool wake = worker_asleep_ || workers_only(desc);
   worker_asleep_ = false;
+  Work::State& waited = *state;
   queue_.push_back(Op{desc, std::move(body), std::move(state), timeout_of(options), id, now});
   lock.unlock();
   if (wake) cv_.notify_all();
+  // Blocking behind other operations: waits (and helps) like Work::wait(),
+  // leaving a failure in the Work.
+  if (options.blocking) waited.wait();
   return work;
+}
+
+// Nothing is queued or running: nobody else can take the running token, so
+// the operation needs neither a queue entry nor a Work state (whose
+// reference counts, allocation and hand-over were most of a small blocking
+// call's cost: bench/results/cpu.md).
+std::optional<Work> Communicator::Impl::run_now(coll::OpDesc desc, const Body& body,
+                                                const OpOptions& options,
+                                                std::unique_lock<std::mutex>& lock) {
+  if (running_ || !queue_.empty() || workers_only(desc)) return std::nullopt;
+  desc.seq = next_seq_++;
+  // The coarse clock only: its deadline and the op log's times count in
+  // seconds, and the worker's grace period matters only to queued
+  // operations, whose submit() reads the precise clock. It keeps the worker
+  // on standby like any call (letting it sleep measured 1-3 % slower).
+  const auto start = std::max(coarse_now(), last_activity_);
+  const uint64_t id = log_.add(desc, size_, start, OpLog::State::running);
+  last_activity_ = start;
+  begin_run(desc);
+  lock.unlock();
+  std::exception_ptr failure;
+  {
+    // On the rank's CPU while it runs, as help() does (OnCpu says why).
+    log::ScopedRank scoped(rank_);
+    OnCpu on_cpu(bound_cpu_.load(std::memory_order_relaxed));
+    failure = run(desc, body, timeout_of(options), start);
+  }
+  lock.lock();
+  end_run(id, failure != nullptr, coarse_now());
+  lock.unlock();
+  if (!failure) return Work();
+  auto state = std::make_shared<Work::State>(rank_, desc);
+  state->fail(failure);
+  return Work(state);
 }
 
 void Communicator::Impl::run_front(std::unique_lock<std::mutex>& lock) {
   Op op = std::move(queue_.front());
   queue_.pop_front();
-  running_ = true;
-  has_current_ = true;
-  current_ = op.desc;
-  // Two clock reads per operation: its start (the op log, its deadline)
-  // and its end (the op log, the worker's grace period).
-  const auto start = Clock::now();
+  begin_run(op.desc);
+  // Its start sets its deadline and the op log's time: the coarse clock
+  // does (never before it was queued). Its end starts the worker's grace
+  // period (microseconds): the precise clock.
+  const auto start = std::max(coarse_now(), op.queued_at);
   log_.set_state(op.log_id, OpLog::State::running, start);
   lock.unlock();
-  std::exception_ptr failure = run(op, start);
+  std::exception_ptr failure = run(op.desc, op.body, op.timeout, start);
   const auto end = Clock::now();
   lock.lock();
-  log_.set_state(op.log_id, failure ? OpLog::State::failed : OpLog::State::done, end);
-  // Idle before the caller hears of completion, so that a communicator
-  // destroyed right after its last wait() is not taken as busy.
-  running_ = false;
-  has_current_ = false;
-  last_activity_ = end;
   // Completed under the lock: completing takes no lock of its own and makes
   // a system call only for a thread asleep on it (work_state.h). Then a
   // helper that saw its operation not done yet is asleep by now and gets
-  // the notification. A worker nudged while this thread ran has the queue
-  // once this thread leaves it.
+  // the notification (end_run).
+  end_run(op.log_id, failure != nullptr, end);
+  last_activity_ = std::max(last_activity_, end);
   if (failure)
     op.state->fail(failure);
   else
     op.state->complete();
+}
+
+void Communicator::Impl::begin_run(const coll::OpDesc& desc) {
+  running_ = true;
+  has_current_ = true;
+  current_ = desc;
+}
+
+void Communicator::Impl::end_run(uint64_t log_id, bool failed, Clock::time_point end) {
+  log_.set_state(log_id, failed ? OpLog::State::failed : OpLog::State::done, end);
+  // Idle before the caller hears of completion, so that a communicator
+  // destroyed right after its last wait() is not taken as busy.
+  running_ = false;
+  has_current_ = false;
+  // Threads in help() wait for the token; a worker nudged while this thread
+  // ran has the queue once this thread leaves the lock.
   if (waiting_helpers_ > 0) helpers_cv_.notify_all();
   if (nudged_) cv_.notify_all();
 }
@@ -203,39 +255,6 @@ void Communicator::Impl::nudge(const Work::State& target) {
   if (wake) cv_.notify_all();
 }
 
-namespace {
-
-// While a waiting thread runs collectives it runs on its rank's CPU, like
-// the worker (bind_worker): the scheduler sometimes leaves the unbound
-// threads of two ranks of one host on one core, where they take turns (an
-// 8 B allreduce then took ~48 us instead of ~3 on the 2-core VM under load).
-// Moved only when it is elsewhere and its own mask allows that CPU; its mask
-// is restored before wait() returns.
-class OnCpu {
- public:
-  explicit OnCpu(int cpu) {
-    if (cpu < 0 || sched_getcpu() == cpu) return;
-    if (pthread_getaffinity_np(pthread_self(), sizeof saved_, &saved_) != 0 ||
-        !CPU_ISSET(cpu, &saved_))
-      return;
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    moved_ = pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0;
-  }
-  ~OnCpu() {
-    if (moved_) pthread_setaffinity_np(pthread_self(), sizeof saved_, &saved_);
-  }
-  OnCpu(const OnCpu&) = delete;
-  OnCpu& operator=(const OnCpu&) = delete;
-
- private:
-  cpu_set_t saved_;
-  bool moved_ = false;
-};
-
-}  // namespace
-
 void Communicator::Impl::help(Work::State& target) {
   log::ScopedRank scoped(rank_);
   OnCpu on_cpu(bound_cpu_.load(std::memory_order_relaxed));
@@ -274,22 +293,24 @@ Error Communicator::Impl::in_context(const std::string& what, std::exception_ptr
   }
 }
 
-std::exception_ptr Communicator::Impl::run(Op& op, Clock::time_point start) {
+std::exception_ptr Communicator::Impl::run(const coll::OpDesc& desc, const Body& body,
+                                           std::chrono::milliseconds timeout,
+                                           Clock::time_point start) {
   if (auto root = transport_->failure()) {
-    const std::string what = op.desc.describe();
+    const std::string what = desc.describe();
     Error e = in_context(what, root);
     return std::make_exception_ptr(
         Error(e.code(), str("rank ", rank_, ": ", what, ": communicator failed earlier: ",
                             e.message())));
   }
-  WEFT_TRACE("comm", "start ", op.desc.describe(), " on the ",
+  WEFT_TRACE("comm", "start ", desc.describe(), " on the ",
              std::this_thread::get_id() == worker_.get_id() ? "worker" : "waiting", " thread");
-  coll::Context ctx(*transport_, op.desc, start + op.timeout, scratch_, shm_.get());
+  coll::Context ctx(*transport_, desc, start + timeout, scratch_, shm_.get());
   std::exception_ptr failure;
   try {
-    op.body.run(ctx, planner_, op.body.args);
+    body.run(ctx, planner_, body.args);
   } catch (const Error& e) {
-    const std::string what = op.desc.describe();
+    const std::string what = desc.describe();
     if (auto root = transport_->failure()) {
       Error err = in_context(what, root);
       // A failure relayed from elsewhere: say whom this rank was waiting for,
@@ -307,16 +328,16 @@ std::exception_ptr Communicator::Impl::run(Op& op, Clock::time_point start) {
       // the communicator's root cause and the peers are told.
       std::string message = str("rank ", rank_, ": ", what, ": ", e.message());
       if (e.code() == ErrorCode::Timeout)
-        message += str(" after ", std::chrono::duration<double>(op.timeout).count(), " s");
+        message += str(" after ", std::chrono::duration<double>(timeout).count(), " s");
       transport_->fail(e.code(), message);
       failure = std::make_exception_ptr(in_context(what, transport_->failure()));
     }
   } catch (const std::exception& e) {
-    const std::string what = op.desc.describe();
+    const std::string what = desc.describe();
     transport_->fail(ErrorCode::Internal, str("rank ", rank_, ": ", what, ": ", e.what()));
     failure = std::make_exception_ptr(in_context(what, transport_->failure()));
   }
-  if (!failure) WEFT_TRACE("comm", "done ", op.desc.describe());
+  if (!failure) WEFT_TRACE("comm", "done ", desc.describe());
   return failure;
 }
 
@@ -325,33 +346,35 @@ Work Communicator::Impl::p2p(bool is_send, void* buf, size_t count, DataType typ
   WEFT_REQUIRE(peer >= 0 && peer < size_ && peer != rank_, "rank ", rank_, ": ",
                is_send ? "send" : "recv", " peer ", peer, " is not another rank of [0, ",
                size_, ")");
-  uint64_t index;
-  {
-    std::lock_guard lock(mutex_);
-    index = (is_send ? p2p_sent_ : p2p_received_)[{peer, tag}]++;
-  }
-  // Point-to-point tags: top bit set, then the user tag, then the message's
-  // index among those with this (peer, tag), so that matching is exact.
-  const uint64_t wire_tag = (uint64_t{1} << 63) | (uint64_t{tag} << 31) | (index & 0x7fffffffu);
-  coll::OpDesc desc{coll::OpKind::send, type, ReduceOp::sum, -1, count, index};
-  const transport::OpHeader header = desc.header();
-  const std::string what =
-      str(is_send ? "send #" : "recv #", index, (is_send ? " to" : " from"), " peer rank ", peer,
-          " (tag ", tag, ", ", count, " x ", to_string(type), ")");
-  auto state = std::make_shared<Work::State>(str("rank ", rank_, ": ", what));
+  const auto now = Clock::now();
+  coll::OpDesc desc{is_send ? coll::OpKind::send : coll::OpKind::recv, type, ReduceOp::sum, -1, count, 0};
+  desc.peer = peer;
+  desc.tag = tag;
   uint64_t id;
   {
     std::lock_guard lock(mutex_);
-    id = log_.add(what, str("peer ", peer));
-    log_.set_state(id, OpLog::State::running);
+    desc.seq = (is_send ? p2p_sent_ : p2p_received_)[{peer, tag}]++;
+    id = log_.add(desc, size_, now);
+    log_.set_state(id, OpLog::State::running, now);
   }
-  auto on_done = [this, state, what, id](std::exception_ptr error) {
+  const uint64_t index = desc.seq;
+  // Point-to-point tags: top bit set, then the user tag, then the message's
+  // index among those with this (peer, tag), so that matching is exact.
+  const uint64_t wire_tag = (uint64_t{1} << 63) | (uint64_t{tag} << 31) | (index & 0x7fffffffu);
+  // Both sides put a send's header on the wire, so that they match.
+  const transport::OpHeader header =
+      coll::OpDesc{coll::OpKind::send, type, ReduceOp::sum, -1, count, index}.header();
+  // The description ("send #3 to peer rank 1 (tag 0, 4 x f32)") is made
+  // only when asked for (an error, the op log's dump, Work::describe()):
+  // formatting it for every message cost more than a small message.
+  auto state = std::allocate_shared<Work::State>(RecyclingAllocator<Work::State>(), rank_, desc);
+  auto on_done = [this, state, desc, id](std::exception_ptr error) {
     {
       std::lock_guard lock(mutex_);
       log_.set_state(id, error ? OpLog::State::failed : OpLog::State::done);
     }
     if (error)
-      state->fail(std::make_exception_ptr(in_context(what, error)));
+      state->fail(std::make_exception_ptr(in_context(desc.describe(), error)));
     else
       state->complete();
   };
@@ -370,8 +393,8 @@ Work Communicator::Impl::p2p(bool is_send, void* buf, size_t count, DataType typ
       p2p_sweep_at_ = std::max<size_t>(64, 2 * p2p_watch_.size());
     }
     if (!request->done()) {
-      const auto deadline = Clock::now() + timeout;
-      p2p_watch_.push_back({request, deadline, what, timeout});
+      const auto deadline = now + timeout;
+      p2p_watch_.push_back({request, deadline, desc, timeout});
       // The worker checks the deadlines: it needs waking only when this one
       // comes before its next look (a wake-up per message cost more than
       // the message).
@@ -389,7 +412,7 @@ void Communicator::Impl::check_p2p_deadlines() {
     const auto now = Clock::now();
     for (auto& w : p2p_watch_) {
       if (!w.request->done() && w.deadline <= now) {
-        expired = str("rank ", rank_, ": ", w.what, ": timed out after ",
+        expired = str("rank ", rank_, ": ", w.desc.describe(), ": timed out after ",
                       std::chrono::duration<double>(w.timeout).count(),
                       " s waiting for peer rank ", w.request->peer);
         break;

@@ -33,6 +33,11 @@
 // every grace period instead of being woken, so that submit() + wait() make
 // no system call; idle longer, it sleeps and the next submit() wakes it.
 //
+// A blocking collective (OpOptions::blocking) that finds nothing queued and
+// nothing running takes the token and runs at once on the calling thread,
+// without a queue entry or a Work state (run_now); otherwise it is queued
+// and waited for like any other.
+//
 // Failure handling lives here: an error inside an operation (Timeout from its
 // deadline, PeerLost/Mismatch/Aborted from the transport) becomes the
 // communicator's sticky root cause, is sent to the peers, fails the
@@ -47,6 +52,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -100,7 +106,8 @@ class Communicator::Impl : public Work::State::Helper,
   transport::Transport& transport() { return *transport_; }
   const CommConfig& config() const { return config_; }
 
-  // Queues a collective; `desc.seq` is assigned here.
+  // Queues a collective; `desc.seq` is assigned here. options.blocking:
+  // returns once it is done (run_now() when it can).
   Work submit(coll::OpDesc desc, Body body, const OpOptions& options);
   Work p2p(bool is_send, void* buf, size_t count, DataType type, int peer, uint32_t tag,
            const OpOptions& options);
@@ -147,7 +154,7 @@ class Communicator::Impl : public Work::State::Helper,
   struct P2pWatch {
     transport::RequestPtr request;
     coll::Clock::time_point deadline;
-    std::string what;
+    coll::OpDesc desc;  // described only when it times out
     std::chrono::milliseconds timeout;
   };
 
@@ -165,9 +172,21 @@ class Communicator::Impl : public Work::State::Helper,
   // Work; `lock` (on mutex_) is held on entry and on return, not during the
   // run. The caller checked that no operation is running.
   void run_front(std::unique_lock<std::mutex>& lock);
+  // A blocking collective, run on the calling thread when nothing is queued
+  // or running and it is not one of the worker's; nullopt (nothing done)
+  // otherwise. `lock` (on mutex_) is held on entry, released on return.
+  std::optional<Work> run_now(coll::OpDesc desc, const Body& body, const OpOptions& options,
+                              std::unique_lock<std::mutex>& lock);
   // Runs one collective that started at `start`; returns its error (the
   // caller completes the Work).
-  std::exception_ptr run(Op& op, coll::Clock::time_point start);
+  std::exception_ptr run(const coll::OpDesc& desc, const Body& body,
+                         std::chrono::milliseconds timeout, coll::Clock::time_point start);
+  // Before a run, under the lock: the token, and what the transport's
+  // failures name as the current operation.
+  void begin_run(const coll::OpDesc& desc);
+  // After a run, under the lock: the op log, the token, the hand-over to
+  // whoever waits for it.
+  void end_run(uint64_t log_id, bool failed, coll::Clock::time_point end);
   void check_p2p_deadlines();
   void on_transport_failure(const Error& error);
   // The error an operation reports for the communicator's root cause.

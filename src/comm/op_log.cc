@@ -16,30 +16,18 @@ const char* to_string(OpLog::State state) noexcept {
   return "?";
 }
 
-uint64_t OpLog::add(std::string what, std::string peers) {
-  Record r;
-  r.id = next_++;
-  r.what = std::move(what);
-  r.peers = std::move(peers);
-  r.queued_at = Clock::now();
-  if (records_.size() < capacity_)
-    records_.push_back(std::move(r));
-  else
-    records_[r.id % capacity_] = std::move(r);
-  return next_ - 1;
-}
-
-uint64_t OpLog::add(const coll::OpDesc& desc, int ranks, Clock::time_point now) {
+uint64_t OpLog::add(const coll::OpDesc& desc, int ranks, Clock::time_point now, State state) {
   const uint64_t id = next_++;
   if (records_.size() < capacity_) records_.emplace_back();
   // Reused in place: the record's strings keep their storage.
-  Record& r = records_[id % capacity_];
+  Record& r = records_[id & (capacity_ - 1)];
   r.id = id;
   r.what.clear();
   r.peers.clear();
-  r.state = State::queued;
+  r.state = state;
   r.queued_at = now;
-  r.started_at = r.ended_at = Clock::time_point{};
+  r.started_at = state == State::queued ? Clock::time_point{} : now;
+  r.ended_at = Clock::time_point{};
   r.desc = desc;
   r.ranks = ranks;
   return id;
@@ -47,7 +35,7 @@ uint64_t OpLog::add(const coll::OpDesc& desc, int ranks, Clock::time_point now) 
 
 void OpLog::set_state(uint64_t id, State state, Clock::time_point now) {
   if (id + capacity_ < next_) return;  // overwritten already
-  Record& r = records_[id % capacity_];
+  Record& r = records_[id & (capacity_ - 1)];
   if (r.id != id) return;
   r.state = state;
   if (state == State::running) r.started_at = now;
@@ -58,11 +46,11 @@ std::vector<OpLog::Record> OpLog::snapshot() const {
   std::vector<Record> out;
   uint64_t first = next_ > records_.size() ? next_ - records_.size() : 0;
   for (uint64_t id = first; id < next_; ++id) {
-    out.push_back(records_[id % capacity_]);
+    out.push_back(records_[id & (capacity_ - 1)]);
     Record& r = out.back();
     if (r.ranks > 0) {
       r.what = r.desc.describe();
-      r.peers = std::to_string(r.ranks) + " ranks";
+      r.peers = r.desc.peer >= 0 ? "peer " + std::to_string(r.desc.peer) : std::to_string(r.ranks) + " ranks";
       r.ranks = 0;
     }
   }

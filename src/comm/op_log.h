@@ -8,6 +8,8 @@
 // hands over operations, so that the log costs no lock of its own).
 #pragma once
 
+#include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -27,18 +29,23 @@ class OpLog {
     std::string peers;        // "ring 3->4->5" or "peer 2"
     State state = State::queued;
     Clock::time_point queued_at, started_at, ended_at;
-    // A collective's record keeps its descriptor and rank count; what and
-    // peers are formatted from them by snapshot() (formatting them for every
-    // operation cost more than a small operation's exchange).
+    // An operation's record keeps its descriptor and rank count; what and
+    // peers ("peer P" for point-to-point) are formatted from them by
+    // snapshot() (formatting them for every operation cost more than a small
+    // operation's exchange).
     coll::OpDesc desc;
-    int ranks = 0;  // > 0: a collective's record, still to be formatted
+    int ranks = 0;  // > 0: a record still to be formatted
   };
 
-  explicit OpLog(size_t capacity = 64) : capacity_(capacity) {}
+  // `capacity` is rounded up to a power of two (records are found with a
+  // mask: a division per call showed in a small operation's profile).
+  explicit OpLog(size_t capacity = 64) : capacity_(std::bit_ceil(std::max<size_t>(capacity, 1))) {}
 
-  uint64_t add(std::string what, std::string peers);
-  // A collective among `ranks` ranks, queued at `now`.
-  uint64_t add(const coll::OpDesc& desc, int ranks, Clock::time_point now);
+  // An operation (a collective, or a send / recv with desc.peer set) of a
+  // communicator of `ranks` ranks, queued at `now` (`state` running: it
+  // started then too).
+  uint64_t add(const coll::OpDesc& desc, int ranks, Clock::time_point now,
+               State state = State::queued);
   void set_state(uint64_t id, State state) { set_state(id, state, Clock::now()); }
   void set_state(uint64_t id, State state, Clock::time_point now);
   std::vector<Record> snapshot() const;
@@ -47,7 +54,7 @@ class OpLog {
 
  private:
   size_t capacity_;
-  std::vector<Record> records_;  // ring: records_[id % capacity_]
+  std::vector<Record> records_;  // ring: records_[id & (capacity_ - 1)]
   uint64_t next_ = 0;
 };
 

@@ -16,15 +16,15 @@ const std::vector<Variable>& registry_table() {
       {"WEFT_DUMP_ON_ERROR", "0", "Dump the recent-operation ring buffer to the log on any error"},
       {"WEFT_GPU_BLOCKS", "32", "Thread blocks (one per SM) each GPU collective kernel uses"},
       {"WEFT_GPU_LL_MAX_BYTES", "auto",
-       "Largest GPU allreduce / allgather / reduce_scatter (bytes per rank) that uses the LL protocol (at most 128 KiB); "
-       "auto: 128 KiB on 2 GPUs, 64 KiB on more"},
+       "Largest GPU allreduce (bytes) and allgather / reduce_scatter (bytes per rank) that use the LL protocol "
+       "(at most 1 MiB / GPUs); auto: on 2 GPUs 512 KiB allreduce, 256 KiB allgather and reduce_scatter; 64 KiB on more"},
       {"WEFT_GPU_LL_THREADS", "256",
        "Threads per block of the LL kernels at most (a multiple of 32 up to 512); smaller spreads a message over more blocks"},
       {"WEFT_GPU_PDL", "1",
        "Launch the small-message (LL) kernels as programmatic dependents of the stream's previous kernel "
        "(Hopper+), so their launch overlaps its tail; 0 = ordinary launches"},
       {"WEFT_GPU_PUSH_MAX_BYTES", "1048576",
-       "Largest GPU collective (bytes per rank) that pushes into peers' scratch instead of pulling"},
+       "Largest GPU collective (bytes per rank) that pushes into peers' scratch instead of pulling (reduce_scatter always pushes)"},
       {"WEFT_GPU_TWO_SHOT_MIN_BYTES", "1048576",
        "Smallest unregistered allreduce (bytes) that runs two-shot instead of one-shot"},
       {"WEFT_GPU_ZERO_COPY_MIN_BYTES", "auto",

@@ -12,7 +12,7 @@
 #include <random>
 #include <thread>
 
-#include "core/cpu_relax.h"
+#include "core/spin_wait.h"
 #include "core/futex.h"
 #include "shm/cma.h"
 #include "shm/join_wait.h"
@@ -63,19 +63,19 @@ static_assert(sizeof(ProbeLine) <= kLine);
 constexpr int kProbeWords = 8;
 constexpr int32_t kWrongBytes = -1;  // the read worked but returned other bytes
 static_assert(2 * transport::OpHeader::kSize <= kLine);
-static_assert(16 + Group::kBoxPayload == kLine, "a box: step and seq, descriptor, payload");
+static_assert(16 + Group::kBoxPayload == Group::kBoxLines * kLine,
+              "a box: step and seq, descriptor, payload");
 
 size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
-
-// More members on this host than CPUs: the one waited for may need this core.
-bool outnumber_cpus(int members) { return static_cast<unsigned>(members) > std::thread::hardware_concurrency(); }
 
 size_t flags_offset() { return kLine; }
 size_t descs_offset(int n) { return flags_offset() + kLine * static_cast<size_t>(n); }
 size_t probes_offset(int n) { return descs_offset(n) + kLine * static_cast<size_t>(n); }
 size_t addrs_offset(int n) { return probes_offset(n) + kLine * static_cast<size_t>(n); }
 size_t boxes_offset(int n) { return addrs_offset(n) + kLine * static_cast<size_t>(n); }
-size_t slots_offset(int n) { return round_up(boxes_offset(n) + 2 * kLine * static_cast<size_t>(n), kPage); }
+size_t slots_offset(int n) {
+  return round_up(boxes_offset(n) + 2 * Group::kBoxLines * kLine * static_cast<size_t>(n), kPage);
+}
 
 Header& header_of(const Segment& s) { return *reinterpret_cast<Header*>(s.data()); }
 ProbeLine& probe_line(const Segment& s, int n, int local) {
@@ -195,12 +195,10 @@ std::unique_ptr<Group> Group::join(const std::string& name, std::vector<Member> 
     // the peers' read on the 2-core VM), so the single copy wins from far
     // smaller messages, as long as every member has a CPU to make its system
     // calls on (4 ranks on 2 cores: it lost at 128 KiB).
-    const bool cpu_each = static_cast<unsigned>(n) <= std::thread::hardware_concurrency();
     mine.copy_min_bytes =
-        cpu_each ? std::min<uint64_t>(cma.min_bytes,
-                                      static_cast<uint64_t>(std::max<int64_t>(
-                                          0, env::get_int("WEFT_SHM_CMA_COPY_MIN_BYTES"))))
-                 : cma.min_bytes;
+        outnumber_cpus(n) ? cma.min_bytes
+                          : std::min<uint64_t>(cma.min_bytes, static_cast<uint64_t>(std::max<int64_t>(
+                                                                  0, env::get_int("WEFT_SHM_CMA_COPY_MIN_BYTES"))));
     mine.wants = cma.enabled;
     mine.result = 0;
     // Every member maps it, then the name goes: from here on no crash can
@@ -321,7 +319,27 @@ int Group::begin_round(const transport::OpHeader& desc, Clock::time_point deadli
   return half;
 }
 
-int Group::box_exchange(uint64_t desc, uint64_t seq, Clock::time_point deadline) {
+void Group::box_free(Clock::time_point deadline) {
+  // After an exchange that waited for every peer this holds at once. After
+  // one that did not (a rooted operation), a peer may lag one step; none
+  // can be further behind or ahead, since each waits here before every
+  // step it publishes, so a box's word shows either its latest step or the
+  // one two before, and box_passed's equality test is exact.
+  if (box_all_seen_ < box_step_) wait_every_box(box_step_, deadline);
+}
+
+void Group::wait_every_box(uint64_t step, Clock::time_point deadline) {
+  for (int q = 0; q < local_size(); ++q)
+    if (q != me_ && !box_passed(q, step)) {
+      wait_slow(-1, step, deadline, /*box=*/true);
+      break;
+    }
+  box_all_seen_ = step;
+}
+
+int Group::box_exchange(uint64_t desc, uint64_t seq, Clock::time_point deadline, BoxWait wait,
+                        int only) {
+  box_free(deadline);  // the caller wrote its payload after it; this is for callers without one
   const uint64_t step = ++box_step_;
   const int parity = static_cast<int>(step & 1);
   box_desc_ = desc;
@@ -335,11 +353,11 @@ int Group::box_exchange(uint64_t desc, uint64_t seq, Clock::time_point deadline)
   word.store((seq << 32) | static_cast<uint32_t>(step), std::memory_order_seq_cst);
   if (waiters(me_).load(std::memory_order_seq_cst) != 0)
     futex::wake_all(futex::low_half(word), futex::Scope::shared);
-  for (int q = 0; q < local_size(); ++q)
-    if (q != me_ && !box_passed(q, step)) {
-      wait_slow(-1, step, deadline, /*box=*/true);
-      break;
-    }
+  if (wait == BoxWait::one && only != me_) {
+    if (!box_passed(only, step)) wait_slow(only, step, deadline, /*box=*/true);
+  } else if (wait == BoxWait::all) {
+    wait_every_box(step, deadline);
+  }
   return parity;
 }
 
@@ -469,6 +487,20 @@ uint64_t Group::signal() {
 void Group::check_alive() {
   const int q = first_exited(pidfds_);
   if (q < 0) return;
+  // A peer that failed (timed out, found a mismatch) tells the transport
+  // why before it exits, and its exit may be seen here before this rank's
+  // progress thread has read that notice (a loaded machine delays it). The
+  // cause is the failure to report, not the exit: the transport judges every
+  // exit itself (its liveness check, a socket's end), so its verdict is
+  // awaited a while; this rank's own PeerLost is the fallback when none
+  // comes (no transport, or a peer it has no connection to).
+  if (transport_) {
+    const auto until = Clock::now() + kTransportVerdictWait;
+    do {
+      if (auto failure = transport_->failure()) std::rethrow_exception(failure);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    } while (Clock::now() < until);
+  }
   const Member& m = members_[static_cast<size_t>(q)];
   throw_error(ErrorCode::PeerLost, str("peer rank ", m.rank, " (pid ", m.pid,
                                        ") exited while this rank waited for it in shared memory"));

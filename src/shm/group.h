@@ -9,8 +9,8 @@
 //   descs    per member, the op descriptor of the round in each half
 //   probes   per member, its cross-memory-attach wishes and probe result
 //   addrs    per member, the buffer addresses it published for each half
-//   boxes    per member, two one-line exchanges ("boxes", by step parity):
-//            {step + the op's seq, packed descriptor, 48 bytes of payload}
+//   boxes    per member, two exchanges of five lines ("boxes", by step parity):
+//            {step + the op's seq, packed descriptor, 48 + 4 x 64 bytes of payload}
 //   slots    per member, two halves of `half_bytes` (double buffering)
 //
 // Synchronisation is one monotonic counter per member: a member completes
@@ -30,15 +30,22 @@
 // so that waits it knows to be over read no peer's counter (a peer's counter
 // line is a cache miss whenever that peer signalled since).
 //
-// Operations whose data fits in one cache line beside its header (<= 48
-// bytes: small allreduce, reduce, broadcast, allgather, barrier) skip the
-// rounds: each member writes payload and packed descriptor into its box for
-// the next step and publishes the step number in the same line (one store
-// that readers poll, one line they miss on: the whole exchange), then waits
-// until every peer's box shows that step. Boxes alternate by step parity
-// and are never cleared: a member writes step e+2 into a box only after it
-// has seen every peer's step e+1, which each peer published only after it
-// had finished reading step e (the reuse argument of the GPU LL protocol,
+// Operations whose data fits in a box (<= kBoxPayload = 304 bytes: small
+// allreduce, reduce, broadcast, allgather, barrier) skip the rounds: each
+// member writes payload and packed descriptor into its box for the next step
+// and publishes the step number in the box's first line (one store that
+// readers poll; up to 48 bytes the payload shares that line, so the whole
+// exchange is one line each way; larger payloads continue over up to four
+// more lines, which readers fetch together after the first), then waits
+// until the boxes it reads show that step (every peer's; a broadcast's
+// readers: the root's; a broadcast's root and a reduce's contributors read
+// none and return). Before writing a step, a member waits until every peer
+// has published the step before (box_free: at once after a full exchange).
+// A round for 64-256 bytes took 15-19 % longer than these few more lines
+// (bench/results/cpu.md). Boxes alternate by step parity and are never
+// cleared: a member writes step e+2 into a box only after it has seen every
+// peer's step e+1, which each peer published only after it had finished
+// reading step e (the reuse argument of the GPU LL protocol,
 // coll/gpu/ll_kernel.cuh). Box steps and round phases are two separate
 // sequences; every member runs the same operations, so the same ones on
 // each path. A member that runs a round where a peer runs a box exchange,
@@ -126,15 +133,30 @@ class Group {
   // True the first time it is called with `what` (< 32): for "log once".
   bool first_time(int what) { return !(logged_ & (1u << what)) && (logged_ |= 1u << what); }
 
-  // --- one-line exchanges (boxes) --------------------------------------------------
-  static constexpr size_t kBoxPayload = 48;
-  // This member's payload space for its next exchange (write it, then box_exchange).
-  char* box_payload() const { return box_line(me_, (box_step_ + 1) & 1) + 16; }
+  // --- box exchanges --------------------------------------------------------------
+  // A box: one line with the step word, the descriptor and 48 bytes of
+  // payload, then 4 lines of payload only (an operation reads only the lines
+  // its size needs: up to 48 bytes, the first).
+  static constexpr size_t kBoxLines = 5;
+  static constexpr size_t kBoxPayload = kBoxLines * 64 - 16;
+  // This member's payload space for its next exchange (write it, then
+  // box_exchange), once no peer can still be reading it: every peer has
+  // published the step before the next (box_free).
+  char* box_payload(Clock::time_point deadline) {
+    box_free(deadline);
+    return box_line(me_, (box_step_ + 1) & 1) + 16;
+  }
+  // Whose boxes an exchange waits for: every peer's, one peer's (a rooted
+  // operation's readers wait for the root), or none (the root of a
+  // broadcast, the contributors of a reduce: nobody they read from).
+  enum class BoxWait { all, one, none };
   // Publishes this member's box for the next step, with `desc` (an opaque
   // packed descriptor, compared by the caller) and `seq` (the operation's
-  // number, its low 32 bits kept), and waits until every peer's box shows
-  // that step. Returns the parity to read the boxes at.
-  int box_exchange(uint64_t desc, uint64_t seq, Clock::time_point deadline);
+  // number, its low 32 bits kept), and waits until the boxes of the peers
+  // `wait` names (`only`: the one) show that step. Returns the parity to
+  // read the boxes at.
+  int box_exchange(uint64_t desc, uint64_t seq, Clock::time_point deadline,
+                   BoxWait wait = BoxWait::all, int only = -1);
   // Member `local`'s box of parity `parity`: its payload, descriptor and seq (low 32 bits).
   const char* box_payload(int local, int parity) const { return box_line(local, parity) + 16; }
   uint64_t box_desc(int local, int parity) const {
@@ -193,11 +215,17 @@ class Group {
   // Inline: the hot path of a box exchange calls it per peer.
   char* box_line(int local, int parity) const {
     return segment_.data() + boxes_offset_ +
-           64 * (2 * static_cast<size_t>(local) + static_cast<size_t>(parity));
+           kBoxLines * 64 * (2 * static_cast<size_t>(local) + static_cast<size_t>(parity));
   }
   std::atomic<uint64_t>& box_word(int local, int parity) const {
     return *reinterpret_cast<std::atomic<uint64_t>*>(box_line(local, parity));
   }
+  // Waits until every peer has published box step box_step_ (after it
+  // read, if it reads, this member's box of the step before, whose parity
+  // the next step reuses).
+  void box_free(Clock::time_point deadline);
+  // Waits until every peer's box shows `step` (then box_all_seen_ = step).
+  void wait_every_box(uint64_t step, Clock::time_point deadline);
   bool box_passed(int local, uint64_t step) const {
     return static_cast<uint32_t>(box_word(local, step & 1).load(std::memory_order_acquire)) ==
            static_cast<uint32_t>(step);
@@ -216,6 +244,11 @@ class Group {
   // The slow path of the waits; `only` < 0 means every member; `box`:
   // for boxes of step `target`, else for phase `target`.
   void wait_slow(int only, uint64_t target, Clock::time_point deadline, bool box = false);
+  // How long a member's exit waits for the transport's verdict on it: many
+  // times its liveness period (20 ms), for a loaded machine.
+  static constexpr auto kTransportVerdictWait = std::chrono::milliseconds(500);
+  // Throws when a member has exited: the transport's verdict on it when the
+  // transport reaches one in time, else PeerLost naming it.
   void check_alive();
   [[noreturn]] void cma_failed(int local, const char* call, size_t bytes, int err);
   [[noreturn]] void timed_out(int only, uint64_t target, bool box);
@@ -234,6 +267,7 @@ class Group {
   uint64_t all_passed_ = 0;  // every other member has passed this phase (seen)
   uint64_t rounds_ = 0;
   uint64_t box_step_ = 0;  // box exchanges started
+  uint64_t box_all_seen_ = 0;  // every peer's box was seen at this step (or later)
   // What this member runs now, for Mismatch messages of a wait that finds
   // a peer on the other path.
   transport::OpHeader round_desc_;

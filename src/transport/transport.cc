@@ -40,9 +40,11 @@ void Transport::fail(ErrorCode code, const std::string& message, bool notify) {
     std::lock_guard lock(mutex_);
     if (failure_) return;
     failure_ = std::make_exception_ptr(Error(code, message));
+    failed_.store(true, std::memory_order_release);
     error = failure_;
     callback = on_failure_;
   }
+  { std::lock_guard wait_for_copy_in_flight(landing_); }
   if (notify) broadcast_failure(code, message);
   matcher_.fail_all(error);
   fail_sends(error);
@@ -57,6 +59,7 @@ void Transport::on_peer_failure(int peer, ErrorCode code, const std::string& mes
 }
 
 std::exception_ptr Transport::failure() const {
+  if (!failed_.load(std::memory_order_acquire)) return nullptr;
   std::lock_guard lock(mutex_);
   return failure_;
 }

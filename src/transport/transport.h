@@ -13,6 +13,7 @@
 // ranks which were not talking to the culprit learn about it too.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -74,12 +75,31 @@ class Transport {
 
   Matcher& matcher() { return matcher_; }
 
+  // Receives land in their owners' buffers on the transport's own threads.
+  // Once the transport failed, its receives have failed and their owners
+  // may free those buffers (an error unwinding a stack does): no byte may
+  // land there after. `copy` runs under a guard unless the transport failed
+  // (then it does not run, and the caller discards those bytes); fail()
+  // takes the guard once before it fails the receives, so no receive fails
+  // while a copy into its buffer is in flight.
+  template <typename Copy>
+  bool land(Copy&& copy) {
+    std::lock_guard lock(landing_);
+    if (failed_.load(std::memory_order_relaxed)) return false;
+    copy();
+    return true;
+  }
+
  private:
   int rank_;
   int size_;
   Matcher matcher_;
   mutable std::mutex mutex_;
   std::exception_ptr failure_;
+  // Set (release) once failure_ is: failure() runs before every operation
+  // and message, and reads only this while nothing failed (no lock).
+  std::atomic<bool> failed_{false};
+  std::mutex landing_;  // held by land() during a copy into a receive's buffer
   std::function<void(const Error&)> on_failure_;
   std::function<std::string()> context_;
 };

@@ -15,7 +15,9 @@
 //   comm_worker help              small collectives waited at once, late, from two
 //                                 threads, never, beside large ones (help_mode)
 //   comm_worker loop_small        1-element allreduces waited at once until one fails
-//   comm_worker stall_small RANK  RANK never joins a 1-element allreduce (1 s timeout)
+//   comm_worker stall_small RANK [PATIENT]
+//                                 RANK never joins a 1-element allreduce (1 s timeout;
+//                                 30 s on rank PATIENT, which prints ENTERING first)
 //   comm_worker abort_small RANK  RANK aborts from a second thread while its main
 //                                 thread waits on (and so runs) small allreduces
 #include <atomic>
@@ -202,9 +204,14 @@ int run(Communicator& comm, int argc, char** argv) {
       std::this_thread::sleep_for(3s);
       return report(r, "OK", "stalled", true);
     }
+    const bool patient = argc > 3 && r == std::stoi(argv[3]);
     int64_t v = r, sum = 0;
     OpOptions o;
-    o.timeout = 1s;
+    o.timeout = patient ? 30s : 1s;
+    if (patient) {
+      std::printf("ENTERING\n");
+      std::fflush(stdout);
+    }
     comm.allreduce(&v, &sum, 1, DataType::i64, ReduceOp::sum, o).wait();
     return report(r, "OK", "no error", false);
   }

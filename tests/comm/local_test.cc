@@ -98,6 +98,33 @@ TEST(Local, SendRecvAnyOrderAndTags) {
   for (int r = 0; r < n; ++r) EXPECT_EQ(wrong[r], 0);
 }
 
+// A send's and a receive's Work describe themselves from their descriptor
+// (formatted only when asked for), with the rank, the peer, the tag and the
+// index among the messages of that (peer, tag).
+TEST(Local, PointToPointWorksDescribeThemselves) {
+  auto comms = make_local_group(2);
+  std::vector<std::vector<std::string>> described(2);
+  run_ranks(2, [&](int r) {
+    std::vector<float> a(4, 1.0f), b(4, 2.0f);
+    std::vector<Work> works;
+    for (int m = 0; m < 2; ++m) {
+      float* buf = m == 0 ? a.data() : b.data();
+      works.push_back(r == 0 ? comms[r].send(buf, 4, DataType::f32, 1, 7) : comms[r].recv(buf, 4, DataType::f32, 0, 7));
+    }
+    for (auto& w : works) {
+      w.wait();
+      described[r].push_back(w.describe());
+    }
+    if (r == 1) {
+      EXPECT_EQ(b, std::vector<float>(4, 2.0f));
+    }
+  });
+  EXPECT_EQ(described[0], (std::vector<std::string>{"rank 0: send #0 to peer rank 1 (tag 7, 4 x f32)",
+                                                     "rank 0: send #1 to peer rank 1 (tag 7, 4 x f32)"}));
+  EXPECT_EQ(described[1], (std::vector<std::string>{"rank 1: recv #0 from peer rank 0 (tag 7, 4 x f32)",
+                                                     "rank 1: recv #1 from peer rank 0 (tag 7, 4 x f32)"}));
+}
+
 // --- failures ---------------------------------------------------------------------
 TEST(LocalFailure, MismatchedCountsNameBothSides) {
   auto comms = make_local_group(2);
@@ -116,6 +143,23 @@ TEST(LocalFailure, MismatchedCountsNameBothSides) {
     EXPECT_NE(errors[r].find("allreduce #0 (100 x f32 sum"), std::string::npos) << errors[r];
     EXPECT_NE(errors[r].find("allreduce #0 (50 x f32 sum"), std::string::npos) << errors[r];
   }
+}
+
+// A receive nobody sends to times out with its own description: the rank,
+// the operation and the peer it waited for.
+TEST(LocalFailure, UnansweredReceiveTimesOutNamingItself) {
+  auto comms = make_local_group(2);
+  std::string error;
+  ErrorCode code = ErrorCode::Internal;
+  int32_t buf[2] = {0, 0};
+  try {
+    comms[1].recv(buf, 2, DataType::i32, 0, 3, OpOptions{.timeout = std::chrono::milliseconds(200)}).wait();
+  } catch (const Error& e) {
+    code = e.code();
+    error = e.message();
+  }
+  EXPECT_EQ(code, ErrorCode::Timeout) << error;
+  EXPECT_EQ(error, "rank 1: recv #0 from peer rank 0 (tag 3, 2 x i32): timed out after 0.2 s waiting for peer rank 0");
 }
 
 TEST(LocalFailure, MismatchedOpsAndKinds) {
@@ -245,6 +289,70 @@ TEST(LocalWork, DescribesEveryOperation) {
   EXPECT_EQ(ar(0, ReduceOp::max), "rank 0: allreduce #11 (0 x i32 max)");
   EXPECT_EQ(ar(0, ReduceOp::max), "rank 0: allreduce #12 (0 x i32 max)");
   c.barrier().wait();
+}
+
+// OpOptions::blocking: the call returns with the result, in sequence with
+// the asynchronous operations queued before it (which it waits for), and
+// numbered with them.
+TEST(LocalWork, BlockingCallsReturnDoneInOrder) {
+  const int n = 3;
+  auto comms = make_local_group(n);
+  std::vector<std::string> failures(n);
+  run_ranks(n, [&](int r) {
+    Communicator& c = comms[r];
+    OpOptions blocking;
+    blocking.blocking = true;
+    std::vector<int64_t> a(5, r + 1), b(5, 10 * (r + 1)), sum(5, 0);
+    // Nothing queued: runs on this thread, returns done.
+    Work w0 = c.allreduce(a.data(), sum.data(), 5, DataType::i64, ReduceOp::sum, blocking);
+    if (!w0.completed() || sum != std::vector<int64_t>(5, 6)) failures[r] += "first blocking call\n";
+    if (w0.describe() != "completed work") failures[r] += "described as " + w0.describe() + "\n";
+    // Queued asynchronously, not waited for; the blocking call after it
+    // returns only once both are done.
+    std::vector<int64_t> big(100000, r), big_sum(100000, 0);
+    Work queued = c.allreduce(big.data(), big_sum.data(), big.size(), DataType::i64, ReduceOp::sum);
+    Work w1 = c.allreduce(b.data(), b.data(), 5, DataType::i64, ReduceOp::max, blocking);
+    if (!queued.completed()) failures[r] += "the queued operation ran after the blocking one\n";
+    if (big_sum != std::vector<int64_t>(100000, 0 + 1 + 2)) failures[r] += "queued result\n";
+    if (b != std::vector<int64_t>(5, 30)) failures[r] += "second blocking call\n";
+    // Their sequence numbers are shared: the next asynchronous one is #3.
+    Work next = c.barrier();
+    if (next.describe() != str("rank ", r, ": barrier #3 (no data)"))
+      failures[r] += "next described as " + next.describe() + "\n";
+    next.wait();
+  });
+  for (int r = 0; r < n; ++r) EXPECT_EQ(failures[r], "") << "rank " << r;
+}
+
+// A blocking call that fails returns a Work holding the error, which names
+// the operation; later calls fail fast with the same root cause.
+TEST(LocalWork, BlockingCallThatTimesOutNamesItself) {
+  auto comms = make_local_group(2);
+  OpOptions o;
+  o.blocking = true;
+  o.timeout = 200ms;
+  int32_t v = 1;
+  const auto t0 = std::chrono::steady_clock::now();
+  Work w = comms[0].allreduce(&v, &v, 1, DataType::i32, ReduceOp::sum, o);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 150ms);
+  EXPECT_TRUE(w.completed());
+  try {
+    w.wait();
+    FAIL() << "expected Timeout";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Timeout);
+    EXPECT_EQ(e.message().rfind("rank 0: allreduce #0 (1 x i32 sum, 4 B): ", 0), 0u) << e.message();
+    EXPECT_NE(e.message().find("peer rank 1"), std::string::npos) << e.message();
+    EXPECT_NE(e.message().find("after 0.2 s"), std::string::npos) << e.message();
+  }
+  try {
+    comms[0].allreduce(&v, &v, 1, DataType::i32, ReduceOp::sum, o).wait();
+    FAIL() << "expected the root cause again";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Timeout);
+    EXPECT_NE(e.message().find("rank 0: allreduce #1 (1 x i32 sum, 4 B): communicator failed earlier"),
+              std::string::npos) << e.message();
+  }
 }
 
 }  // namespace

@@ -167,6 +167,30 @@ TEST(MultiProcessFailure, StalledRankTimesOutWhileCallersRunTheAllreduce) {
       << results[naming].output;
 }
 
+// A rank that times out tells its peers why, then exits. A peer that sees
+// the exit before it has read the notice (here: stopped meanwhile, so both
+// are there when it resumes) reports the timeout, the root cause, not the
+// exit: rank 0 times out after 1 s, rank 1 (30 s) is stopped from before
+// that until rank 0 is gone.
+TEST(MultiProcessFailure, PeerThatTimedOutAndExitedIsReportedByItsTimeout) {
+  const int n = 3, stalled = 2, patient = 1;
+  Ranks ranks(n, {"stall_small", std::to_string(stalled), std::to_string(patient)});
+  ASSERT_TRUE(ranks.wait_for_output(patient, "ENTERING", 60s)) << ranks.out(patient);
+  std::this_thread::sleep_for(200ms);
+  ranks.proc(patient).kill(SIGSTOP);
+  const bool rank0_gone = ranks.proc(0).wait_for(20s).has_value();
+  ranks.proc(patient).kill(SIGCONT);
+  ASSERT_TRUE(rank0_gone) << ranks.out(0);
+  auto results = ranks.wait(60s);
+  EXPECT_EQ(results[0].code, "Timeout") << results[0].msg;
+  EXPECT_EQ(results[patient].code, "Timeout") << results[patient].msg << "\n"
+                                              << results[patient].output;
+  EXPECT_NE(results[patient].msg.find("rank 0: allreduce #0 (1 x i64 sum, 8 B): timed out waiting "
+                                      "in shared memory for peer rank 2 after 1 s"),
+            std::string::npos)
+      << results[patient].msg;
+}
+
 TEST(MultiProcessFailure, AbortWhileTheCallerRunsSmallAllreducesUnblocksEveryRank) {
   Ranks ranks(3, {"abort_small", "1"});
   auto results = ranks.wait(60s);

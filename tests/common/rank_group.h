@@ -128,7 +128,8 @@ inline void expect_peer_lost(const std::vector<Result>& results, int victim, lon
                              const std::vector<std::string>& names) {
   for (const auto& r : results) {
     if (r.rank == victim) continue;
-    EXPECT_EQ(r.code, "PeerLost") << "rank " << r.rank << ": " << r.msg << "\n" << r.output;
+    EXPECT_EQ(r.code, "PeerLost") << "rank " << r.rank << " (exit " << r.status.code << ", signal "
+                                  << r.status.signal << "): " << r.msg << "\n" << r.output;
     for (const auto& name : names) EXPECT_NE(r.msg.find(name), std::string::npos) << r.msg;
     EXPECT_LT(r.t_ms - killed_at, 2000) << "rank " << r.rank << ": " << r.msg;
   }

@@ -90,23 +90,35 @@ TEST_P(OneHostLarge, SeveralMiBOddSizes) {
 }
 INSTANTIATE_TEST_SUITE_P(World, OneHostLarge, ::testing::Values(3, 4));
 
-// Sizes around one cache line's payload (48 bytes): 1..6 elements of 8
-// bytes, 12 of 4, 24 of 2 and 48 of 1 go through the boxes, one more
-// through a round, back to back with 1031-element operations, every dtype
-// and op, in and out of place.
+// Sizes around the boxes' limits: 48 bytes (the first line: 6 elements of
+// 8 bytes, 12 of 4, 48 of 1) and 304 (five lines: 38 of 8, 76 of 4, 152
+// of 2, 304 of 1) go through the boxes, one element more through a round,
+// back to back with 1031-element operations, every dtype and op, in and out
+// of place.
 class OneHostBox : public ::testing::TestWithParam<int> {};
-TEST_P(OneHostBox, EveryDtypeOpAtOneLineSizesBesideRounds) {
+TEST_P(OneHostBox, EveryDtypeOpAtBoxSizesBesideRounds) {
   const int n = GetParam();
-  Ranks ranks(n, {"colls", "shm", "1", "6", "1031", "7", "12", "13", "24", "25", "48", "49"});
+  Ranks ranks(n, {"colls", "shm", "1", "6", "1031", "7", "12", "13", "48", "49", "38", "39",
+                  "76", "77", "152", "153", "304", "305"});
   auto results = ranks.wait(180s);
   expect_all_ok(results, "box sizes n=" + std::to_string(n));
   for (const auto& r : results) {
-    expect_log(r, "allreduce: one cache line per rank (");
-    expect_log(r, "broadcast: one cache line per rank (");
-    expect_log(r, "allgather: one cache line per rank (");
+    expect_log(r, "allreduce: a box per rank (");
+    expect_log(r, "broadcast: a box per rank (");
+    expect_log(r, "allgather: a box per rank (");
   }
 }
 INSTANTIATE_TEST_SUITE_P(World, OneHostBox, ::testing::Values(2, 3, 4));
+
+// A broadcast's root and a reduce's contributors return once they have
+// published their box; the next use of that box waits for the readers.
+class OneHostRootedBoxes : public ::testing::TestWithParam<int> {};
+TEST_P(OneHostRootedBoxes, WritersRunningAheadNeverOverwriteUnreadBoxes) {
+  const int n = GetParam();
+  Ranks ranks(n, {"rooted", "400"});
+  expect_all_ok(ranks.wait(120s), "rooted boxes n=" + std::to_string(n));
+}
+INSTANTIATE_TEST_SUITE_P(World, OneHostRootedBoxes, ::testing::Values(2, 3, 4));
 
 TEST(OneHostBarrier, NobodyLeavesBeforeTheLastArrives) {
   Ranks ranks(3, {"barriers", "6"});
@@ -297,7 +309,8 @@ TEST_P(ShmFailure, KilledRankIsPeerLostAndLeavesNoSegment) {
   for (int r = 0; r < n; ++r) pids.push_back(ranks.proc(r).pid());
   ASSERT_TRUE(ranks.wait_for_output(0, "ITER 1", 60s)) << "no allreduce completed";
   // Every rank has mapped the segment: its name is already gone.
-  EXPECT_TRUE(segments_of(pids).empty()) << segments_of(pids).front();
+  const auto named = segments_of(pids);
+  EXPECT_TRUE(named.empty()) << named.front();
   const long long killed_at = now_ms();
   ranks.proc(victim).kill(SIGKILL);
   auto results = ranks.wait(30s, {victim});
@@ -352,16 +365,18 @@ TEST(ShmFailures, MismatchedCountsOpsAndKinds) {
   }
 }
 
-// One-line allreduces whose ranks disagree: about the count within a line
-// (descriptors compared after the exchange), or so that rank 1 runs a
-// round where the others exchange lines (each side's wait sees the other
-// sequence move and reports it).
-TEST(ShmFailures, MismatchedOneLineAllreduce) {
+// Box allreduces whose ranks disagree: about the count within a box
+// (descriptors compared after the exchange; counts above 255 too, which
+// the packed descriptor keeps apart), or so that rank 1 runs a round where
+// the others exchange boxes (each side's wait sees the other sequence move
+// and reports it).
+TEST(ShmFailures, MismatchedBoxAllreduce) {
   struct Case {
     std::string what, mine, theirs;
   };
   for (const Case& c : {Case{"boxcount", "(2 x i32 sum, 8 B)", "(3 x i32 sum, 12 B)"},
-                        Case{"boxsize", "(2 x i32 sum, 8 B)", "(20 x i32 sum, 80 B)"},
+                        Case{"boxbytes", "(300 x i8 sum, 300 B)", "(301 x i8 sum, 301 B)"},
+                        Case{"boxsize", "(2 x i32 sum, 8 B)", "(77 x i32 sum, 308 B)"},
                         Case{"boxdtype", "(8 x f32 sum, 32 B)", "(8 x f64 sum, 64 B)"}}) {
     Ranks ranks(3, {"mismatch", c.what});
     auto results = ranks.wait(60s);
@@ -381,8 +396,8 @@ TEST(ShmFailures, MismatchedOneLineAllreduce) {
   }
 }
 
-// A rank killed while the others spin on its line: PeerLost naming it.
-TEST(ShmFailures, KilledRankDuringOneLineOpsIsPeerLost) { expect_kill_during_loop("box", {"peer rank 1", " #"}); }
+// A rank killed while the others spin on its box: PeerLost naming it.
+TEST(ShmFailures, KilledRankDuringBoxOpsIsPeerLost) { expect_kill_during_loop("box", {"peer rank 1", " #"}); }
 
 // Rank 1's allgather takes the single copy, the others' allreduce the
 // segment: they still meet at arrive() and compare descriptors.

@@ -15,6 +15,8 @@
 //   shm_worker small BATCHES    batches of 64 queued small allreduces, allgathers and
 //                               broadcasts (1-16 elements), waited on after the batch,
 //                               each rank late in turn; every result checked exactly
+//   shm_worker rooted ROUNDS    runs of box broadcasts and reduces whose writers run
+//                               ahead of late readers; every result checked exactly
 //   shm_worker mismatch count|op|kind|barrier   rank 1 disagrees with the others
 //   shm_worker mismatch boxcount|boxsize|boxdtype   the same about a one-line allreduce:
 //                               2 x i32 on the others; rank 1: 3 x i32 (both fit a
@@ -135,6 +137,47 @@ std::string check_large(Communicator& comm, const std::vector<Coll>& colls, size
 // round first fills the next one while the others still read the last, and
 // each slot half is reused every other round, only once its slowest reader
 // has moved on (shm/group.h).
+// Rooted box operations, whose roots do not wait for their readers (a
+// broadcast's root, a reduce's contributors): runs of broadcasts from one
+// root and reduces to another, 40 and 240 bytes (the first box line, five
+// lines), with the readers late now and then, so that the writers run ahead
+// and must not overwrite a box a reader has yet to read (Group::box_free).
+// Every result is checked exactly.
+int rooted_boxes(Communicator& comm, int rounds) {
+  const int n = comm.size(), r = comm.rank();
+  std::string failures;
+  auto value = [](int rank, int i, int k, size_t j) {
+    return static_cast<int64_t>(rank + 1) * 1000003 + i * 1009 + k * 17 + static_cast<int64_t>(j);
+  };
+  std::vector<int64_t> buf(30), sum(30);
+  for (int i = 0; i < rounds && failures.size() < 200; ++i) {
+    const int root = i % n, reduce_root = (i + 1) % n;
+    if (r != root && i % 16 == 0) std::this_thread::sleep_for(200us);
+    for (int k = 0; k < 8; ++k) {
+      const size_t count = k % 2 ? 30 : 5;
+      for (size_t j = 0; j < count; ++j) buf[j] = r == root ? value(root, i, k, j) : -1;
+      comm.broadcast(buf.data(), count, DataType::i64, root).wait();
+      for (size_t j = 0; j < count; ++j)
+        if (buf[j] != value(root, i, k, j))
+          failures += str("round ", i, " broadcast ", k, " element ", j, ": ", buf[j], "; ");
+    }
+    for (int k = 8; k < 12; ++k) {
+      const size_t count = k % 2 ? 25 : 3;
+      for (size_t j = 0; j < count; ++j) buf[j] = value(r, i, k, j);
+      std::fill(sum.begin(), sum.end(), -1);
+      comm.reduce(buf.data(), sum.data(), count, DataType::i64, ReduceOp::sum, reduce_root).wait();
+      if (r != reduce_root) continue;
+      for (size_t j = 0; j < count; ++j) {
+        int64_t want = 0;
+        for (int q = 0; q < n; ++q) want += value(q, i, k, j);
+        if (sum[j] != want)
+          failures += str("round ", i, " reduce ", k, " element ", j, ": ", sum[j], "; ");
+      }
+    }
+  }
+  return report(r, "OK", failures.empty() ? "all passed" : failures, failures.empty());
+}
+
 // Values differ per rank, batch and position; every result is checked
 // against its exact sum / gathered / broadcast value.
 int small_batches(Communicator& comm, int batches) {
@@ -206,6 +249,7 @@ int run(Communicator& comm, int argc, char** argv) {
     return report(r, "OK", failures.empty() ? "all passed" : failures, failures.empty());
   }
   if (mode == "small") return small_batches(comm, std::stoi(argv[2]));
+  if (mode == "rooted") return rooted_boxes(comm, std::stoi(argv[2]));
   if (mode == "loop" && argc > 2 && std::string(argv[2]) == "small") {
     std::vector<int64_t> in(64), out(64);
     for (int i = 0;; ++i) {
@@ -256,7 +300,8 @@ int run(Communicator& comm, int argc, char** argv) {
       DataType type = DataType::i32;
       if (what == "boxdtype") count = 8, type = r == 1 ? DataType::f64 : DataType::f32;
       if (r == 1 && what == "boxcount") count = 3;
-      if (r == 1 && what == "boxsize") count = 20;
+      if (r == 1 && what == "boxsize") count = 77;  // 308 bytes: a round
+      if (what == "boxbytes") count = r == 1 ? 301 : 300, type = DataType::i8;
       comm.allreduce(buf.data(), buf.data(), count, type, ReduceOp::sum).wait();
     } else if (r == 1 && what == "kind") {
       comm.allgather(buf.data(), buf.data(), 1000, DataType::i32).wait();

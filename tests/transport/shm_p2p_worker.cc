@@ -9,9 +9,16 @@
 //   shm_p2p_worker ring BYTES     send to r+1 / recv from r-1 until something fails
 //   shm_p2p_worker mismatch       rank 0 sends 1000 x i32, rank 1 expects 999 (posted late)
 //   shm_p2p_worker leave          rank 1 leaves while rank 0 expects a message
+//   shm_p2p_worker freed ROUNDS BYTES unmap|overwrite
+//                                 rank 0's receive of BYTES from rank 1 times out
+//                                 mid-transfer; its buffer is unmapped or overwritten
+//                                 at once (no byte may land after)
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 #include <thread>
@@ -144,6 +151,55 @@ int leave(Communicator& comm) {
   return report(r, "OK", "received what nobody sent", false);
 }
 
+// Each round on a communicator of its own (a failure is sticky): rank 1
+// sends BYTES, rank 0 receives them with a 2 ms timeout, far shorter than
+// the transfer. As soon as the error reaches rank 0 its buffer is
+//   unmap:     unmapped: a byte landing after kills the process (SIGSEGV);
+//   overwrite: filled with 0xee, and checked 20 ms later (a kernel copy
+//              into an unmapped buffer, as recv() does, fails quietly).
+int freed(int r, int rounds, size_t bytes, const std::string& how) {
+  int timed_out = 0;
+  std::vector<uint8_t> out(r == 1 ? bytes : 0, 7);
+  for (int round = 0; round < rounds; ++round) {
+    CommOptions co;
+    co.name = "freed-" + std::to_string(round);
+    Communicator comm = Communicator::init_from_env(co);
+    try {
+      if (r == 1) {
+        comm.send(out.data(), bytes, DataType::u8, 0, 1).wait();
+        continue;
+      }
+      void* mapped = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (mapped == MAP_FAILED) return report(r, "OK", "mmap failed", false);
+      auto* in = static_cast<uint8_t*>(mapped);
+      OpOptions o;
+      o.timeout = 2ms;
+      try {
+        comm.recv(in, bytes, DataType::u8, 1, 1, o).wait();
+      } catch (const Error& e) {
+        if (how == "unmap") ::munmap(in, bytes);
+        if (how == "overwrite") std::memset(in, 0xee, bytes);
+        if (e.code() != ErrorCode::Timeout) throw;
+        ++timed_out;
+        std::this_thread::sleep_for(20ms);  // the progress thread goes on meanwhile
+        if (how == "overwrite") {
+          const size_t late = static_cast<size_t>(
+              std::find_if(in, in + bytes, [](uint8_t b) { return b != 0xee; }) - in);
+          ::munmap(in, bytes);
+          if (late != bytes)
+            return report(r, "OK", str("round ", round, ": byte ", late, " landed after the failure"), false);
+        }
+        continue;
+      }
+      ::munmap(in, bytes);
+    } catch (const Error& e) {
+      if (r == 0 || e.code() != ErrorCode::Timeout)
+        return report(r, to_string(e.code()), e.message(), false);
+    }
+  }
+  return report(r, "OK", str(timed_out, " of ", rounds, " receives timed out"), true);
+}
+
 int run(Communicator& comm, int argc, char** argv) {
   const std::string mode = argv[1];
   if (mode == "pairs") return pairs(comm, argc > 2 ? std::stoi(argv[2]) : 1);
@@ -151,6 +207,7 @@ int run(Communicator& comm, int argc, char** argv) {
   if (mode == "ring") return ring(comm, std::stoul(argv[2]));
   if (mode == "mismatch") return mismatch(comm);
   if (mode == "leave") return leave(comm);
+  if (mode == "freed") return freed(comm.rank(), std::stoi(argv[2]), std::stoul(argv[3]), argv[4]);
   return report(comm.rank(), "OK", "unknown mode " + mode, false);
 }
 

@@ -129,6 +129,21 @@ TEST(SmokeComparison, CheckerCountsSpoiledResults) {
   EXPECT_TRUE(has(r.out, "\n# wrong: 4 (mpi)\n")) << r.out;
 }
 
+// --blocking: every library's ranks get it (the header says so), and the
+// results are still checked.
+TEST(SmokeComparison, BlockingCallsReachEveryLibrary) {
+  REQUIRE_COMPARATORS();
+  auto r = weft_perf({"allreduce", "--np", "2", "-b", "8", "-e", "1K", "-f", "8", "-n", "50",
+                      "-w", "5", "--compare", "gloo,mpi", "--blocking", "-c", "1"});
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  for (const char* lib : {"weft", "gloo", "mpi"}) {
+    EXPECT_TRUE(has(r.out, str("# ", lib, ": allreduce, 2 ranks, f32 sum, iters 50, warmup 5, "
+                               "check 1, each call waited for\n")))
+        << lib << "\n" << r.out;
+    EXPECT_TRUE(has(r.out, str("\n# wrong: 0 (", lib, ")\n"))) << r.out;
+  }
+}
+
 // Every collective, 3 ranks (not a power of two), a non-default dtype and
 // op; each library where it has the placement.
 TEST(Runners, EveryCollectiveThreeRanks) {
@@ -207,6 +222,12 @@ TEST(Refusals, CompareNeedsNp) {
 TEST(Refusals, GraphNeedsGpus) {
   expect_refused(weft_perf({"allreduce", "--np", "2", "--graph", "--compare", "mpi"}),
                  "[InvalidArgument] --graph applies to GPU runs: use it with -g or --compare nccl");
+}
+
+TEST(Refusals, BlockingWithGraph) {
+  expect_refused(weft_perf({"allreduce", "-g", "--blocking", "--graph"}),
+                 "[InvalidArgument] --blocking and --graph exclude each other: a graph replays a "
+                 "whole batch");
 }
 
 TEST(Refusals, LimitsOnGpus) {

@@ -66,6 +66,7 @@ struct OpSpec {
   std::size_t count = 0;  // per-rank count (allgather, reduce_scatter), per-peer (alltoall)
   bool in_place = false;
   int root = 0;
+  bool blocking = false;  // each call is waited for before the next (--blocking)
 };
 
 struct Prepared {

@@ -162,14 +162,24 @@ Measured measure(Runner& r, const SweepOptions& o, const OpSpec& spec, Staging& 
   const int n = r.nranks();
   Checker checker(r, spec, staging);
   checker.fill();
+  // Batched (nccl-tests' way): n calls, then one wait for all of them.
+  // Blocking: each call is waited for before the next, as a caller that
+  // needs the result at once does (and as MPI's and Gloo's calls always are).
+  auto run = [&](int calls) {
+    if (!o.blocking) return p.op->run_batch(calls);
+    for (int i = 0; i < calls; ++i) {
+      p.op->launch();
+      p.op->complete();
+    }
+  };
   if (o.warmup > 0) {
-    p.op->prepare_batch(o.warmup);
-    p.op->run_batch(o.warmup);
+    if (!o.blocking) p.op->prepare_batch(o.warmup);
+    run(o.warmup);
   }
-  p.op->prepare_batch(o.iters);
+  if (!o.blocking) p.op->prepare_batch(o.iters);
   r.barrier();
   auto t0 = std::chrono::steady_clock::now();
-  p.op->run_batch(o.iters);
+  run(o.iters);
   auto t1 = std::chrono::steady_clock::now();
   double local_us = std::chrono::duration<double, std::micro>(t1 - t0).count() / o.iters;
   Measured m;
@@ -199,9 +209,10 @@ std::string join(const std::vector<std::string>& v) {
 }
 
 void print_header(Runner& r, const SweepOptions& o, const char* op_name) {
-  std::printf("# %s: %s, %d ranks, %s %s, iters %d, warmup %d, check %d%s\n",
+  std::printf("# %s: %s, %d ranks, %s %s, iters %d, warmup %d, check %d%s%s\n",
               r.library().c_str(), to_string(o.collective), r.nranks(), to_string(o.dtype),
-              op_name, o.iters, o.warmup, o.check ? 1 : 0, o.graph ? ", CUDA graphs" : "");
+              op_name, o.iters, o.warmup, o.check ? 1 : 0, o.graph ? ", CUDA graphs" : "",
+              o.blocking ? ", each call waited for" : "");
   std::printf("# %s\n", r.describe().c_str());
   auto out_algos = chosen_algorithms(r, o, false), in_algos = chosen_algorithms(r, o, true);
   bool several = out_algos.size() > 1 || in_algos.size() > 1;
@@ -273,6 +284,9 @@ void add_sweep_options(CLI::App& app, SweepOptions& o) {
   app.add_option("--algo", o.algo, "an algorithm name, or best (try each, report the fastest)");
   app.add_flag("--graph", o.graph,
                "GPU runners: capture each timed batch of calls into a CUDA graph and replay it");
+  app.add_flag("--blocking", o.blocking,
+               "wait for each call before the next (default: time a batch of calls, then "
+               "one wait for all, as nccl-tests does)");
   app.add_flag("--register", o.register_buffers,
                "weft on GPUs: register the buffers, so weft reads and writes the peers' "
                "buffers directly (zero-copy)");
@@ -287,6 +301,8 @@ void validate(const SweepOptions& o) {
                "need 0 < minbytes <= maxbytes, got ", o.min_bytes, " and ", o.max_bytes);
   WEFT_REQUIRE(o.factor >= 2, "stepfactor must be >= 2, got ", o.factor);
   WEFT_REQUIRE(o.iters >= 1 && o.warmup >= 0, "need iters >= 1 and warmup >= 0");
+  WEFT_REQUIRE(!(o.blocking && o.graph), "--blocking and --graph exclude each other: a graph "
+               "replays a whole batch");
 }
 
 std::vector<std::string> sweep_args(const SweepOptions& o) {
@@ -302,6 +318,7 @@ std::vector<std::string> sweep_args(const SweepOptions& o) {
                                 "-r", std::to_string(o.root),
                                 "--algo", o.algo};
   if (o.graph) a.push_back("--graph");
+  if (o.blocking) a.push_back("--blocking");
   if (o.register_buffers) a.push_back("--register");
   if (o.corrupt) a.push_back("--corrupt-for-test");
   return a;
@@ -345,8 +362,8 @@ Result run_sweep(Runner& r, const SweepOptions& o) {
   Staging staging{std::vector<char>(buffer_bytes), std::vector<char>(buffer_bytes)};
 
   auto spec_for = [&](std::size_t count, bool in_place, const std::string& algo) {
-    return OpSpec{o.collective, algo,     o.dtype, o.op, send.get(), recv.get(), count,
-                  in_place,     o.root};
+    return OpSpec{o.collective, algo,   o.dtype, o.op,      send.get(), recv.get(), count,
+                  in_place,     o.root, o.blocking};
   };
 
   if (rank == 0) print_header(r, o, op_name);

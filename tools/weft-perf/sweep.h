@@ -39,13 +39,14 @@ struct SweepOptions {
   int root = 0;
   std::string algo = "best";  // "best" tries every algorithm and reports the fastest
   bool graph = false;         // GPU runners: time CUDA-graph replays of each batch
+  bool blocking = false;      // wait for each call before the next (a latency, as MPI's calls are)
   bool register_buffers = false;  // weft on GPUs: register the buffers (zero-copy)
   std::string json_path;      // written by rank 0 when set
   bool corrupt = false;       // test hook: spoil one result element so the check must fail
 };
 
 // Adds the common options (collective, -b -e -f -d -o -n -w -c -r --algo
-// --graph --json) to `app`, bound to `options`.
+// --graph --blocking --json) to `app`, bound to `options`.
 void add_sweep_options(CLI::App& app, SweepOptions& options);
 // Validates `options` (after parsing); throws InvalidArgument.
 void validate(const SweepOptions& options);

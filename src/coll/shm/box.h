@@ -1,10 +1,11 @@
-// The one-cache-line variants of the shared-memory collectives (box.cc), for
-// operations whose data fits beside a header in one line (shm/group.h,
-// "boxes"): each rank writes its data, the packed descriptor and the step
-// into its own line; every rank reads every other rank's line. No slot, no
-// round, no phase: one store the peers poll and one line each reads per
-// peer. intra.cc calls them when fits_box() says so; their arguments are
-// those of the intra.cc function of the same collective.
+// The box variants of the shared-memory collectives (box.cc), for
+// operations whose data fits in a box (shm/group.h, "boxes": a line with
+// the step, the descriptor and 48 bytes, then up to four lines of payload):
+// each rank writes its data, the packed descriptor and the step into its own
+// box; every rank reads every other rank's. No slot, no round, no phase: one
+// store the peers poll, and per peer the lines its size needs. intra.cc
+// calls them when fits_box() says so; their arguments are those of the
+// intra.cc function of the same collective.
 #pragma once
 
 #include <cstddef>

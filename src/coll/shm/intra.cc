@@ -8,8 +8,8 @@
 // bounds the segment; consecutive rounds alternate halves, so a rank that is
 // ahead fills the next round while the others still read the last one.
 //
-// Operations of at most 48 bytes per rank skip the rounds: each rank
-// writes them into one cache line of its own (box.cc).
+// Operations of at most Group::kBoxPayload (304) bytes per rank skip the
+// rounds: each rank writes them into a box of its own (box.cc).
 //
 // Where the host's ranks may read each other's memory (cross-memory attach),
 // operations above a threshold skip the segment: single_copy.cc.

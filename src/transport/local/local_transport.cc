@@ -43,7 +43,8 @@ void LocalTransport::start_send(const RequestPtr& request, const OpHeader* heade
 void LocalTransport::deliver(int from, const RequestPtr& send, const OpHeader* header) {
   try {
     SlotPtr slot = matcher().on_fragment(from, send->tag, send->bytes, header);
-    if (send->bytes) std::memcpy(slot->dest(), send->data, send->bytes);
+    if (send->bytes && !land([&] { std::memcpy(slot->dest(), send->data, send->bytes); }))
+      return;  // failed: the receive's buffer may be gone
     matcher().on_bytes(slot, send->bytes);
   } catch (const Error& e) {
     // The receiver found the mismatch; it fails itself and tells the others.

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "core/cpu_relax.h"
+#include "core/spin_wait.h"
 #include "weft/log.h"
 
 namespace weft::transport {
@@ -63,8 +63,7 @@ ShmTransport::ShmTransport(int rank, int size, HeaderFormatter formatter, uint64
   }
   notice_seen_.assign(static_cast<size_t>(n), false);
   // Twice the local ranks' threads (worker + progress) against the CPUs.
-  spin_for_ = static_cast<unsigned>(n) <= std::thread::hardware_concurrency() ? kSpinAlone
-                                                                               : kSpinShared;
+  spin_for_ = outnumber_cpus(n) ? kSpinShared : kSpinAlone;
   progress_ = std::thread([this] { progress_loop(); });
 }
 
@@ -318,7 +317,12 @@ bool ShmTransport::drain(Inbound& in) {
       }
       case Inbound::Phase::payload: {
         const size_t n = static_cast<size_t>(std::min<uint64_t>({avail, in.remaining, kChunk}));
-        in.ring.get(in.pos, in.dest, n);
+        if (!land([&] { in.ring.get(in.pos, in.dest, n); })) {
+          // Failed: the receive's buffer may be gone; the rest is skipped.
+          in.slot.reset();
+          in.phase = Inbound::Phase::discard;
+          break;
+        }
         in.pos += n;
         in.dest += n;
         in.remaining -= n;

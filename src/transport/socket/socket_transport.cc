@@ -194,13 +194,16 @@ void SocketTransport::post(Stream& s, SendItem item) {
   int err = 0;
   {
     std::lock_guard lock(s.send_mutex);
-    if (s.dead || s.poisoned) {
+    // A failure after isend() looked: fail_sends() has emptied this queue
+    // already (or takes this lock next), and nothing would fail the item.
+    const auto failed = failure();
+    if (s.dead || s.poisoned || (failed && item.group)) {
       if (item.group) {
-        auto f = failure();
         item.group->request->fail(
-            f ? f : std::make_exception_ptr(Error(ErrorCode::PeerLost,
-                                                  str("rank ", rank(), ": connection to peer rank ",
-                                                      s.peer, " is gone"))));
+            failed ? failed
+                   : std::make_exception_ptr(Error(ErrorCode::PeerLost,
+                                                   str("rank ", rank(), ": connection to peer rank ",
+                                                       s.peer, " is gone"))));
       }
       return;
     }
@@ -501,7 +504,16 @@ void SocketTransport::on_readable(Stream& s) {
         want = std::min(s.remaining, sizeof sink);
         break;
     }
-    ssize_t n = ::recv(s.fd(), buf, want, MSG_DONTWAIT);
+    ssize_t n = 0;
+    const auto receive = [&] { n = ::recv(s.fd(), buf, want, MSG_DONTWAIT); };
+    if (s.phase != Stream::Phase::payload) {
+      receive();
+    } else if (!land(receive)) {
+      // Failed: the receive's buffer may be gone; the rest is skipped.
+      s.slot.reset();
+      s.phase = Stream::Phase::discard;
+      continue;
+    }
     if (n == 0) {
       stream_lost(s, "closed its connection");
       return;

@@ -12,6 +12,9 @@ class WeftHostOp final : public Op {
  public:
   WeftHostOp(Communicator& comm, const OpSpec& s) : s_(s) {
     call_.comm = &comm;
+    // --blocking: the collectives' blocking form (MPI_Allreduce's
+    // contract); the calls return done, complete() finds nothing to wait for.
+    call_.opts.blocking = s.blocking;
     call_.copy = [](void* dst, const void* src, std::size_t n) { std::memcpy(dst, src, n); };
   }
   void launch() override {

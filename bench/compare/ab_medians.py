@@ -1,3 +1,13 @@
+#!/usr/bin/env python3
+# Medians of interleaved A/B runs of weft-perf (bench/results/cpu/*/ab.sh):
+#
+#   bench/compare/ab_medians.py DIR [COLLECTIVE [inplace]]
+#
+# DIR holds one folder per variant (base, new, ...), each with run-<i>/ folders
+# of weft-perf --keep-dir JSON (<lib>-<collective>.json). Per size: each
+# variant's median weft and Open MPI time, and the median of the per-run
+# Open MPI time / weft time ratios (> 1: weft faster). Out-of-place rows
+# unless `inplace`.
 import json, glob, statistics as st, sys, os
 root = sys.argv[1]; coll = sys.argv[2] if len(sys.argv) > 2 else 'allreduce'
 inplace = len(sys.argv) > 3 and sys.argv[3] == 'inplace'
@@ -12,7 +22,7 @@ for v in variants:
                 if r['in_place'] != inplace: continue
                 data.setdefault((v, lib, r['bytes']), []).append(r['time_us'])
 sizes = sorted({k[2] for k in data})
-print('| size | ' + ' | '.join(f'{v} weft us | {v} mpi us | {v} weft/mpi time' for v in variants) + ' |')
+print('| size | ' + ' | '.join(f'{v} weft us | {v} mpi us | {v} mpi/weft time (>1: weft faster)' for v in variants) + ' |')
 for s in sizes:
     cells = []
     for v in variants:
