@@ -79,10 +79,14 @@ TEST(StagedCollectives, KilledRankStopsEveryOtherRank) {
   RankGroup g("staging_worker", "kill", 4, {"kill", "1"}, staging_env(), hosts({"a", "a", "b", "b"}));
   auto results = g.wait(120s, {1});
   auto st = g.proc(1).wait_for(10s);
-  ASSERT_TRUE(st && st->exited() && st->code == 9);
+  ASSERT_TRUE(st && st->exited() && st->code == 9)
+      << "rank 1 (the victim): " << (st ? "exit " + std::to_string(st->code) + ", signal " + std::to_string(st->signal)
+             : std::string("still running"))
+      << "\n" << g.out(1);
   for (int r : {0, 2, 3}) {
     const auto& res = results[static_cast<size_t>(r)];
-    EXPECT_EQ(res.code, "PeerLost") << "rank " << r << ": " << res.msg << "\n" << res.output;
+    EXPECT_EQ(res.code, "PeerLost") << "rank " << r << " (exit " << res.status.code << ", signal "
+                                    << res.status.signal << "): " << res.msg << "\n" << res.output;
     EXPECT_NE(res.msg.find("peer rank"), std::string::npos) << res.msg;
   }
 }
