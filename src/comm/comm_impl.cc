@@ -354,8 +354,7 @@ Work Communicator::Impl::p2p(bool is_send, void* buf, size_t count, DataType typ
   {
     std::lock_guard lock(mutex_);
     desc.seq = (is_send ? p2p_sent_ : p2p_received_)[{peer, tag}]++;
-    id = log_.add(desc, size_, now);
-    log_.set_state(id, OpLog::State::running, now);
+    id = log_.add(desc, size_, now, OpLog::State::running);
   }
   const uint64_t index = desc.seq;
   // Point-to-point tags: top bit set, then the user tag, then the message's
