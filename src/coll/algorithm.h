@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "coll/context.h"
+#include "core/copy.h"
 #include "weft/reduce.h"
 
 namespace weft::coll {
@@ -27,14 +28,15 @@ inline int chunks_for(size_t block_bytes) {
 
 inline int mod(int a, int n) { return ((a % n) + n) % n; }
 
-// memcpy that accepts null pointers for zero bytes (count-0 operations may
-// pass null buffers).
-inline void copy_bytes(void* dst, const void* src, size_t bytes) {
-  if (bytes) std::memcpy(dst, src, bytes);
-}
-
+// copy_bytes (core/copy.h) accepts null pointers for zero bytes (count-0
+// operations may pass null buffers).
 inline void copy_if_distinct(void* dst, const void* src, size_t bytes) {
-  if (dst != src && bytes) std::memmove(dst, src, bytes);
+  if (dst == src || bytes == 0) return;
+  const auto d = reinterpret_cast<uintptr_t>(dst), s = reinterpret_cast<uintptr_t>(src);
+  if (d + bytes <= s || s + bytes <= d)
+    copy_bytes(dst, src, bytes);
+  else
+    std::memmove(dst, src, bytes);
 }
 
 // ring.cc ------------------------------------------------------------------

@@ -80,7 +80,7 @@ void alltoall(Context& ctx, const Planner& planner, const void* in, void* out, s
   const size_t n = static_cast<size_t>(ctx.size()), bytes = count * n * ctx.esize();
   if (in == out) {  // in place: every block is read after being overwritten otherwise
     char* copy = ctx.scratch().get(4, bytes);
-    std::memcpy(copy, in, bytes);
+    copy_bytes(copy, in, bytes);
     in = copy;
   }
   std::vector<size_t> counts(n, count), displs(n);
@@ -99,7 +99,7 @@ void alltoallv(Context& ctx, const Planner& planner, const void* in,
     for (size_t i = 0; i < send_counts.size(); ++i)
       end = std::max(end, send_displs[i] + send_counts[i]);
     char* copy = ctx.scratch().get(4, end * ctx.esize());
-    std::memcpy(copy, in, end * ctx.esize());
+    copy_bytes(copy, in, end * ctx.esize());
     in = copy;
   }
   alltoallv_pairwise(ctx, cin(in), send_counts.data(), send_displs.data(), cout(out),

@@ -8,12 +8,7 @@ namespace weft::coll {
 
 char* Scratch::get(int slot, size_t bytes) {
   WEFT_ASSERT(slot >= 0 && slot < kSlots);
-  auto& buffer = buffers_[slot];
-  if (buffer.size() < bytes) {
-    buffer = std::vector<char>();  // release before growing: never hold both
-    buffer.resize(bytes);
-  }
-  return buffer.data();
+  return buffers_[slot].get(bytes);
 }
 
 Context::Context(transport::Transport& transport, const OpDesc& desc, Clock::time_point deadline,

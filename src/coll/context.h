@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "coll/op_desc.h"
+#include "core/copy.h"
 #include "transport/transport.h"
 
 namespace weft::shm { class Group; }
@@ -33,7 +34,7 @@ class Scratch {
   char* get(int slot, size_t bytes);
 
  private:
-  std::vector<char> buffers_[kSlots];
+  AlignedBuffer buffers_[kSlots];  // page-aligned: see core/copy.h
 };
 
 class Context {

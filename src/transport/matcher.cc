@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "core/copy.h"
 #include "weft/error.h"
 
 namespace weft::transport {
@@ -44,7 +45,7 @@ SlotPtr Matcher::on_fragment(int peer, uint64_t tag, size_t total, const OpHeade
 }
 
 void Matcher::finish(Slot& slot) {
-  if (!slot.own.empty()) std::memcpy(slot.request->data, slot.own.data(), slot.total);
+  if (!slot.own.empty()) copy_bytes(slot.request->data, slot.own.data(), slot.total);
   slots_[slot.peer].erase(slot.tag);
 }
 

@@ -219,6 +219,24 @@ TEST(SingleCopyLarge, StreamedAboveEightMiB) {
   expect_log(results[2], "broadcast: single copy through cross-memory attach");
 }
 
+// Ranks whose buffers sit at different offsets modulo 64 from each other's
+// (rank r's 8 r bytes further): what is read from a peer is staged at the
+// peer's offset and copied on (core/copy.h); every element still lands.
+// Below and above the streaming threshold, and on the two-copy path.
+TEST(SingleCopyLarge, BuffersAtDifferentOffsetsOnEachRank) {
+  for (const char* bytes : {"700001", "9441283"}) {
+    Ranks ranks(3, {"large", "allreduce,reduce,reduce_scatter,allgather,broadcast", bytes, "8"},
+                {{"WEFT_SHM_CMA_MIN_BYTES", "1"}, {"WEFT_SHM_CMA_COPY_MIN_BYTES", "1"}});
+    auto results = ranks.wait(120s);
+    expect_all_ok(results, std::string("shifted buffers, single copy, ") + bytes + " bytes");
+    for (const char* kind : {"allreduce", "allgather", "broadcast", "reduce_scatter"})
+      expect_log(results[0], std::string(kind) + ": single copy through cross-memory attach");
+  }
+  Ranks ranks(3, {"large", "allreduce,reduce_scatter,allgather,broadcast", "700001", "8"},
+              {{"WEFT_SHM_CMA", "0"}});
+  expect_all_ok(ranks.wait(120s), "shifted buffers, two copies");
+}
+
 // WEFT_SHM_CMA=0 anywhere turns it off everywhere; the two-copy path then
 // carries the large sizes.
 TEST(SingleCopyOff, OnOneRankIsOffEverywhere) {

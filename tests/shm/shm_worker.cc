@@ -78,7 +78,9 @@ std::vector<Coll> parse_colls(const std::string& list) {
 struct Failures {
   Communicator& comm;
   std::string text;
-  void run(const check::CheckCase& c) {
+  size_t shift = 0;  // of every case's buffers (check::CheckCase::shift)
+  void run(check::CheckCase c) {
+    c.shift = shift;
     auto res = check::run_check(comm, c);
     if (res.wrong) text += str(c.describe(), ": ", res.wrong, " wrong: ", res.detail, "; ");
   }
@@ -100,8 +102,10 @@ std::string check_colls(Communicator& comm, const std::vector<Coll>& colls,
 }
 
 // Several rounds of the pipeline at sizes that are multiples of nothing.
-std::string check_large(Communicator& comm, const std::vector<Coll>& colls, size_t bytes) {
-  Failures f{comm, {}};
+// `shift`: rank r's buffers start shift * r bytes past malloc's address.
+std::string check_large(Communicator& comm, const std::vector<Coll>& colls, size_t bytes,
+                        size_t shift) {
+  Failures f{comm, {}, shift * static_cast<size_t>(comm.rank())};
   const int last = comm.size() - 1;
   for (Coll c : colls) {
     switch (c) {
@@ -243,9 +247,10 @@ int run(Communicator& comm, int argc, char** argv) {
     return report(r, "OK", failures.empty() ? "all passed" : failures, failures.empty());
   }
   if (mode == "large") {
-    // ~2.5 MiB unless given
+    // ~2.5 MiB unless given; argv[4]: shift per rank (check_large)
     const size_t bytes = argc > 3 ? std::stoul(argv[3]) : (size_t{5} << 20) / 2 + 4096 * 3 + 1;
-    std::string failures = check_large(comm, parse_colls(argc > 2 ? argv[2] : "shm"), bytes);
+    const size_t shift = argc > 4 ? std::stoul(argv[4]) : 0;
+    std::string failures = check_large(comm, parse_colls(argc > 2 ? argv[2] : "shm"), bytes, shift);
     return report(r, "OK", failures.empty() ? "all passed" : failures, failures.empty());
   }
   if (mode == "small") return small_batches(comm, std::stoi(argv[2]));

@@ -155,19 +155,36 @@ bool reduces(Coll c) {
 std::string CheckCase::describe() const {
   return str(to_string(coll), " ", count, " x ", weft::to_string(type),
              reduces(coll) ? str(" ", weft::to_string(op)) : std::string(),
-             in_place ? " in-place" : " out-of-place", " root ", root);
+             in_place ? " in-place" : " out-of-place", " root ", root,
+             shift ? str(" shifted ", shift, " bytes") : std::string());
 }
+
+namespace {
+
+// A check's buffer: `bytes` from data(), `shift` bytes into its storage.
+class Buffer {
+ public:
+  explicit Buffer(size_t shift) : shift_(shift) {}
+  void assign(size_t bytes, char value) { storage_.assign(shift_ + bytes, value); }
+  char* data() { return storage_.data() + shift_; }
+
+ private:
+  size_t shift_;
+  std::vector<char> storage_;
+};
+
+}  // namespace
 
 CheckResult run_check(Communicator& comm, const CheckCase& c) {
   const int n = comm.size(), r = comm.rank();
   const size_t N = static_cast<size_t>(n), es = size_of(c.type), count = c.count;
   const bool red = reduces(c.coll);
   Checker k{c, {}};
-  auto fill = [&](std::vector<char>& buf, size_t elems, auto&& f) {
+  auto fill = [&](Buffer& buf, size_t elems, auto&& f) {
     buf.assign(elems * es, 0x5a);  // garbage where nothing is written
     for (size_t i = 0; i < elems; ++i) put(buf.data(), i, c.type, f(i));
   };
-  std::vector<char> in, out;
+  Buffer in(c.shift), out(c.shift);
   double tol;
   switch (c.coll) {
     case Coll::allreduce:

@@ -36,6 +36,10 @@ struct CheckCase {
   size_t count = 0;
   bool in_place = false;
   int root = 0;
+  // Bytes past the allocator's address at which this rank's buffers start.
+  // Ranks that pass different shifts hold buffers at different offsets
+  // modulo 64 from each other's, which copies between them must survive.
+  size_t shift = 0;
   std::string describe() const;
 };
 

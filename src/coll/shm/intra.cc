@@ -20,7 +20,6 @@
 #include "coll/shm/reduce_inputs.h"
 #include "coll/shm/round.h"
 #include "coll/shm/single_copy.h"
-#include "coll/shm/stream_copy.h"
 
 namespace weft::coll {
 namespace {
@@ -29,7 +28,7 @@ namespace {
 size_t share(size_t m, int r, int n) { return chunk_begin(m, r, n); }
 
 // Above this message size the output is written with non-temporal stores
-// (it exceeds the caches anyway; see stream_copy.h).
+// (it exceeds the caches anyway; see core/copy.h).
 constexpr size_t kStreamBytes = 8u << 20;
 
 void copy_out(bool stream, void* dst, const void* src, size_t bytes) {
@@ -37,7 +36,7 @@ void copy_out(bool stream, void* dst, const void* src, size_t bytes) {
   if (stream)
     stream_copy(dst, src, bytes);
   else
-    std::memcpy(dst, src, bytes);
+    copy_bytes(dst, src, bytes);
 }
 
 }  // namespace

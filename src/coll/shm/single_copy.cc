@@ -17,7 +17,6 @@
 #include "coll/algorithm.h"
 #include "coll/shm/reduce_inputs.h"
 #include "coll/shm/round.h"
-#include "coll/shm/stream_copy.h"
 #include "weft/log.h"
 
 namespace weft::coll {
@@ -48,6 +47,13 @@ size_t piece_elems(int peers, size_t es) {
   return std::max<size_t>(1, bytes / es);
 }
 
+// Bytes between the starts of two pieces in scratch: a piece and the slack
+// to place it at its source's offset modulo kCopyAlign (core/copy.h: the
+// kernel's copy runs ~4x slower into a destination 1-31 bytes off it).
+size_t piece_stride(int peers, size_t es) {
+  return (piece_elems(peers, es) * es + 2 * kCopyAlign - 1) / kCopyAlign * kCopyAlign;
+}
+
 bool kind_copies(OpKind kind) { return kind == OpKind::allgather || kind == OpKind::broadcast; }
 
 void note(Context& ctx, size_t bytes) {
@@ -65,7 +71,7 @@ void note(Context& ctx, size_t bytes) {
 template <typename RemoteOf>
 void reduce_from_peers(Round& round, Context& ctx, int n, int r, const char* own, char* out,
                        size_t count, ReduceOp op, char* pieces, RemoteOf remote_of) {
-  const size_t es = ctx.esize(), per = piece_elems(n - 1, es);
+  const size_t es = ctx.esize(), per = piece_elems(n - 1, es), stride = piece_stride(n - 1, es);
   Inputs inputs(n);
   for (size_t done = 0; done < count; done += per) {
     const size_t m = std::min(per, count - done);
@@ -74,23 +80,38 @@ void reduce_from_peers(Round& round, Context& ctx, int n, int r, const char* own
     inputs[0] = own + done * es;
     for (int i = 1; i < n; ++i) {
       const int q = (r + i) % n;
-      char* piece = pieces + static_cast<size_t>(i - 1) * per * es;
-      round.read(q, piece, at(remote_of(q), done * es), m * es);
+      const uint64_t from = at(remote_of(q), done * es);
+      char* piece = same_offset_as(pieces + static_cast<size_t>(i - 1) * stride, from);
+      round.read(q, piece, from, m * es);
       inputs[i] = piece;
     }
     reduce_many(out + done * es, inputs.data(), n, m, ctx.dtype(), op);
   }
 }
 
+// Where read_out may stage what it reads: `bytes` usable from wherever
+// same_offset_as() places it in `data` (which has kCopyAlign bytes more).
+struct Bounce {
+  char* data;
+  size_t bytes;
+};
+
 // Reads `bytes` at `remote` in member q's memory into `dst`: straight, or
-// through `bounce` (of `bounce_bytes`) when that is not null.
-void read_out(Round& round, int q, char* dst, uint64_t remote, size_t bytes, char* bounce,
-              size_t bounce_bytes) {
-  if (!bounce) return round.read(q, dst, remote, bytes);
-  for (size_t done = 0; done < bytes; done += bounce_bytes) {
-    const size_t m = std::min(bounce_bytes, bytes - done);
-    round.read(q, bounce, remote + done, m);
-    stream_copy(dst + done, bounce, m);
+// through `bounce`, placed at the remote's offset, when `stream` (large:
+// on with non-temporal stores) or when `dst` is not at that offset modulo
+// kCopyAlign (the kernel's copy would run ~4x slower; copy_bytes does not).
+void read_out(Round& round, int q, char* dst, uint64_t remote, size_t bytes, Bounce bounce,
+              bool stream) {
+  if (!stream && !mutually_misaligned(dst, reinterpret_cast<const void*>(remote)))
+    return round.read(q, dst, remote, bytes);
+  for (size_t done = 0; done < bytes; done += bounce.bytes) {
+    const size_t m = std::min(bounce.bytes, bytes - done);
+    char* staged = same_offset_as(bounce.data, remote + done);
+    round.read(q, staged, remote + done, m);
+    if (stream)
+      stream_copy(dst + done, staged, m);
+    else
+      copy_bytes(dst + done, staged, m);
   }
 }
 
@@ -113,7 +134,7 @@ void allreduce_single_copy(Context& ctx, const char* in, char* out, size_t count
   // reduce's non-root may pass no output at all), into scratch, from where I
   // write it into the root's output. Published as the address where share 0
   // would start.
-  const size_t pieces_bytes = static_cast<size_t>(n - 1) * piece_elems(n - 1, es) * es;
+  const size_t pieces_bytes = static_cast<size_t>(n - 1) * piece_stride(n - 1, es);
   char* pieces = ctx.scratch().get(kShmCmaScratch, pieces_bytes + (receives ? 0 : (hi - lo) * es));
   char* result = receives ? out + lo * es : pieces + pieces_bytes;
   Round round(ctx);
@@ -135,13 +156,13 @@ void allreduce_single_copy(Context& ctx, const char* in, char* out, size_t count
   // Every share is reduced, and nobody reads an input any more (in place,
   // the gather below overwrites them).
   round.sync();
-  // The pieces are free again: the bounce buffer of large gathers.
-  char* bounce = count * es >= kStreamBytes ? pieces : nullptr;
+  // The pieces are free again: the gather's bounce buffer.
+  const Bounce bounce{pieces, pieces_bytes - kCopyAlign};
   for (int i = 1; i < n; ++i) {
     const int q = (r + i) % n;
     const size_t qlo = share(count, q, n), qhi = share(count, q + 1, n);
     read_out(round, q, out + qlo * es, at(round.remote(q, 1), qlo * es), (qhi - qlo) * es, bounce,
-             pieces_bytes);
+             count * es >= kStreamBytes);
   }
   round.finish_all();
 }
@@ -151,8 +172,7 @@ void reduce_scatter_single_copy(Context& ctx, const char* in, char* out, size_t 
   const int n = g.local_size(), r = g.local_rank();
   const size_t es = ctx.esize();
   note(ctx, recv_count * es);
-  char* pieces = ctx.scratch().get(kShmCmaScratch,
-                                   static_cast<size_t>(n - 1) * piece_elems(n - 1, es) * es);
+  char* pieces = ctx.scratch().get(kShmCmaScratch, static_cast<size_t>(n - 1) * piece_stride(n - 1, es));
   const size_t mine = static_cast<size_t>(r) * recv_count * es;  // my block's offset
   Round round(ctx);
   round.publish(in);
@@ -169,9 +189,8 @@ void allgather_single_copy(Context& ctx, const char* in, char* out, size_t count
   const int n = g.local_size(), r = g.local_rank();
   const size_t bytes = count * ctx.esize();
   note(ctx, bytes);
-  char* bounce = bytes * static_cast<size_t>(n) >= kStreamBytes
-                     ? ctx.scratch().get(kShmCmaScratch, kBounceBytes)
-                     : nullptr;
+  const bool stream = bytes * static_cast<size_t>(n) >= kStreamBytes;
+  const Bounce bounce{ctx.scratch().get(kShmCmaScratch, kBounceBytes + kCopyAlign), kBounceBytes};
   Round round(ctx);
   round.publish(in);
   round.arrive();
@@ -179,7 +198,7 @@ void allgather_single_copy(Context& ctx, const char* in, char* out, size_t count
   for (int i = 1; i < n; ++i) {
     const int q = (r + i) % n;
     read_out(round, q, out + static_cast<size_t>(q) * bytes, round.remote(q, 0), bytes, bounce,
-             kBounceBytes);
+             stream);
   }
   copy_if_distinct(out + static_cast<size_t>(r) * bytes, in, bytes);
   round.finish_all();
@@ -194,8 +213,9 @@ void broadcast_single_copy(Context& ctx, char* buf, size_t count, int root) {
   const int n = g.local_size(), r = g.local_rank();
   const size_t es = ctx.esize(), bytes = count * es;
   note(ctx, bytes);
-  char* bounce = bytes >= kStreamBytes && r != root ? ctx.scratch().get(kShmCmaScratch, kBounceBytes)
-                                                    : nullptr;
+  const bool stream = bytes >= kStreamBytes;
+  const Bounce bounce{r != root ? ctx.scratch().get(kShmCmaScratch, kBounceBytes + kCopyAlign) : nullptr,
+                      kBounceBytes};
   const size_t lo = share(count, root, n) * es, hi = share(count, root + 1, n) * es;
   Round round(ctx);
   round.publish(buf);
@@ -207,8 +227,8 @@ void broadcast_single_copy(Context& ctx, char* buf, size_t count, int root) {
     }
   } else {
     const uint64_t from = round.remote(root, 0);
-    read_out(round, root, buf, from, lo, bounce, kBounceBytes);
-    read_out(round, root, buf + hi, at(from, hi), bytes - hi, bounce, kBounceBytes);
+    read_out(round, root, buf, from, lo, bounce, stream);
+    read_out(round, root, buf + hi, at(from, hi), bytes - hi, bounce, stream);
   }
   round.finish_all();
 }

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "core/copy.h"
+
 namespace weft::transport {
 
 std::shared_ptr<LocalHub> LocalHub::create(int size) {
@@ -43,7 +45,7 @@ void LocalTransport::start_send(const RequestPtr& request, const OpHeader* heade
 void LocalTransport::deliver(int from, const RequestPtr& send, const OpHeader* header) {
   try {
     SlotPtr slot = matcher().on_fragment(from, send->tag, send->bytes, header);
-    if (send->bytes && !land([&] { std::memcpy(slot->dest(), send->data, send->bytes); }))
+    if (send->bytes && !land([&] { copy_bytes(slot->dest(), send->data, send->bytes); }))
       return;  // failed: the receive's buffer may be gone
     matcher().on_bytes(slot, send->bytes);
   } catch (const Error& e) {

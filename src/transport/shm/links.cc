@@ -7,6 +7,7 @@
 #include <cstring>
 #include <thread>
 
+#include "core/copy.h"
 #include "core/futex.h"
 #include "shm/join_wait.h"
 #include "shm/liveness.h"
@@ -46,15 +47,15 @@ size_t links_bytes(int n, size_t ring_bytes) {
 void Ring::put(uint64_t pos, const void* src, size_t n) const {
   const size_t at = static_cast<size_t>(pos % capacity);
   const size_t first = std::min(n, capacity - at);
-  std::memcpy(data + at, src, first);
-  if (first < n) std::memcpy(data, static_cast<const char*>(src) + first, n - first);
+  copy_bytes(data + at, src, first);
+  if (first < n) copy_bytes(data, static_cast<const char*>(src) + first, n - first);
 }
 
 void Ring::get(uint64_t pos, void* dst, size_t n) const {
   const size_t at = static_cast<size_t>(pos % capacity);
   const size_t first = std::min(n, capacity - at);
-  std::memcpy(dst, data + at, first);
-  if (first < n) std::memcpy(static_cast<char*>(dst) + first, data, n - first);
+  copy_bytes(dst, data + at, first);
+  if (first < n) copy_bytes(static_cast<char*>(dst) + first, data, n - first);
 }
 
 std::unique_ptr<Links> Links::join(const std::string& name, std::vector<shm::Member> members,
