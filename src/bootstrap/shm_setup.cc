@@ -107,7 +107,8 @@ ShmSetup setup_shm(int rank, const std::vector<PeerInfo>& book, uint64_t comm_id
   const std::string name = segment_name(book, local.front(), comm_id);
   const size_t half = shm_half_bytes(static_cast<int>(local.size()));
   const shm::CmaConfig cma{env::get_bool("WEFT_SHM_CMA"),
-                           static_cast<size_t>(std::max<int64_t>(0, env::get_int("WEFT_SHM_CMA_MIN_BYTES")))};
+                           static_cast<size_t>(std::max<int64_t>(0, env::get_int("WEFT_SHM_CMA_MIN_BYTES"))),
+                           env::get_bool("WEFT_SHM_CMA_CALIBRATE")};
   out.group = shm::Group::join(name, std::move(members), rank, half, &transport,
                                shm::Clock::now() + timeout, cma);
   if (log::enabled(log::Level::Info, "bootstrap")) {

@@ -41,6 +41,7 @@ const std::vector<Variable>& registry_table() {
       {"WEFT_SHM_CHUNK_BYTES", "0", "Bytes each rank moves through shared memory per pipeline step (0: by rank count)"},
       {"WEFT_SHM_CMA", "1", "Let shm collectives read peers' buffers directly (process_vm_readv, one copy) where the init probe shows it works"},
       {"WEFT_SHM_YIELD_US", "200", "When local ranks outnumber CPUs, shm collective waits yield the CPU (sched_yield) for this many microseconds after spinning, before they sleep on a futex"},
+      {"WEFT_SHM_CMA_CALIBRATE", "1", "At init, time the single copy's kernel copy against a copy through the shared segment and use the single copy only where it is faster (0: wherever the probe shows it works)"},
       {"WEFT_SHM_CMA_COPY_MIN_BYTES", "16384", "Shm allgather and broadcast read peers' buffers directly from this many bytes per peer, or from WEFT_SHM_CMA_MIN_BYTES if smaller (that alone when local ranks outnumber CPUs)"},
       {"WEFT_SHM_CMA_MIN_BYTES", "131072", "Shm collectives read peers' buffers directly when each rank reads at least this many bytes from each peer"},
       {"WEFT_SHM_DISABLE", "0", "Disable the shared-memory transport"},

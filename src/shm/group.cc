@@ -14,6 +14,8 @@
 
 #include "core/spin_wait.h"
 #include "core/futex.h"
+#include "core/copy.h"
+#include "shm/calibration.h"
 #include "shm/cma.h"
 #include "shm/join_wait.h"
 #include "shm/liveness.h"
@@ -43,6 +45,7 @@ struct Header {
   uint32_t members;
   uint64_t half_bytes;
   std::atomic<uint32_t> probed;  // members that finished the CMA probe
+  std::atomic<uint32_t> calibrated;  // steps of the calibration, summed over members
 };
 static_assert(sizeof(Header) <= kLine);
 
@@ -55,11 +58,14 @@ struct ProbeLine {
   uint64_t token;
   uint64_t min_bytes;  // the member's WEFT_SHM_CMA_MIN_BYTES
   uint64_t copy_min_bytes;  // its threshold for allgather and broadcast (CmaConfig)
-  uint32_t wants;      // its WEFT_SHM_CMA
+  uint32_t wants;      // its WEFT_SHM_CMA: kOff, kCalibrated or kUncalibrated
   int32_t result;      // 0: read every peer; else the errno (or kWrongBytes) of the first failure
   int32_t failed_peer; // local index of the peer that failed
+  uint64_t calibration_buffer;  // the member's buffer of the calibration (shm/calibration.h)
+  uint32_t cma_ns, copy_ns;     // its timed copies
 };
 static_assert(sizeof(ProbeLine) <= kLine);
+constexpr uint32_t kOff = 0, kCalibrated = 1, kUncalibrated = 2;
 constexpr int kProbeWords = 8;
 constexpr int32_t kWrongBytes = -1;  // the read worked but returned other bytes
 static_assert(2 * transport::OpHeader::kSize <= kLine);
@@ -104,8 +110,15 @@ int32_t probe_peers(const Segment& s, const std::vector<Member>& members, int me
 struct CmaChoice {
   bool on = false;
   size_t min_bytes = 0, copy_min_bytes = 0;
+  int uncalibrated_by = -1;  // a rank with WEFT_SHM_CMA_CALIBRATE=0
   std::string status;
 };
+std::string on_status(const CmaChoice& choice, const std::string& calibration) {
+  return str("on for operations that read >= ", choice.min_bytes,
+             " bytes from each peer (allgather and broadcast: >= ", choice.copy_min_bytes,
+             ") (every rank read every other's memory at init; ", calibration, ")");
+}
+
 CmaChoice decide_cma(const Segment& s, const std::vector<Member>& members) {
   const int n = static_cast<int>(members.size());
   CmaChoice choice;
@@ -117,6 +130,8 @@ CmaChoice decide_cma(const Segment& s, const std::vector<Member>& members) {
     }
     choice.min_bytes = std::max<size_t>(choice.min_bytes, line.min_bytes);
     choice.copy_min_bytes = std::max<size_t>(choice.copy_min_bytes, line.copy_min_bytes);
+    if (line.wants == kUncalibrated && choice.uncalibrated_by < 0)
+      choice.uncalibrated_by = members[static_cast<size_t>(q)].rank;
   }
   for (int q = 0; q < n; ++q) {
     const ProbeLine& line = probe_line(s, n, q);
@@ -131,10 +146,61 @@ CmaChoice decide_cma(const Segment& s, const std::vector<Member>& members) {
     return choice;
   }
   choice.on = true;
-  choice.status = str("on for operations that read >= ", choice.min_bytes,
-                      " bytes from each peer (allgather and broadcast: >= ",
-                      choice.copy_min_bytes, ") (every rank read every other's memory at init)");
+  // Calibrated: calibrate() says what it found.
+  if (choice.uncalibrated_by >= 0)
+    choice.status = on_status(choice, str("not calibrated: WEFT_SHM_CMA_CALIBRATE=0 on rank ",
+                                          choice.uncalibrated_by));
   return choice;
+}
+
+// The calibration (shm/calibration.h), once the probe has shown that every
+// member reads every other: each times copies from its successor, all at
+// once, then everyone decides from everyone's times, the same way.
+void calibrate(CmaChoice& choice, const Segment& s, const std::vector<Member>& members, int me,
+               size_t half_bytes, const JoinWait& join, char* buffer, char* scratch, size_t bytes) {
+  const auto started = std::chrono::steady_clock::now();
+  const int n = static_cast<int>(members.size()), next = (me + 1) % n;
+  Header& h = header_of(s);
+  char* slots = s.data() + slots_offset(n);
+  uint32_t steps = 0;
+  auto sync = [&] {
+    ++steps;
+    h.calibrated.fetch_add(1, std::memory_order_acq_rel);
+    auto all_in = [&] {
+      return h.calibrated.load(std::memory_order_acquire) >= steps * static_cast<uint32_t>(n);
+    };
+    // The others are a copy away: yield for a while (which also runs them
+    // where members outnumber CPUs) before the join's 100 us polls.
+    for (auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(500);
+         !all_in() && std::chrono::steady_clock::now() < until;)
+      std::this_thread::yield();
+    join.until(all_in, "not every rank of this host finished timing its copies");
+  };
+  const CalibrationSide side{slots + 2 * half_bytes * static_cast<size_t>(me),
+                             buffer,
+                             scratch,
+                             slots + 2 * half_bytes * static_cast<size_t>(next),
+                             members[static_cast<size_t>(next)].pid,
+                             probe_line(s, n, next).calibration_buffer,
+                             bytes};
+  const CopyTimes mine = time_copies(side, sync);
+  ProbeLine& line = probe_line(s, n, me);
+  line.cma_ns = mine.cma_ns;
+  line.copy_ns = mine.copy_ns;
+  sync();  // everyone's times are in
+  std::vector<CopyTimes> all;
+  std::vector<int> ranks;
+  for (int q = 0; q < n; ++q) {
+    all.push_back({probe_line(s, n, q).cma_ns, probe_line(s, n, q).copy_ns});
+    ranks.push_back(members[static_cast<size_t>(q)].rank);
+  }
+  std::string why;
+  choice.on = single_copy_pays(all.data(), ranks.data(), n, bytes, why);
+  why += str(" (timed in ", std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - started).count(), " us)");
+  choice.status = choice.on ? on_status(choice, why)
+                            : str("off: ", why, ": the two copies through the segment are faster "
+                                  "here (WEFT_SHM_CMA_CALIBRATE=0 keeps the single copy)");
 }
 
 }  // namespace
@@ -199,8 +265,16 @@ std::unique_ptr<Group> Group::join(const std::string& name, std::vector<Member> 
         outnumber_cpus(n) ? cma.min_bytes
                           : std::min<uint64_t>(cma.min_bytes, static_cast<uint64_t>(std::max<int64_t>(
                                                                   0, env::get_int("WEFT_SHM_CMA_COPY_MIN_BYTES"))));
-    mine.wants = cma.enabled;
+    mine.wants = !cma.enabled ? kOff : cma.calibrate ? kCalibrated : kUncalibrated;
     mine.result = 0;
+    // The calibration's buffers (only while joining): its own, which its
+    // predecessor reads, and where it copies to.
+    const size_t calibration_bytes = std::min(kCalibrationBytes, half_bytes);
+    AlignedBuffer calibration_buffer, calibration_scratch;
+    if (mine.wants == kCalibrated) {
+      mine.calibration_buffer = reinterpret_cast<uintptr_t>(calibration_buffer.get(calibration_bytes));
+      calibration_scratch.get(calibration_bytes);
+    }
     // Every member maps it, then the name goes: from here on no crash can
     // leave the segment behind.
     h.attached.fetch_add(1, std::memory_order_acq_rel);
@@ -216,6 +290,9 @@ std::unique_ptr<Group> Group::join(const std::string& name, std::vector<Member> 
     join.until([&] { return h.probed.load(std::memory_order_acquire) >= static_cast<uint32_t>(n); },
              "not every rank of this host finished the cross-memory-attach probe");
     CmaChoice choice = decide_cma(segment, members);
+    if (choice.on && choice.uncalibrated_by < 0)
+      calibrate(choice, segment, members, me, half_bytes, join, calibration_buffer.get(0),
+                calibration_scratch.get(0), calibration_bytes);
     auto group = std::unique_ptr<Group>(
         new Group(std::move(segment), std::move(members), me, half_bytes, transport));
     group->pidfds_ = join.take_pidfds();

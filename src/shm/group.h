@@ -91,6 +91,10 @@ struct Member {
 struct CmaConfig {
   bool enabled = false;
   size_t min_bytes = 0;
+  // Whether to time it against the segment's copies first and use it only
+  // where it pays (shm/calibration.h; WEFT_SHM_CMA_CALIBRATE); off on any
+  // member: on without timing.
+  bool calibrate = true;
 };
 
 class Group {

@@ -2,6 +2,8 @@
 // never comes, a member process that exits.
 #include "shm/group.h"
 
+#include "shm/calibration.h"
+
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -129,6 +131,29 @@ TEST(ShmGroup, ExitedMemberIsPeerLost) {
   int status = 0;
   ::waitpid(child, &status, 0);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+// The rule of the calibration: the single copy while the slowest member's
+// kernel copy costs less than 0.875 n/(n-1) of its copy through the segment.
+TEST(Calibration, SingleCopyPaysBelowSevenEighthsOfNOverNMinusOne) {
+  const int ranks[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+  std::string why;
+  CopyTimes two[2] = {{170, 100}, {120, 100}};
+  EXPECT_TRUE(single_copy_pays(two, ranks, 2, 1 << 20, why));
+  EXPECT_NE(why.find("took 1.70x a copy through the segment (rank 0: "), std::string::npos) << why;
+  EXPECT_NE(why.find("below 0.875 n/(n-1) = 1.75"), std::string::npos) << why;
+  two[1] = {180, 100};  // the slowest member decides
+  EXPECT_FALSE(single_copy_pays(two, ranks, 2, 1 << 20, why));
+  EXPECT_NE(why.find("took 1.80x a copy through the segment (rank 1: "), std::string::npos) << why;
+  EXPECT_NE(why.find("not below 0.875 n/(n-1) = 1.75"), std::string::npos) << why;
+  CopyTimes eight[8];
+  for (auto& t : eight) t = {95, 100};
+  EXPECT_TRUE(single_copy_pays(eight, ranks, 8, 1 << 20, why)) << why;  // 0.875 x 8/7 = 1.0
+  eight[5] = {105, 100};
+  EXPECT_FALSE(single_copy_pays(eight, ranks, 8, 1 << 20, why)) << why;
+  eight[5] = {0, 100};  // a failed timed copy: never on
+  EXPECT_FALSE(single_copy_pays(eight, ranks, 8, 1 << 20, why));
+  EXPECT_EQ(why, "rank 5's timed kernel copy failed");
 }
 
 }  // namespace

@@ -182,12 +182,18 @@ TEST(OneHostForced, WeftAlgoRingAvoidsShm) {
 }
 
 // --- single copy (cross-memory attach) -------------------------------------------------------
+// Tests of the single copy itself take it wherever the probe shows it works,
+// without the calibration that may turn it off on a machine where it is the
+// slower path (shm/calibration.h; tested below).
+const std::pair<std::string, std::string> kUncalibrated{"WEFT_SHM_CMA_CALIBRATE", "0"};
+
 // Every size from 1 byte on reads the peers' buffers directly (one-shot
 // allreduces aside): odd shares, every dtype and op, in and out of place.
 class SingleCopy : public ::testing::TestWithParam<int> {};
 TEST_P(SingleCopy, EveryShmCollectiveDtypeOp) {
   const int n = GetParam();
-  Ranks ranks(n, {"colls", "shm", "0", "1", "7", "1031", "20011"}, {{"WEFT_SHM_CMA_MIN_BYTES", "1"}});
+  Ranks ranks(n, {"colls", "shm", "0", "1", "7", "1031", "20011"},
+              {{"WEFT_SHM_CMA_MIN_BYTES", "1"}, kUncalibrated});
   auto results = ranks.wait(120s);
   expect_all_ok(results, "single copy n=" + std::to_string(n));
   for (const auto& r : results)
@@ -200,7 +206,7 @@ INSTANTIATE_TEST_SUITE_P(World, SingleCopy, ::testing::Values(2, 3));
 // The default threshold: these sizes take the single copy (logged), the
 // ~2.5 MiB ones included.
 TEST(SingleCopyLarge, DefaultThreshold) {
-  Ranks ranks(2, {"large"});
+  Ranks ranks(2, {"large"}, {kUncalibrated});
   auto results = ranks.wait(120s);
   expect_all_ok(results, "large, single copy");
   // Two ranks have a CPU each wherever this runs: allgather and broadcast
@@ -213,7 +219,8 @@ TEST(SingleCopyLarge, DefaultThreshold) {
 // Above 8 MiB what is read goes through a bounce buffer and on with
 // streaming stores; the root of a broadcast writes its part into the others.
 TEST(SingleCopyLarge, StreamedAboveEightMiB) {
-  Ranks ranks(3, {"large", "allreduce,allgather,broadcast", std::to_string((9 << 20) + 4096 + 3)});
+  Ranks ranks(3, {"large", "allreduce,allgather,broadcast", std::to_string((9 << 20) + 4096 + 3)},
+              {kUncalibrated});
   auto results = ranks.wait(120s);
   expect_all_ok(results, "~9 MiB, single copy");
   expect_log(results[2], "broadcast: single copy through cross-memory attach");
@@ -226,7 +233,7 @@ TEST(SingleCopyLarge, StreamedAboveEightMiB) {
 TEST(SingleCopyLarge, BuffersAtDifferentOffsetsOnEachRank) {
   for (const char* bytes : {"700001", "9441283"}) {
     Ranks ranks(3, {"large", "allreduce,reduce,reduce_scatter,allgather,broadcast", bytes, "8"},
-                {{"WEFT_SHM_CMA_MIN_BYTES", "1"}, {"WEFT_SHM_CMA_COPY_MIN_BYTES", "1"}});
+                {{"WEFT_SHM_CMA_MIN_BYTES", "1"}, {"WEFT_SHM_CMA_COPY_MIN_BYTES", "1"}, kUncalibrated});
     auto results = ranks.wait(120s);
     expect_all_ok(results, std::string("shifted buffers, single copy, ") + bytes + " bytes");
     for (const char* kind : {"allreduce", "allgather", "broadcast", "reduce_scatter"})
@@ -253,7 +260,7 @@ TEST(SingleCopyOff, OnOneRankIsOffEverywhere) {
 TEST(SingleCopyOff, ThresholdsAgree) {
   Ranks ranks(3, {"large", "allreduce,allgather"}, {}, [](int r) {
     const char* bytes = r == 2 ? "4194304" : "1";
-    return Env{{"WEFT_SHM_CMA_MIN_BYTES", bytes}, {"WEFT_SHM_CMA_COPY_MIN_BYTES", bytes}};
+    return Env{{"WEFT_SHM_CMA_MIN_BYTES", bytes}, {"WEFT_SHM_CMA_COPY_MIN_BYTES", bytes}, kUncalibrated};
   });
   auto results = ranks.wait(120s);
   expect_all_ok(results, "thresholds 1, 1, 4 MiB");
@@ -261,6 +268,50 @@ TEST(SingleCopyOff, ThresholdsAgree) {
     expect_log(r, "cross-memory attach on for operations that read >= 4194304 bytes from each "
                   "peer (allgather and broadcast: >= 4194304)");
     EXPECT_EQ(r.output.find("single copy"), std::string::npos) << r.output;
+  }
+}
+
+// --- calibration (shm/calibration.h) ----------------------------------------------------------
+// The line a rank logs about cross-memory attach, from "cross-memory attach"
+// to its end, without how long this rank's timing took: the same on every
+// rank of a group.
+std::string cma_line(const Result& r) {
+  const size_t at = r.output.find("cross-memory attach ");
+  if (at == std::string::npos) return "";
+  std::string line = r.output.substr(at, r.output.find('\n', at) - at);
+  const size_t timed = line.find(" (timed in ");
+  if (timed != std::string::npos) line.erase(timed, line.find(" us)", timed) + 4 - timed);
+  return line;
+}
+
+// By default the group times both copies at init; every rank makes the same
+// choice and logs the figures, and the collectives take the path it names
+// (and are right either way).
+TEST(Calibration, EveryRankMakesTheSameChoiceAndSaysWhy) {
+  Ranks ranks(3, {"large", "allreduce,allgather,broadcast"});
+  auto results = ranks.wait(120s);
+  expect_all_ok(results, "calibrated");
+  const std::string line = cma_line(results[0]);
+  EXPECT_NE(line.find("a kernel copy from a peer took "), std::string::npos) << line;
+  EXPECT_NE(line.find("a copy through the segment (rank "), std::string::npos) << line;
+  EXPECT_NE(line.find(" 0.875 n/(n-1) = 1.31"), std::string::npos) << line;
+  const bool on = line.rfind("cross-memory attach on", 0) == 0;
+  for (const auto& r : results) {
+    EXPECT_EQ(cma_line(r), line) << "rank " << r.rank;
+    EXPECT_EQ(r.output.find("single copy through cross-memory attach") != std::string::npos, on)
+        << r.output;
+  }
+}
+
+// WEFT_SHM_CMA_CALIBRATE=0 on one rank: no timing anywhere, the single copy
+// wherever the probe shows it works.
+TEST(Calibration, OffOnOneRankMeansNoTimingAnywhere) {
+  Ranks ranks(2, {"large", "allreduce"}, {}, [](int r) { return r == 1 ? Env{kUncalibrated} : Env{}; });
+  auto results = ranks.wait(120s);
+  expect_all_ok(results, "WEFT_SHM_CMA_CALIBRATE=0 on rank 1");
+  for (const auto& r : results) {
+    expect_log(r, "not calibrated: WEFT_SHM_CMA_CALIBRATE=0 on rank 1");
+    expect_log(r, "allreduce: single copy through cross-memory attach");
   }
 }
 
@@ -322,7 +373,7 @@ class ShmFailure : public ::testing::TestWithParam<Kill> {};
 TEST_P(ShmFailure, KilledRankIsPeerLostAndLeavesNoSegment) {
   const int n = 3, victim = 1;
   const Kill& k = GetParam();
-  Ranks ranks(n, {"loop", k.kind}, {{"WEFT_SHM_CMA", k.cma}});
+  Ranks ranks(n, {"loop", k.kind}, {{"WEFT_SHM_CMA", k.cma}, kUncalibrated});
   std::vector<pid_t> pids;
   for (int r = 0; r < n; ++r) pids.push_back(ranks.proc(r).pid());
   ASSERT_TRUE(ranks.wait_for_output(0, "ITER 1", 60s)) << "no allreduce completed";
@@ -420,7 +471,7 @@ TEST(ShmFailures, KilledRankDuringBoxOpsIsPeerLost) { expect_kill_during_loop("b
 // Rank 1's allgather takes the single copy, the others' allreduce the
 // segment: they still meet at arrive() and compare descriptors.
 TEST(ShmFailures, MismatchedKindAcrossSingleCopy) {
-  Ranks ranks(3, {"mismatch", "kind"}, {{"WEFT_SHM_CMA_MIN_BYTES", "1"}});
+  Ranks ranks(3, {"mismatch", "kind"}, {{"WEFT_SHM_CMA_MIN_BYTES", "1"}, kUncalibrated});
   auto results = ranks.wait(60s);
   for (const auto& r : results) EXPECT_EQ(r.code, "Mismatch") << r.msg << "\n" << r.output;
   EXPECT_NE(results[1].msg.find("allgather #0"), std::string::npos) << results[1].msg;
