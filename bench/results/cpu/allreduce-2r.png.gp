@@ -1,0 +1,71 @@
+set terminal pngcairo size 1000,640 enhanced font 'sans,11'
+set output 'bench/results/cpu/allreduce-2r.png'
+set title "allreduce, 2 ranks, f32 sum, out-of-place"
+set logscale xy 2
+set format x '%.0b%BB'
+set format y '%g'
+set logscale y 10
+set xlabel 'message size (bytes, nccl-tests convention)'
+set ylabel 'bus bandwidth (GB/s)'
+set grid xtics ytics mxtics mytics lc rgb '#dddddd'
+set key top left
+$d0 << EOD
+1024 0.664126
+2048 2.39785
+4096 3.67231
+8192 5.14904
+16384 6.49071
+32768 7.2512
+65536 6.20928
+131072 6.58958
+262144 4.74903
+524288 5.56818
+1048576 5.81451
+2097152 5.92685
+4194304 5.09841
+8388608 5.00649
+16777216 5.43938
+33554432 5.42644
+67108864 4.7833
+EOD
+$d1 << EOD
+1024 0.00102188
+2048 0.00347711
+4096 0.0129973
+8192 0.020029
+16384 0.0806975
+32768 0.0504753
+65536 0.209727
+131072 0.586953
+262144 0.578391
+524288 0.684443
+1048576 0.77536
+2097152 1.15051
+4194304 0.866838
+8388608 0.818436
+16777216 1.0071
+33554432 0.846209
+67108864 0.918973
+EOD
+$d2 << EOD
+1024 0.42922
+2048 2.74108
+4096 3.21595
+8192 1.74333
+16384 2.02223
+32768 2.97895
+65536 4.13765
+131072 3.61556
+262144 3.86997
+524288 4.00358
+1048576 4.6474
+2097152 5.98874
+4194304 4.65768
+8388608 2.16303
+16777216 2.04632
+33554432 1.9855
+67108864 2.06472
+EOD
+plot $d0 using 1:2 with linespoints lw 2 pt 7 title 'weft', \
+     $d1 using 1:2 with linespoints lw 2 pt 7 title 'gloo', \
+     $d2 using 1:2 with linespoints lw 2 pt 7 title 'mpi'
