@@ -12,11 +12,6 @@
 namespace weft {
 namespace {
 
-// Above this glibc stops using `rep movsb` (its vector loop and non-temporal
-// stores do not care about the distance; measured equal at 1-4 MiB).
-constexpr size_t kRepMovsbMaxBytes = size_t{1} << 20;
-// Below this glibc does not use it either.
-constexpr size_t kRepMovsbMinBytes = 2048;
 constexpr size_t kPage = 4096;
 
 #if defined(__SSE2__)
@@ -45,13 +40,12 @@ void copy_by_vectors(char* d, const char* s, size_t bytes) {
 
 }  // namespace
 
-void copy_bytes(void* dst, const void* src, size_t bytes) {
-  if (bytes == 0) return;
+void detail::copy_misaligned(void* dst, const void* src, size_t bytes) {
 #if defined(__SSE2__)
-  if (bytes >= kRepMovsbMinBytes && bytes <= kRepMovsbMaxBytes && mutually_misaligned(dst, src))
-    return copy_by_vectors<false>(static_cast<char*>(dst), static_cast<const char*>(src), bytes);
-#endif
+  copy_by_vectors<false>(static_cast<char*>(dst), static_cast<const char*>(src), bytes);
+#else
   std::memcpy(dst, src, bytes);
+#endif
 }
 
 void stream_copy(void* dst, const void* src, size_t bytes) {

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 
 namespace weft {
@@ -34,8 +35,24 @@ inline char* same_offset_as(char* base, uint64_t like) {
   return base + like % kCopyAlign;
 }
 
+// glibc's memcpy uses `rep movsb` from about this size up to about 1 MiB
+// (above, its vector loop and non-temporal stores do not care about the
+// distance; measured equal at 1-4 MiB).
+inline constexpr size_t kRepMovsbMinBytes = 2048;
+inline constexpr size_t kRepMovsbMaxBytes = size_t{1} << 20;
+
+namespace detail {
+// Vector loads and aligned stores (copy.cc).
+void copy_misaligned(void* dst, const void* src, size_t bytes);
+}  // namespace detail
+
 // memcpy for buffers that do not overlap; null pointers are fine for 0 bytes.
-void copy_bytes(void* dst, const void* src, size_t bytes);
+// Inline: the small copies of the tiniest collectives stay a memcpy call.
+inline void copy_bytes(void* dst, const void* src, size_t bytes) {
+  if (bytes >= kRepMovsbMinBytes && bytes <= kRepMovsbMaxBytes && mutually_misaligned(dst, src))
+    return detail::copy_misaligned(dst, src, bytes);
+  if (bytes) std::memcpy(dst, src, bytes);
+}
 
 // The same for a destination that will not be read again soon (the user's
 // output of a large collective): non-temporal stores skip the read for
@@ -47,7 +64,9 @@ void stream_copy(void* dst, const void* src, size_t bytes);
 // kept across growth).
 class AlignedBuffer {
  public:
+  // The buffer, grown to at least `bytes` first.
   char* get(size_t bytes);
+  char* data() const { return data_.get(); }
   size_t size() const { return size_; }
 
  private:

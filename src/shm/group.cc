@@ -12,9 +12,9 @@
 #include <random>
 #include <thread>
 
-#include "core/spin_wait.h"
-#include "core/futex.h"
 #include "core/copy.h"
+#include "core/futex.h"
+#include "core/spin_wait.h"
 #include "shm/calibration.h"
 #include "shm/cma.h"
 #include "shm/join_wait.h"
@@ -291,8 +291,8 @@ std::unique_ptr<Group> Group::join(const std::string& name, std::vector<Member> 
              "not every rank of this host finished the cross-memory-attach probe");
     CmaChoice choice = decide_cma(segment, members);
     if (choice.on && choice.uncalibrated_by < 0)
-      calibrate(choice, segment, members, me, half_bytes, join, calibration_buffer.get(0),
-                calibration_scratch.get(0), calibration_bytes);
+      calibrate(choice, segment, members, me, half_bytes, join, calibration_buffer.data(),
+                calibration_scratch.data(), calibration_bytes);
     auto group = std::unique_ptr<Group>(
         new Group(std::move(segment), std::move(members), me, half_bytes, transport));
     group->pidfds_ = join.take_pidfds();
